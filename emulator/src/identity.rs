@@ -18,9 +18,12 @@ impl Identity {
         &self,
         headers: &axum::http::HeaderMap,
     ) -> Result<String, crate::error::GraphError> {
+        // Interim: the bearer token is the user id (see `control_router`).
         headers
             .get(axum::http::header::AUTHORIZATION)
-            .map(|_| crate::seed::ADELE_ID.to_string())
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_string)
             .ok_or_else(|| crate::error::GraphError::unauthenticated("Access token is empty."))
     }
     pub fn snapshot(&self) -> Value {
@@ -35,6 +38,16 @@ pub fn router() -> Router<AppState> {
     Router::new()
 }
 
+/// `POST /_emulator/tokens {"user": UPN-or-id}` mints an access token without sign-in.
 pub fn control_router() -> Router<AppState> {
-    Router::new()
+    Router::new().route(
+        "/_emulator/tokens",
+        axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
+            let user = match body["user"].as_str() {
+                Some(crate::seed::MEGAN_UPN) | Some(crate::seed::MEGAN_ID) => crate::seed::MEGAN_ID,
+                _ => crate::seed::ADELE_ID,
+            };
+            axum::Json(serde_json::json!({ "access_token": user }))
+        }),
+    )
 }
