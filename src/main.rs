@@ -1,5 +1,13 @@
 use clap::Parser;
 
+// The live stream's building blocks (issue 4); the drive/list/watch commands wire them.
+#[allow(dead_code)]
+mod exec;
+#[allow(dead_code)]
+mod output;
+#[allow(dead_code)]
+mod socket;
+
 #[derive(Parser)]
 #[command(name = "graphwatch", version, about)]
 enum Cli {

@@ -1,0 +1,878 @@
+//! The socket.io link to a Graph `notificationUrl`: connect, surface notifications, and
+//! say exactly once when the link is gone.
+//!
+//! Graph's `subscriptions/socketIo` answers with a `notificationUrl` such as
+//! `https://host/notifications?token=…`. The path is the socket.io namespace; the query
+//! (the token) is the only credential, so the URL is a secret: it only ever leaves this
+//! module through [`redact_url`]. The Engine.IO endpoint is `{origin}/socket.io/` with the
+//! original query kept (`reference/graph-socketio.md` §2).
+//!
+//! The client is `rust_socketio` 0.6 (async), websocket transport only, with its own
+//! reconnection turned off: a supervisor above this module owns reconnection, because it
+//! must fetch a *fresh* endpoint each time (the old URL may have expired).
+//!
+//! ## Why a thread of its own
+//!
+//! `rust_socketio` 0.6 drives each connection from a task it spawns and detaches. When the
+//! websocket ends without an Engine.IO or socket.io close packet, that task just stops:
+//! no `close` and no `error` callback fires (upstream issue #448; the fix landed after
+//! 0.6.0). The one thing that reliably happens at that point is that the task drops its
+//! `Client`, and with the last `Client` the builder and our callbacks go. So:
+//!
+//! * we keep **no** `Client` once connected; every callback holds an [`EndGuard`], whose
+//!   `Drop` tells us that the library's task is gone, whatever the cause;
+//! * each connection runs on its own single-threaded Tokio runtime on a thread of ours,
+//!   so closing it (or giving up on it) means dropping that runtime, which drops the
+//!   detached task and its websocket. Without a `Client` there is nothing else to close
+//!   it with.
+//!
+//! What `rust_socketio` does and does not report in each fault case is measured by
+//! `tests/socket.rs` and written down in `docs/decisions.md` ("socket.io client").
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rust_socketio::asynchronous::{Client, ClientBuilder};
+use rust_socketio::{Event, Payload, TransportType};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use url::Url;
+
+/// The socket.io event name under which Graph sends notifications.
+pub const NOTIFICATION_EVENT: &str = "notification";
+
+/// Knobs for [`connect`].
+#[derive(Debug, Clone)]
+pub struct SocketOptions {
+    /// Bound on the whole handshake: websocket upgrade, Engine.IO open and the namespace
+    /// join (`40/notifications,`). Past it, [`connect`] fails with [`SocketError::Timeout`].
+    pub connect_timeout: Duration,
+}
+
+impl Default for SocketOptions {
+    fn default() -> Self {
+        SocketOptions {
+            connect_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where to connect, derived from a `notificationUrl` by [`derive_endpoint`].
+///
+/// `Debug` and `Display` print the redacted form only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `{scheme}://{host}[:port]/socket.io/?{original query}`. `rust_socketio` appends
+    /// `EIO=4` and `transport=websocket` itself, so they are not added here (and any that
+    /// the notificationUrl carried are dropped, so they are not sent twice).
+    pub address: String,
+    /// The socket.io namespace: the notificationUrl's path, e.g. `/notifications`.
+    pub namespace: String,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("address", &redact_url(&self.address))
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (namespace {})",
+            redact_url(&self.address),
+            self.namespace
+        )
+    }
+}
+
+/// What the stream of a [`Connection`] yields, in order: one `Connected`, any number of
+/// `Notification`s, then exactly one `Disconnected`, after which it yields nothing more.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SocketEvent {
+    /// The namespace was joined (`40/notifications,{…}` received).
+    Connected,
+    /// One `notification` event; its argument as received (see [`decode_notifications`]).
+    Notification(Value),
+    /// The link is gone and this connection is finished.
+    Disconnected { reason: DisconnectReason },
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The server left the namespace (socket.io `41`).
+    ServerDisconnect,
+    /// The library's connection task ended after reporting this error. `rust_socketio`
+    /// 0.6 flattens every Engine.IO failure (ping timeout, websocket reset, read error)
+    /// into the text "EngineIO Error", so the kind of fault is not known here.
+    Transport(String),
+    /// The link ended without any close packet or error (e.g. a websocket close frame, or
+    /// a TCP FIN, with no Engine.IO `1`/socket.io `41` before it).
+    Closed,
+    /// [`Connection::close`] was called.
+    Local,
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisconnectReason::ServerDisconnect => f.write_str("the server disconnected"),
+            DisconnectReason::Transport(detail) => write!(f, "transport error: {detail}"),
+            DisconnectReason::Closed => f.write_str("the connection was closed"),
+            DisconnectReason::Local => f.write_str("closed by graphwatch"),
+        }
+    }
+}
+
+/// Why [`connect`] failed. Messages never contain the notificationUrl's query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketError {
+    /// The notificationUrl cannot be used (unparsable, wrong scheme, plain http to a
+    /// non-loopback host).
+    InvalidUrl(String),
+    /// The handshake did not complete within [`SocketOptions::connect_timeout`].
+    Timeout(Duration),
+    /// The server refused the namespace (`44`).
+    Refused(String),
+    /// The websocket or Engine.IO handshake failed, or the link ended before the join.
+    Connect(String),
+    /// The connection's thread or runtime could not be started.
+    Runtime(String),
+}
+
+impl fmt::Display for SocketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SocketError::InvalidUrl(why) => write!(f, "unusable notificationUrl: {why}"),
+            SocketError::Timeout(after) => write!(
+                f,
+                "the socket.io handshake did not complete within {} ms",
+                after.as_millis()
+            ),
+            SocketError::Refused(why) => write!(f, "the server refused the namespace: {why}"),
+            SocketError::Connect(why) => write!(f, "cannot connect to socket.io: {why}"),
+            SocketError::Runtime(why) => write!(f, "cannot start the socket.io client: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for SocketError {}
+
+/// A URL safe to print: scheme, host, port and path kept; user info dropped; every query
+/// value (and any fragment) replaced with `…`. Unparsable input keeps only what precedes
+/// `?` or `#`, minus anything that looks like user info.
+///
+/// `https://h/notifications?token=abc&applicationId=x` → `https://h/notifications?token=…&applicationId=…`
+pub fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(parsed) if parsed.has_host() => {
+            let mut out = format!("{}://", parsed.scheme());
+            out.push_str(parsed.host_str().unwrap_or_default());
+            if let Some(port) = parsed.port() {
+                out.push_str(&format!(":{port}"));
+            }
+            out.push_str(parsed.path());
+            if let Some(query) = parsed.query() {
+                out.push('?');
+                let redacted: Vec<String> = query
+                    .split('&')
+                    .map(|pair| match pair.split_once('=') {
+                        Some((key, _)) => format!("{key}=…"),
+                        None if pair.is_empty() => String::new(),
+                        None => "…".to_string(),
+                    })
+                    .collect();
+                out.push_str(&redacted.join("&"));
+            }
+            if parsed.fragment().is_some() {
+                out.push_str("#…");
+            }
+            out
+        }
+        _ => {
+            let cut = url.find(['?', '#']).unwrap_or(url.len());
+            let head = &url[..cut];
+            let head = match (head.find("://"), head.rfind('@')) {
+                (Some(scheme_end), Some(at)) if at > scheme_end => {
+                    format!("{}{}", &head[..scheme_end + 3], &head[at + 1..])
+                }
+                (None, Some(at)) => head[at + 1..].to_string(),
+                _ => head.to_string(),
+            };
+            if cut < url.len() {
+                format!("{head}?…")
+            } else {
+                head
+            }
+        }
+    }
+}
+
+/// Replace every occurrence of the notificationUrl's secret parts (its query, and the
+/// whole URL) in `text`, for error text that came from a library.
+fn scrub(text: &str, notification_url: &str) -> String {
+    let mut out = text.replace(notification_url, &redact_url(notification_url));
+    if let Ok(parsed) = Url::parse(notification_url) {
+        if let Some(query) = parsed.query().filter(|q| !q.is_empty()) {
+            out = out.replace(query, "…");
+        }
+        for (_, value) in parsed.query_pairs() {
+            if value.len() >= 4 {
+                out = out.replace(value.as_ref(), "…");
+            }
+        }
+    }
+    out
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// From a `notificationUrl`, the Engine.IO address and the namespace
+/// (`reference/graph-socketio.md` §2): keep scheme and host, path → `/socket.io/`, keep the
+/// query; the namespace is the original path (without a trailing `/`).
+///
+/// Plain `http`/`ws` is accepted only for loopback hosts (the emulator): the query is the
+/// credential and must not cross a network in clear text.
+pub fn derive_endpoint(notification_url: &str) -> Result<Endpoint, SocketError> {
+    let url = Url::parse(notification_url)
+        .map_err(|e| SocketError::InvalidUrl(format!("{e} ({})", redact_url(notification_url))))?;
+    match url.scheme() {
+        "https" | "wss" => {}
+        "http" | "ws" if is_loopback(&url) => {}
+        "http" | "ws" => {
+            return Err(SocketError::InvalidUrl(format!(
+                "plain {} is accepted only for loopback hosts ({})",
+                url.scheme(),
+                redact_url(notification_url)
+            )))
+        }
+        other => {
+            return Err(SocketError::InvalidUrl(format!(
+                "scheme {other:?} is not http(s) or ws(s) ({})",
+                redact_url(notification_url)
+            )))
+        }
+    }
+    if !url.has_host() || url.host_str() == Some("") {
+        return Err(SocketError::InvalidUrl(format!(
+            "no host ({})",
+            redact_url(notification_url)
+        )));
+    }
+
+    let namespace = match url.path().trim_end_matches('/') {
+        "" => "/".to_string(),
+        path => path.to_string(),
+    };
+
+    let mut address = url.clone();
+    address.set_path("/socket.io/");
+    address.set_fragment(None);
+    // Keep the original query byte for byte (the token is opaque; re-encoding could alter
+    // it), minus Engine.IO's own parameters, which the library appends.
+    let kept: Vec<&str> = url
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split_once('=').map_or(*pair, |(k, _)| k);
+            !pair.is_empty() && !matches!(key, "EIO" | "transport" | "sid")
+        })
+        .collect();
+    if kept.is_empty() {
+        address.set_query(None);
+    } else {
+        address.set_query(Some(&kept.join("&")));
+    }
+    let mut address = address.to_string();
+    if !address.contains('?') {
+        // rust_socketio only replaces a path of "/"; ours is already "/socket.io/".
+        address.push('?');
+    }
+    Ok(Endpoint { address, namespace })
+}
+
+/// The notifications in one `notification` event's argument.
+///
+/// The live service sends a JSON *string* holding `{"value":[…]}` (parse twice); an object
+/// is used as it is. `{"value":[…]}` gives one element per notification. Anything else
+/// (another shape, a string that is not JSON, a number, `{"value": 3}`) is returned whole,
+/// as one element, so it is still written out under `data`. Never panics.
+pub fn decode_notifications(payload: Value) -> Vec<Value> {
+    let decoded = match payload {
+        Value::String(text) => match serde_json::from_str::<Value>(&text) {
+            Ok(inner) => inner,
+            Err(_) => Value::String(text),
+        },
+        other => other,
+    };
+    match decoded {
+        Value::Object(mut map) if map.get("value").is_some_and(Value::is_array) => {
+            match map.remove("value") {
+                Some(Value::Array(items)) if map.is_empty() || !items.is_empty() => items,
+                Some(value) => {
+                    // `{"value":[], …}` with other members: keep the whole thing, it is
+                    // not a notification list we understand.
+                    map.insert("value".to_string(), value);
+                    vec![Value::Object(map)]
+                }
+                None => vec![Value::Object(map)],
+            }
+        }
+        other => vec![other],
+    }
+}
+
+/// One event argument list from `rust_socketio` as the single value we pass on.
+///
+/// 0.6 delivers a string argument as `Payload::Text(vec![Value::String(…)])` (measured in
+/// `tests/socket.rs`); several arguments become an array; binary data is parsed as JSON if
+/// it is UTF-8 JSON, else kept as a (lossy) string. The deprecated `Payload::String` is
+/// handled the same way as a string argument.
+pub fn payload_value(payload: Payload) -> Value {
+    match payload {
+        Payload::Text(mut values) => match values.len() {
+            0 => Value::Null,
+            1 => values.pop().unwrap_or(Value::Null),
+            _ => Value::Array(values),
+        },
+        Payload::Binary(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(value) => value,
+            Err(_) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        },
+        #[allow(deprecated)]
+        Payload::String(text) => Value::String(text),
+    }
+}
+
+/// A live connection. Read it with [`Connection::next`]; end it with
+/// [`Connection::close`] (dropping it also closes the link, without waiting).
+pub struct Connection {
+    events: mpsc::UnboundedReceiver<SocketEvent>,
+    close: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    finished: bool,
+    endpoint: Endpoint,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("endpoint", &self.endpoint)
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// The next event; `None` once `Disconnected` has been returned.
+    pub async fn next(&mut self) -> Option<SocketEvent> {
+        if self.finished {
+            return None;
+        }
+        let event = match self.events.recv().await {
+            Some(event) => event,
+            // The connection thread ended without a word (it cannot, but a dead link must
+            // still end with one Disconnected).
+            None => SocketEvent::Disconnected {
+                reason: DisconnectReason::Closed,
+            },
+        };
+        if matches!(event, SocketEvent::Disconnected { .. }) {
+            self.finished = true;
+        }
+        Some(event)
+    }
+
+    /// Where this connection goes (redacted when printed).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Close the link and wait until it is gone. Returns the events that were still
+    /// queued, ending with the one `Disconnected` (reason [`DisconnectReason::Local`],
+    /// unless the link had already ended on its own); empty if that was already read.
+    pub async fn close(mut self) -> Vec<SocketEvent> {
+        if let Some(close) = self.close.take() {
+            let _ = close.send(());
+        }
+        let mut rest = Vec::new();
+        while let Some(event) = self.next().await {
+            rest.push(event);
+        }
+        if let Some(thread) = self.thread.take() {
+            // The thread ends right after it sent Disconnected; joining does not block
+            // for long, but do it off the async worker anyway.
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        rest
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(close) = self.close.take() {
+            let _ = close.send(());
+        }
+    }
+}
+
+/// What our callbacks tell the connection thread.
+#[derive(Debug)]
+enum Signal {
+    Joined,
+    Notification(Value),
+    ServerDisconnect,
+    Error(String),
+    /// The library's task and all its `Client`s are gone (sent by [`EndGuard`]).
+    Ended,
+}
+
+/// Held by every callback we give `rust_socketio`. The callbacks live in the client
+/// builder, which lives as long as any `Client`; the last `Client` is the one inside the
+/// library's detached connection task. So this is dropped exactly when that task ends,
+/// including when it ends silently.
+struct EndGuard(mpsc::UnboundedSender<Signal>);
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        let _ = self.0.send(Signal::Ended);
+    }
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+fn builder(endpoint: &Endpoint, signals: &mpsc::UnboundedSender<Signal>) -> ClientBuilder {
+    let guard = Arc::new(EndGuard(signals.clone()));
+    let on = |make: fn(Payload) -> Option<Signal>| {
+        let tx = signals.clone();
+        let guard = guard.clone();
+        move |payload: Payload, _client: Client| -> BoxFuture {
+            let _keep = &guard;
+            if let Some(signal) = make(payload) {
+                let _ = tx.send(signal);
+            }
+            Box::pin(async {})
+        }
+    };
+    let any_guard = guard.clone();
+    ClientBuilder::new(endpoint.address.clone())
+        .namespace(endpoint.namespace.clone())
+        .transport_type(TransportType::Websocket)
+        .reconnect(false)
+        .reconnect_on_disconnect(false)
+        .on(Event::Connect, on(|_| Some(Signal::Joined)))
+        .on(
+            NOTIFICATION_EVENT,
+            on(|payload| Some(Signal::Notification(payload_value(payload)))),
+        )
+        .on(Event::Close, on(|_| Some(Signal::ServerDisconnect)))
+        .on(
+            Event::Error,
+            on(|payload| {
+                let text = match payload_value(payload) {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                Some(Signal::Error(text))
+            }),
+        )
+        .on_any(move |event, _payload, _client| -> BoxFuture {
+            let _keep = &any_guard;
+            if event.as_str() != NOTIFICATION_EVENT {
+                tracing::debug!(event = %event, "ignoring socket.io event");
+            }
+            Box::pin(async {})
+        })
+}
+
+/// `rust_socketio` reports a `44` (namespace refused) through the error callback, with
+/// this prefix; nothing else distinguishes it.
+const CONNECT_ERROR_PREFIX: &str = "Received an ConnectError frame";
+
+/// Connect to a Graph `notificationUrl` and join its namespace.
+///
+/// Returns once the namespace is joined (the first event is then `Connected`), or fails
+/// within `opts.connect_timeout`. Must be called from within a Tokio runtime; the link
+/// itself runs on a thread of its own (see the module docs).
+pub async fn connect(
+    notification_url: &str,
+    opts: &SocketOptions,
+) -> Result<Connection, SocketError> {
+    let endpoint = derive_endpoint(notification_url)?;
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (ready_tx, ready_rx) = oneshot::channel::<Result<(), SocketError>>();
+    let (close_tx, close_rx) = oneshot::channel::<()>();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SocketError::Runtime(e.to_string()))?;
+    let thread_endpoint = endpoint.clone();
+    let secret = notification_url.to_string();
+    let timeout = opts.connect_timeout;
+    let thread = std::thread::Builder::new()
+        .name("graphwatch-socket".into())
+        .spawn(move || {
+            runtime.block_on(run(
+                thread_endpoint,
+                secret,
+                timeout,
+                ready_tx,
+                events_tx,
+                close_rx,
+            ));
+            // Dropping the runtime drops the library's detached task and its websocket.
+            drop(runtime);
+        })
+        .map_err(|e| SocketError::Runtime(e.to_string()))?;
+
+    let mut connection = Connection {
+        events: events_rx,
+        close: Some(close_tx),
+        thread: Some(thread),
+        finished: false,
+        endpoint,
+    };
+    match ready_rx.await {
+        Ok(Ok(())) => Ok(connection),
+        Ok(Err(e)) => {
+            connection.close.take();
+            Err(e)
+        }
+        Err(_) => Err(SocketError::Runtime(
+            "the connection thread ended unexpectedly".into(),
+        )),
+    }
+}
+
+/// The connection thread: handshake under a timeout, then relay signals until the link
+/// ends or we are told to close. Sends exactly one `Disconnected` after a successful join.
+async fn run(
+    endpoint: Endpoint,
+    secret: String,
+    timeout: Duration,
+    ready: oneshot::Sender<Result<(), SocketError>>,
+    events: mpsc::UnboundedSender<SocketEvent>,
+    mut close: oneshot::Receiver<()>,
+) {
+    let (signals_tx, mut signals) = mpsc::unbounded_channel::<Signal>();
+    let builder = builder(&endpoint, &signals_tx);
+    // Only the callbacks' senders may keep the channel open: when they are gone, so is
+    // the library's task.
+    drop(signals_tx);
+
+    let handshake = async {
+        // Keep no Client: see the module docs.
+        let client = builder
+            .connect()
+            .await
+            .map_err(|e| SocketError::Connect(scrub(&e.to_string(), &secret)))?;
+        drop(client);
+        let mut last_error = None;
+        loop {
+            match signals.recv().await {
+                Some(Signal::Joined) => return Ok(()),
+                Some(Signal::Error(text)) if text.starts_with(CONNECT_ERROR_PREFIX) => {
+                    return Err(SocketError::Refused(scrub(&text, &secret)))
+                }
+                Some(Signal::Error(text)) => last_error = Some(text),
+                Some(Signal::Notification(_)) | Some(Signal::ServerDisconnect) => {
+                    // Nothing is sent before the join; a 41 before it is a refusal.
+                    return Err(SocketError::Refused(
+                        "disconnected before the namespace was joined".into(),
+                    ));
+                }
+                Some(Signal::Ended) | None => {
+                    return Err(SocketError::Connect(match last_error {
+                        Some(text) => format!(
+                            "the link ended during the handshake ({})",
+                            scrub(&text, &secret)
+                        ),
+                        None => "the link ended during the handshake".into(),
+                    }))
+                }
+            }
+        }
+    };
+    let joined = match tokio::time::timeout(timeout, handshake).await {
+        Ok(result) => result,
+        Err(_) => Err(SocketError::Timeout(timeout)),
+    };
+    if let Err(e) = joined {
+        let _ = ready.send(Err(e));
+        return;
+    }
+    let _ = events.send(SocketEvent::Connected);
+    if ready.send(Ok(())).is_err() {
+        // The caller gave up (its future was dropped): close.
+        return;
+    }
+
+    let mut last_error: Option<String> = None;
+    let reason = loop {
+        tokio::select! {
+            biased;
+            signal = signals.recv() => match signal {
+                Some(Signal::Notification(value)) => {
+                    let _ = events.send(SocketEvent::Notification(value));
+                }
+                Some(Signal::ServerDisconnect) => break DisconnectReason::ServerDisconnect,
+                Some(Signal::Error(text)) => {
+                    // Fatal errors end the library's task right after this callback; a
+                    // malformed packet does not. Decide when the task actually ends.
+                    tracing::debug!(error = %scrub(&text, &secret), "socket.io client error");
+                    last_error = Some(scrub(&text, &secret));
+                }
+                Some(Signal::Joined) => {}
+                Some(Signal::Ended) | None => {
+                    break match last_error.take() {
+                        Some(text) => DisconnectReason::Transport(text),
+                        None => DisconnectReason::Closed,
+                    }
+                }
+            },
+            _ = &mut close => break DisconnectReason::Local,
+        }
+    };
+    let _ = events.send(SocketEvent::Disconnected { reason });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const LIVE: &str = "https://3-westeurope1.pushp.svc.ms/notifications?token=w1-secret-token&applicationId=app-1234";
+
+    #[test]
+    fn endpoint_keeps_origin_and_query_and_takes_the_path_as_namespace() {
+        let endpoint = derive_endpoint(LIVE).unwrap();
+        assert_eq!(
+            endpoint.address,
+            "https://3-westeurope1.pushp.svc.ms/socket.io/?token=w1-secret-token&applicationId=app-1234"
+        );
+        assert_eq!(endpoint.namespace, "/notifications");
+    }
+
+    #[test]
+    fn endpoint_keeps_the_port_and_other_paths() {
+        let endpoint =
+            derive_endpoint("http://127.0.0.1:4567/callback/?token=a%2Bb%3D&x=1").unwrap();
+        assert_eq!(
+            endpoint.address,
+            "http://127.0.0.1:4567/socket.io/?token=a%2Bb%3D&x=1"
+        );
+        assert_eq!(endpoint.namespace, "/callback");
+    }
+
+    #[test]
+    fn endpoint_drops_engine_io_parameters_that_the_library_adds() {
+        let endpoint =
+            derive_endpoint("wss://h.example/notifications?EIO=3&token=t&transport=polling&sid=s")
+                .unwrap();
+        assert_eq!(endpoint.address, "wss://h.example/socket.io/?token=t");
+    }
+
+    #[test]
+    fn endpoint_without_path_or_query() {
+        let endpoint = derive_endpoint("https://h.example").unwrap();
+        assert_eq!(endpoint.namespace, "/");
+        assert_eq!(endpoint.address, "https://h.example/socket.io/?");
+    }
+
+    #[test]
+    fn endpoint_refuses_cleartext_off_loopback_and_other_schemes() {
+        for url in [
+            "http://push.example/notifications?token=s3cr3t-value",
+            "ws://10.0.0.1/notifications?token=s3cr3t-value",
+            "ftp://push.example/notifications?token=s3cr3t-value",
+            "not a url?token=s3cr3t-value",
+        ] {
+            let err = derive_endpoint(url).unwrap_err();
+            assert!(matches!(err, SocketError::InvalidUrl(_)), "{url}: {err:?}");
+            assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        }
+        for url in [
+            "http://localhost:1/notifications",
+            "http://127.0.0.1:1/notifications",
+            "ws://[::1]:1/notifications",
+        ] {
+            derive_endpoint(url).unwrap();
+        }
+    }
+
+    #[test]
+    fn endpoint_debug_and_display_are_redacted() {
+        let endpoint = derive_endpoint(LIVE).unwrap();
+        for text in [format!("{endpoint:?}"), endpoint.to_string()] {
+            assert!(!text.contains("w1-secret-token"), "{text}");
+            assert!(!text.contains("app-1234"), "{text}");
+            assert!(
+                text.contains("/socket.io/?token=…&applicationId=…"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn redaction_keeps_scheme_host_path_and_hides_every_value() {
+        assert_eq!(
+            redact_url(LIVE),
+            "https://3-westeurope1.pushp.svc.ms/notifications?token=…&applicationId=…"
+        );
+        assert_eq!(
+            redact_url("http://user:pw@127.0.0.1:8080/a/b?flag&k=v#frag"),
+            "http://127.0.0.1:8080/a/b?…&k=…#…"
+        );
+        assert_eq!(redact_url("https://h.example/p"), "https://h.example/p");
+        assert_eq!(redact_url("garbage?token=abc"), "garbage?…");
+        assert_eq!(redact_url("//user:pw@host/x?token=abc"), "host/x?…");
+        assert_eq!(redact_url(""), "");
+    }
+
+    #[test]
+    fn scrub_removes_the_query_and_its_values_from_library_text() {
+        let text = format!("failed: {LIVE} and token=w1-secret-token and app-1234");
+        let clean = scrub(&text, LIVE);
+        assert!(!clean.contains("w1-secret-token"), "{clean}");
+        assert!(!clean.contains("app-1234"), "{clean}");
+    }
+
+    #[test]
+    fn decode_string_holding_json_is_parsed_twice() {
+        let inner =
+            json!({"value":[{"subscriptionId":"s1","resource":"r1"},{"subscriptionId":"s2"}]});
+        let decoded = decode_notifications(Value::String(inner.to_string()));
+        assert_eq!(
+            decoded,
+            vec![
+                json!({"subscriptionId":"s1","resource":"r1"}),
+                json!({"subscriptionId":"s2"})
+            ]
+        );
+    }
+
+    #[test]
+    fn decode_keeps_the_key_order_of_the_wire() {
+        let text = r#"{"value":[{"subscriptionId":"s","clientState":"c","expirationDateTime":"e","resource":"r","tenantId":"t","siteUrl":"/p","webId":"w"}]}"#;
+        let decoded = decode_notifications(Value::String(text.into()));
+        assert_eq!(
+            serde_json::to_string(&decoded[0]).unwrap(),
+            r#"{"subscriptionId":"s","clientState":"c","expirationDateTime":"e","resource":"r","tenantId":"t","siteUrl":"/p","webId":"w"}"#
+        );
+    }
+
+    #[test]
+    fn decode_object_is_used_as_is() {
+        let decoded = decode_notifications(json!({"value":[{"subscriptionId":"s1"}]}));
+        assert_eq!(decoded, vec![json!({"subscriptionId":"s1"})]);
+    }
+
+    #[test]
+    fn decode_other_shapes_are_returned_whole() {
+        for payload in [
+            json!({"hello":"world"}),
+            json!({"value": 3}),
+            json!({"value": {"a": 1}}),
+            json!(42),
+            json!(null),
+            json!([1, 2]),
+            json!(true),
+            Value::String("not json {".into()),
+            Value::String("".into()),
+            Value::String("\"a string in a string\"".into()),
+        ] {
+            let decoded = decode_notifications(payload.clone());
+            assert_eq!(decoded.len(), 1, "{payload}");
+            let expected = match &payload {
+                Value::String(text) => serde_json::from_str(text).unwrap_or(payload.clone()),
+                _ => payload.clone(),
+            };
+            assert_eq!(decoded[0], expected, "{payload}");
+        }
+    }
+
+    #[test]
+    fn decode_empty_value_array_gives_no_notifications() {
+        assert!(decode_notifications(json!({"value": []})).is_empty());
+        // With other members beside an empty list it is not ours: keep it whole.
+        let odd = json!({"value": [], "error": "x"});
+        assert_eq!(decode_notifications(odd.clone()), vec![odd]);
+    }
+
+    #[test]
+    fn decode_never_panics_on_garbage() {
+        for text in [
+            "\u{0}",
+            "{",
+            "[[[[",
+            "{\"value\":[",
+            "\u{feff}{}",
+            "1e999999",
+        ] {
+            let _ = decode_notifications(Value::String(text.into()));
+        }
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let decoded = decode_notifications(Value::String(deep.clone()));
+        assert_eq!(
+            decoded,
+            vec![Value::String(deep)],
+            "recursion limit hit: kept whole"
+        );
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn payload_variants_become_one_value() {
+        let text = r#"{"value":[]}"#;
+        assert_eq!(
+            payload_value(Payload::Text(vec![Value::String(text.into())])),
+            Value::String(text.into())
+        );
+        assert_eq!(
+            payload_value(Payload::String(text.into())),
+            Value::String(text.into())
+        );
+        assert_eq!(
+            payload_value(Payload::Binary(text.as_bytes().to_vec().into())),
+            json!({"value":[]})
+        );
+        assert_eq!(
+            payload_value(Payload::Binary(vec![0xff, 0x00].into())),
+            Value::String("\u{fffd}\u{0}".into())
+        );
+        assert_eq!(payload_value(Payload::Text(vec![])), Value::Null);
+        assert_eq!(
+            payload_value(Payload::Text(vec![json!(1), json!(2)])),
+            json!([1, 2])
+        );
+    }
+
+    #[test]
+    fn reasons_read_well() {
+        assert_eq!(
+            DisconnectReason::ServerDisconnect.to_string(),
+            "the server disconnected"
+        );
+        assert_eq!(
+            SocketError::Timeout(Duration::from_millis(1500)).to_string(),
+            "the socket.io handshake did not complete within 1500 ms"
+        );
+    }
+}
