@@ -40,13 +40,22 @@ pub fn router() -> Router<AppState> {
         .route("/_emulator/identity/approve", post(approve))
 }
 
-fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+/// A refused control request: `{"error": "…"}` with its status.
+struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn refuse(status: StatusCode, message: impl Into<String>) -> Refusal {
+    Refusal(status, message.into())
 }
 
 /// An empty body reads as `{}`, so `curl -X POST` works for routes whose fields are all
 /// optional.
-fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Response> {
+fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Refusal> {
     let text = std::str::from_utf8(bytes).unwrap_or("").trim();
     let text = if text.is_empty() { "{}" } else { text };
     serde_json::from_str(text).map_err(|e| {
@@ -57,7 +66,7 @@ fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Response> {
     })
 }
 
-fn user_field(user: Option<&str>) -> Result<Option<User>, Response> {
+fn user_field(user: Option<&str>) -> Result<Option<User>, Refusal> {
     match user {
         None => Ok(None),
         Some(u) => find_user(u).map(Some).ok_or_else(|| {
@@ -88,23 +97,17 @@ struct MintBody {
 /// `lifetimeSecs` overrides `token_lifetime_secs` for this access token. The refresh token
 /// belongs to `clientId` (default [`DEFAULT_CLIENT_ID`]). 400 for an unknown user, scope or
 /// field.
-async fn mint_tokens(State(state): State<AppState>, bytes: Bytes) -> Response {
-    let request: MintBody = match body(&bytes) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let user = match user_field(request.user.as_deref()) {
-        Ok(u) => u.unwrap_or(USERS[0]),
-        Err(r) => return r,
-    };
+async fn mint_tokens(State(state): State<AppState>, bytes: Bytes) -> Result<Response, Refusal> {
+    let request: MintBody = body(&bytes)?;
+    let user = user_field(request.user.as_deref())?.unwrap_or(USERS[0]);
     let scopes = match Scopes::parse(request.scopes.as_deref().unwrap_or(DEFAULT_SCOPES)) {
         Ok(Some(s)) => s,
-        Ok(None) => return refuse(StatusCode::BAD_REQUEST, "scopes is empty"),
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, e.description),
+        Ok(None) => return Err(refuse(StatusCode::BAD_REQUEST, "scopes is empty")),
+        Err(e) => return Err(refuse(StatusCode::BAD_REQUEST, e.description)),
     };
     let client_id = request.client_id.as_deref().unwrap_or(DEFAULT_CLIENT_ID);
     if uuid::Uuid::parse_str(client_id).is_err() {
-        return refuse(StatusCode::BAD_REQUEST, "clientId must be a GUID");
+        return Err(refuse(StatusCode::BAD_REQUEST, "clientId must be a GUID"));
     }
     let issuer = format!("{}/{}/v2.0", state.base_url, seed::TENANT_ID);
     let set = state.identity.mint(Mint {
@@ -127,7 +130,7 @@ async fn mint_tokens(State(state): State<AppState>, bytes: Bytes) -> Response {
             set.expires_in
         ),
     );
-    Json(set.to_json()).into_response()
+    Ok(Json(set.to_json()).into_response())
 }
 
 #[derive(Deserialize)]
@@ -142,15 +145,9 @@ struct RevokeBody {
 /// refused from now on with `invalid_grant` AADSTS50173, and every access token is refused
 /// by Graph with 401 (the continuous-access-evaluation answer), so a client has to sign in
 /// again. Answers `{"revokedRefreshTokens": n, "revokedAccessTokens": n}`.
-async fn revoke(State(state): State<AppState>, bytes: Bytes) -> Response {
-    let request: RevokeBody = match body(&bytes) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let user = match user_field(request.user.as_deref()) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+async fn revoke(State(state): State<AppState>, bytes: Bytes) -> Result<Response, Refusal> {
+    let request: RevokeBody = body(&bytes)?;
+    let user = user_field(request.user.as_deref())?;
     let (refresh, access) = state.identity.revoke(user.map(|u| u.id));
     state.mark_dirty();
     state.control.event(
@@ -160,7 +157,10 @@ async fn revoke(State(state): State<AppState>, bytes: Bytes) -> Response {
             user.map(|u| u.upn).unwrap_or("everyone")
         ),
     );
-    Json(json!({ "revokedRefreshTokens": refresh, "revokedAccessTokens": access })).into_response()
+    Ok(
+        Json(json!({ "revokedRefreshTokens": refresh, "revokedAccessTokens": access }))
+            .into_response(),
+    )
 }
 
 /// `POST /_emulator/identity/expire-access-tokens`
@@ -204,15 +204,9 @@ struct ApproveBody {
 /// poll gets `authorization_declined`. 200 `{"userCode", "status": "approved"|"declined",
 /// "user"?}`; 404 when no pending code has that user code (unknown, expired, or already
 /// approved, declined or redeemed); 400 for a bad body or unknown user.
-async fn approve(State(state): State<AppState>, bytes: Bytes) -> Response {
-    let request: ApproveBody = match body(&bytes) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let user = match user_field(request.user.as_deref()) {
-        Ok(u) => u.unwrap_or(USERS[0]),
-        Err(r) => return r,
-    };
+async fn approve(State(state): State<AppState>, bytes: Bytes) -> Result<Response, Refusal> {
+    let request: ApproveBody = body(&bytes)?;
+    let user = user_field(request.user.as_deref())?.unwrap_or(USERS[0]);
     let decision = (!request.decline).then_some(user);
     match state.identity.decide(&request.user_code, decision) {
         Ok((client_id, _)) => {
@@ -237,11 +231,11 @@ async fn approve(State(state): State<AppState>, bytes: Bytes) -> Response {
             if !request.decline {
                 answer["user"] = json!(user.upn);
             }
-            Json(answer).into_response()
+            Ok(Json(answer).into_response())
         }
-        Err(_) => refuse(
+        Err(_) => Err(refuse(
             StatusCode::NOT_FOUND,
             "no pending device code has that user code (unknown, expired, or already approved, declined or redeemed)",
-        ),
+        )),
     }
 }

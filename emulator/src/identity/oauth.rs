@@ -414,15 +414,27 @@ fn refresh_token_grant(
     }
 }
 
+/// Seven fractional digits, as .NET prints the dates in AADSTS50173.
 fn format_ms(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.7fZ").to_string())
+        .map(|t| {
+            format!(
+                "{}.{:07}Z",
+                t.format("%Y-%m-%dT%H:%M:%S"),
+                t.timestamp_subsec_nanos() / 100
+            )
+        })
         .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn revocation_dates_print_like_dotnet() {
+        assert_eq!(format_ms(1_700_000_000_123), "2023-11-14T22:13:20.1230000Z");
+    }
 
     #[test]
     fn tenants() {
