@@ -183,7 +183,7 @@ async fn device_flow_with_automatic_approval_after_two_polls() {
     assert_eq!(tokens["ext_expires_in"], 3600);
     assert_eq!(
         tokens["scope"],
-        "Files.Read.All Sites.Read.All User.Read profile openid"
+        "Files.Read.All Sites.Read.All User.Read profile openid email"
     );
     let access = str_of(&tokens, "access_token");
     assert!(access.starts_with("EwB") && access.len() > 500);

@@ -121,12 +121,14 @@ impl Scopes {
         self.oidc.iter().any(|s| s == oidc_scope)
     }
 
-    /// The response's `scope`: permissions, then the OIDC scopes except `offline_access`,
-    /// which the live service does not echo.
+    /// The response's `scope` as the live service writes it: permissions, then `profile
+    /// openid email` as far as asked for (`openid` brings `email` along), never
+    /// `offline_access`.
     pub fn response_string(&self) -> String {
         let mut out: Vec<&str> = self.resource.iter().map(String::as_str).collect();
         for s in OIDC {
-            if *s != "offline_access" && self.has(s) {
+            let asked = self.has(s) || (*s == "email" && self.has("openid"));
+            if *s != "offline_access" && asked {
                 out.push(s);
             }
         }
@@ -163,7 +165,7 @@ mod tests {
             .unwrap();
         assert_eq!(s.resource, vec!["Files.Read.All", "User.Read"]);
         assert!(s.has("offline_access") && s.has("openid") && !s.has("profile"));
-        assert_eq!(s.response_string(), "Files.Read.All User.Read openid");
+        assert_eq!(s.response_string(), "Files.Read.All User.Read openid email");
         assert_eq!(Scopes::from_stored(&s.to_stored()), s);
     }
 
