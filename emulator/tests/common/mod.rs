@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 pub async fn start_with(tweak: impl FnOnce(&mut EmulatorArgs)) -> Running {
     let mut args = EmulatorArgs::default();
     tweak(&mut args);
-    graphwatch_emulator::start(args).await.expect("emulator starts")
+    graphwatch_emulator::start(args)
+        .await
+        .expect("emulator starts")
 }
 
 pub async fn start() -> Running {
