@@ -171,8 +171,10 @@ fn tokenize(path: &str) -> Result<Vec<String>, GraphError> {
 
 fn normalize(word: &str) -> String {
     let lower = word.to_ascii_lowercase();
-    if KEYWORDS.contains(&lower.as_str()) || lower.starts_with("delta(") {
+    if KEYWORDS.contains(&lower.as_str()) {
         lower
+    } else if lower.starts_with("delta(") {
+        format!("delta({}", &word["delta(".len()..])
     } else {
         word.to_string()
     }
