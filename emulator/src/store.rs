@@ -344,6 +344,9 @@ pub fn list_key(list_id: &str) -> String {
     format!("list:{list_id}")
 }
 
+/// SharePoint refuses decoded paths longer than this; it also bounds how deep trees get.
+const MAX_PATH_CHARS: usize = 400;
+
 /// Characters OneDrive for Business refuses in names.
 const INVALID_NAME_CHARS: &[char] = &['"', '*', ':', '<', '>', '?', '/', '\\', '|'];
 
@@ -462,14 +465,28 @@ impl Drive {
         id == ancestor || self.ancestors(id).iter().any(|a| a == ancestor)
     }
 
-    /// `id` and everything beneath it, children before their parents.
+    /// `id` and everything beneath it, children before their parents. Iterative, so a
+    /// deep tree cannot exhaust the stack.
     fn subtree_post_order(&self, id: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for child in self.children(id) {
-            out.extend(self.subtree_post_order(&child.id));
+        let mut pre_order = Vec::new();
+        let mut stack = vec![id.to_string()];
+        while let Some(next) = stack.pop() {
+            stack.extend(self.children(&next).into_iter().map(|c| c.id.clone()));
+            pre_order.push(next);
         }
-        out.push(id.to_string());
-        out
+        pre_order.reverse();
+        pre_order
+    }
+
+    /// The length of `id`'s path below the root, in characters.
+    fn path_len(&self, id: &str) -> usize {
+        self.ancestors(id)
+            .iter()
+            .chain(std::iter::once(&id.to_string()))
+            .filter_map(|a| self.items.get(a))
+            .filter(|i| !i.is_root())
+            .map(|i| i.name.chars().count() + 1)
+            .sum()
     }
 
     fn record(&self, log: &mut Log, at: &Stamp, id: &str) {
@@ -550,6 +567,11 @@ impl Drive {
             validate_name(part)?;
         }
         let start = self.item(from)?;
+        if self.path_len(&start.id) + path.chars().count() > MAX_PATH_CHARS {
+            return Err(GraphError::bad_request(format!(
+                "The path is longer than {MAX_PATH_CHARS} characters."
+            )));
+        }
         if !start.is_folder() {
             return Err(GraphError::bad_request(
                 "The parent of an upload must be a folder.",
@@ -849,8 +871,13 @@ impl Data {
         self.groups.iter().find(|g| g.id.eq_ignore_ascii_case(id))
     }
 
+    /// A site by its id, or by the `hostname,siteCollectionId,webId` form real Graph uses.
     pub fn site(&self, id: &str) -> Option<&Site> {
-        self.sites.iter().find(|s| s.id.eq_ignore_ascii_case(id))
+        self.sites.iter().find(|s| {
+            s.id.eq_ignore_ascii_case(id)
+                || format!("{},{},{}", s.hostname, s.site_collection_id, s.web_id)
+                    .eq_ignore_ascii_case(id)
+        })
     }
 
     /// The site at `hostname:/server-relative-path` (trailing slash and case ignored).

@@ -575,3 +575,43 @@ async fn list_items_create_update_delete() {
     assert!(by_id(all.json["value"].as_array().unwrap(), "4").is_empty());
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn deep_trees_and_long_paths() {
+    let (running, g) = adele().await;
+    let deep = "d/".repeat(150);
+    let created = g
+        .put(&format!("/me/drive/root:/{deep}leaf.txt:/content"), "x")
+        .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    let top = g.get("/me/drive/root:/d").await;
+    let top_id = top.json["id"].as_str().unwrap();
+    assert_eq!(
+        g.delete(&format!("/me/drive/items/{top_id}")).await.status,
+        204
+    );
+    assert_eq!(g.get("/me/drive/root:/d").await.status, 404);
+
+    let too_long = "x/".repeat(250);
+    let refused = g
+        .put(&format!("/me/drive/root:/{too_long}f.txt:/content"), "x")
+        .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.code(), "invalidRequest");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn sites_by_composite_id() {
+    let (running, g) = adele().await;
+    let composite = format!(
+        "{},{},{}",
+        seed::SHAREPOINT_HOST,
+        seed::SITE_COLLECTION_ID,
+        seed::SITE_WEB_ID
+    );
+    let site = g.get(&format!("/sites/{composite}")).await;
+    assert_eq!(site.status, 200);
+    assert_eq!(site.json["id"], seed::SITE_ID);
+    running.shutdown().await;
+}
