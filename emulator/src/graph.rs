@@ -217,7 +217,7 @@ fn method_not_allowed() -> GraphError {
 
 fn route(req: &Req<'_>, words: &[&str]) -> Result<Response, GraphError> {
     match words {
-        ["me"] => get_user(req, &req.user.clone()),
+        ["me"] => get_user(req, &req.user),
         ["me", "drive", tail @ ..] => drive_route(req, &DriveSel::User(req.user.clone()), tail),
         ["users", u] => get_user(req, u),
         ["users", u, "drive", tail @ ..] => drive_route(req, &DriveSel::User(u.to_string()), tail),
