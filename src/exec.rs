@@ -426,6 +426,12 @@ mod tests {
     }
 
     #[test]
+    fn runner_can_be_shared() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<ExecRunner>();
+    }
+
+    #[test]
     fn env_for_each_kind() {
         let resync = Event::resync("drive:me", "gone");
         let env = event_env(&resync);

@@ -331,8 +331,9 @@ pub struct Output<W: Write> {
     line: String,
 }
 
-/// Stdout behind a buffer: each event is one `write` when it is flushed.
-pub type Stdout = io::BufWriter<io::StdoutLock<'static>>;
+/// Stdout behind a buffer: each event is one `write` when it is flushed. Not the
+/// `StdoutLock`: that is not `Send`, and the watch loop may run on any Tokio worker.
+pub type Stdout = io::BufWriter<io::Stdout>;
 
 impl Output<Stdout> {
     /// Output on stdout. `format` `None` means the SPEC's default: pretty on a terminal,
@@ -357,7 +358,7 @@ impl Output<Stdout> {
             },
             (None, None) => Render::Json,
         };
-        let mut output = Output::new(io::BufWriter::new(io::stdout().lock()), render);
+        let mut output = Output::new(io::BufWriter::new(io::stdout()), render);
         output.terminal = terminal;
         output
     }
@@ -1008,6 +1009,12 @@ mod tests {
             "{}"
         );
         assert!("{target}".parse::<Template>().is_ok());
+    }
+
+    #[test]
+    fn stdout_output_can_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<Output<Stdout>>();
     }
 
     struct ClosedPipe;

@@ -865,6 +865,13 @@ mod tests {
     }
 
     #[test]
+    fn connection_can_move_between_tasks() {
+        fn send<T: Send + 'static>() {}
+        send::<Connection>();
+        send::<SocketEvent>();
+    }
+
+    #[test]
     fn reasons_read_well() {
         assert_eq!(
             DisconnectReason::ServerDisconnect.to_string(),
