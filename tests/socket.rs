@@ -452,6 +452,11 @@ mod emulator {
             assert_eq!(n["webId"], "web-adele", "{n}");
         }
         assert_eq!(got[0]["subscriptionId"], got[1]["subscriptionId"]);
+        // The payload's subscriptionId is a GUID of its own, not the socketIo answer's id.
+        assert_ne!(got[0]["subscriptionId"], subscription["id"]);
+        assert!(got[0]["clientState"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("system-managed:")));
         connection.close().await;
         running.shutdown().await;
     }
@@ -463,11 +468,16 @@ mod emulator {
         post(&running, "/_emulator/burst", json!({ "count": 100 })).await;
         let got = notifications(&mut connection, 100).await;
         assert_eq!(got.len(), 100);
-        // Whatever the emulator numbers its burst by, the numbers must ascend.
-        let order: Vec<String> = got.iter().map(|n| n.to_string()).collect();
-        let mut unique = order.clone();
-        unique.dedup();
-        assert_eq!(unique.len(), 100, "a burst of distinct notifications");
+        // Burst elements carry the emulator's `sequence`, 1..N in order on each socket.
+        let sequence: Vec<u64> = got
+            .iter()
+            .map(|n| {
+                n["sequence"]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("sequence in {n}"))
+            })
+            .collect();
+        assert_eq!(sequence, (1..=100).collect::<Vec<u64>>());
         connection.close().await;
         running.shutdown().await;
     }
