@@ -363,3 +363,87 @@ impl Drop for TrackedStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::serve::Listener as _;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn pair(listener: &mut TrackedListener) -> (TcpStream, TrackedStream) {
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await;
+        (client, server)
+    }
+
+    #[tokio::test]
+    async fn sniffs_socketio_across_reads_and_kills_only_those() {
+        let connections = Arc::new(Connections::default());
+        let mut listener = TrackedListener::new(
+            TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            connections.clone(),
+        );
+        let (mut sio_client, mut sio_server) = pair(&mut listener).await;
+        let (mut http_client, mut http_server) = pair(&mut listener).await;
+        let mut buf = [0u8; 64];
+
+        sio_client.write_all(b"GET /so").await.unwrap();
+        let n = sio_server.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"GET /so");
+        assert_eq!(connections.socketio_count(), 0);
+        sio_client.write_all(b"cket.io/?EIO=4").await.unwrap();
+        sio_server.read_exact(&mut buf[..14]).await.unwrap();
+        assert_eq!(connections.socketio_count(), 1);
+
+        http_client
+            .write_all(b"GET /v1.0/me HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        http_server.read_exact(&mut buf[..23]).await.unwrap();
+        assert_eq!(connections.socketio_count(), 1);
+
+        assert_eq!(connections.kill_socketio(), 1);
+        let err = sio_server.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+        // The peer sees a reset, not an orderly end.
+        let seen = sio_client.read(&mut buf).await;
+        assert!(
+            matches!(&seen, Err(e) if e.kind() == io::ErrorKind::ConnectionReset),
+            "{seen:?}"
+        );
+        http_server.write_all(b"still here").await.unwrap();
+        let n = http_client.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"still here");
+
+        drop(sio_server);
+        assert_eq!(connections.socketio_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn stall_holds_both_directions_then_releases() {
+        let connections = Arc::new(Connections::default());
+        let mut listener = TrackedListener::new(
+            TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            connections.clone(),
+        );
+        let (mut client, mut server) = pair(&mut listener).await;
+        let mut buf = [0u8; 64];
+        client.write_all(b"GET /socket.io/?EIO=4").await.unwrap();
+        server.read_exact(&mut buf[..21]).await.unwrap();
+
+        assert_eq!(connections.stall_socketio(Duration::from_millis(300)), 1);
+        let started = Instant::now();
+        client.write_all(b"pong").await.unwrap();
+        let n = server.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"pong");
+        assert!(started.elapsed() >= Duration::from_millis(290));
+
+        connections.stall_socketio(Duration::from_millis(300));
+        let started = Instant::now();
+        server.write_all(b"ping").await.unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(290));
+        let n = client.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"ping");
+    }
+}

@@ -41,6 +41,9 @@ pub const EVENT: &str = "notification";
 /// ordinary bursts never wait; the burst generator waits for room beyond it.
 const SOCKET_BUFFER: usize = 4096;
 
+/// A century: longer lifetimes are taken as this one.
+const MAX_LIFETIME_SECS: u64 = 100 * 365 * 86_400;
+
 /// What a subscription watches and what a change touches, with the fields that the
 /// notification payload carries for it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -254,9 +257,12 @@ impl Push {
     /// Create a subscription for `user_id` on `watched`; returns the
     /// `microsoft.graph.subscription` object (id, notificationUrl, expirationDateTime).
     pub fn subscribe(&self, state: &AppState, user_id: &str, watched: Watched) -> Value {
-        let lifetime = state.settings().subscription_lifetime_secs;
-        let expires_at = now_millis()
-            + chrono::Duration::seconds(i64::try_from(lifetime).unwrap_or(i64::MAX / 1000));
+        // Clamped so that a wild setting cannot overflow the date arithmetic.
+        let lifetime = state
+            .settings()
+            .subscription_lifetime_secs
+            .min(MAX_LIFETIME_SECS);
+        let expires_at = now_millis() + chrono::Duration::seconds(lifetime as i64);
         let sub = Subscription {
             id: guid(),
             endpoint_id: format!("opaqueId-{}", random_b64(48)),
@@ -662,4 +668,41 @@ pub fn layer(state: &AppState) -> SocketIoLayer {
         tracing::warn!("socket.io server built twice; the first one stays in charge");
     }
     layer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graph_time_drops_trailing_zeros_like_the_live_service() {
+        let t = |ms: i64| graph_time(DateTime::from_timestamp_millis(ms).unwrap());
+        assert_eq!(t(1_778_536_347_520), "2026-05-11T21:52:27.52Z");
+        assert_eq!(t(1_778_536_347_000), "2026-05-11T21:52:27Z");
+        assert_eq!(t(1_778_536_347_001), "2026-05-11T21:52:27.001Z");
+    }
+
+    #[test]
+    fn payload_is_a_string_of_json_with_the_live_field_order() {
+        let target = Target {
+            id: "s".into(),
+            client_state: "system-managed:C".into(),
+            expiration: "2026-05-11T21:52:27.52Z".into(),
+            watched: Watched {
+                key: "drive:d".into(),
+                resource_id: "r".into(),
+                site_url: "/personal/a".into(),
+                web_id: "w".into(),
+            },
+        };
+        assert_eq!(
+            target.payload(None, None),
+            format!(
+                "{{\"value\":[{{\"subscriptionId\":\"s\",\"clientState\":\"system-managed:C\",\
+                 \"expirationDateTime\":\"2026-05-11T21:52:27.52Z\",\"resource\":\"r\",\
+                 \"tenantId\":\"{}\",\"siteUrl\":\"/personal/a\",\"webId\":\"w\"}}]}}",
+                crate::seed::TENANT_ID
+            )
+        );
+    }
 }

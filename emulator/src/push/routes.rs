@@ -22,6 +22,12 @@ use crate::AppState;
 /// Bursts larger than this are refused: they would only fill memory.
 const MAX_BURST: u64 = 10_000_000;
 
+/// Slower bursts are refused: their schedule would run past any test.
+const MIN_RATE: f64 = 0.001;
+
+/// Longer stalls are refused: a day of silence tests nothing a shorter one does not.
+const MAX_STALL_MS: u64 = 86_400_000;
+
 pub fn control_router() -> Router<AppState> {
     Router::new()
         .route("/_emulator/sockets/disconnect", post(disconnect))
@@ -82,6 +88,9 @@ async fn stall(State(state): State<AppState>, body: Option<Json<StallBody>>) -> 
     let Some(Json(StallBody { ms })) = body else {
         return bad_request("expected {\"ms\": N}");
     };
+    if ms > MAX_STALL_MS {
+        return bad_request(format!("ms must be at most {MAX_STALL_MS}"));
+    }
     let n = state
         .push
         .connections
@@ -172,8 +181,10 @@ async fn burst(State(state): State<AppState>, body: Option<Json<BurstBody>>) -> 
         return bad_request(format!("count must be at most {MAX_BURST}"));
     }
     if let Some(rate) = body.rate_per_sec {
-        if !(rate.is_finite() && rate > 0.0) {
-            return bad_request("ratePerSec must be a positive number");
+        if !(rate.is_finite() && rate >= MIN_RATE) {
+            return bad_request(format!(
+                "ratePerSec must be a number of at least {MIN_RATE}"
+            ));
         }
     }
     let keys = body.key.clone().map(|k| vec![k]);
@@ -220,9 +231,12 @@ async fn send_burst(target: &Target, socket: &SocketRef, count: u64, rate: Optio
     let start = Instant::now();
     for seq in 1..=count {
         if let Some(rate) = rate {
-            let due = start + Duration::from_secs_f64((seq - 1) as f64 / rate);
-            if due > Instant::now() {
-                tokio::time::sleep_until(due.into()).await;
+            let offset =
+                Duration::try_from_secs_f64((seq - 1) as f64 / rate).unwrap_or(Duration::MAX);
+            if let Some(due) = start.checked_add(offset) {
+                if due > Instant::now() {
+                    tokio::time::sleep_until(due.into()).await;
+                }
             }
         } else if seq % 1024 == 0 {
             // Let the writer task and the rest of the server run on a busy runtime.
