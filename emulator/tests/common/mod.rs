@@ -175,3 +175,251 @@ impl Graph {
 pub fn by_id<'a>(items: &'a [Value], id: &str) -> Vec<&'a Value> {
     items.iter().filter(|i| i["id"] == id).collect()
 }
+
+/// A subscription on Adele's drive made straight through the push interface, so
+/// socket.io tests need no Graph routes. Returns the `microsoft.graph.subscription` answer.
+pub fn subscribe(running: &Running) -> Value {
+    subscribe_key(
+        running,
+        &format!("drive:{}", graphwatch_emulator::seed::ADELE_DRIVE),
+    )
+}
+
+/// Like [`subscribe`] for any `drive:`/`list:` key.
+pub fn subscribe_key(running: &Running, key: &str) -> Value {
+    running.state.push.subscribe(
+        &running.state,
+        graphwatch_emulator::seed::ADELE_ID,
+        graphwatch_emulator::push::Watched {
+            key: key.to_string(),
+            resource_id: "5d3a8e6b-1c2f-4a7b-9e0d-3f4a5b6c7d8e".to_string(),
+            site_url: "/personal/adele_contoso_onmicrosoft_com".to_string(),
+            web_id: "be8f18aa-0f3c-4b8e-a1d2-6c7e8f9a0b1c".to_string(),
+        },
+    )
+}
+
+/// The notificationUrl of a socketIo answer.
+pub fn notification_url(subscription: &Value) -> String {
+    subscription["notificationUrl"]
+        .as_str()
+        .expect("notificationUrl in the socketIo answer")
+        .to_string()
+}
+
+/// The websocket URL a client derives from a notificationUrl (reference §2): same host,
+/// path `/socket.io/`, the original query plus `EIO=4&transport=websocket`.
+pub fn websocket_url(notification_url: &str) -> String {
+    let mut url = url::Url::parse(notification_url).expect("notificationUrl is a URL");
+    let query = url.query().unwrap_or_default().to_string();
+    url.set_scheme(if url.scheme() == "https" { "wss" } else { "ws" })
+        .expect("ws scheme");
+    url.set_path("/socket.io/");
+    url.set_query(Some(&format!("EIO=4&transport=websocket&{query}")));
+    url.to_string()
+}
+
+/// The query `token` of a notificationUrl, to check it never leaks.
+pub fn token_of(notification_url: &str) -> String {
+    url::Url::parse(notification_url)
+        .expect("notificationUrl is a URL")
+        .query_pairs()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .expect("token in notificationUrl")
+}
+
+/// The GUID that notifications carry as `subscriptionId`, from the control API (the
+/// socketIo answer's `id` is a different, opaque string).
+pub async fn subscription_guid(base: &str, endpoint_id: &str) -> String {
+    let list: Value = reqwest::get(format!("{base}/_emulator/subscriptions"))
+        .await
+        .expect("subscriptions request")
+        .json()
+        .await
+        .expect("subscriptions JSON");
+    list["subscriptions"]
+        .as_array()
+        .expect("subscriptions array")
+        .iter()
+        .find(|s| s["endpointId"] == endpoint_id)
+        .and_then(|s| s["id"].as_str())
+        .expect("subscription listed")
+        .to_string()
+}
+
+pub async fn post(base: &str, path: &str, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .json(&body)
+        .send()
+        .await
+        .expect("control request");
+    assert!(
+        response.status().is_success(),
+        "POST {path} answered {}",
+        response.status()
+    );
+    response.json().await.expect("control answer JSON")
+}
+
+pub async fn log(base: &str) -> Vec<Value> {
+    let log: Value = reqwest::get(format!("{base}/_emulator/log"))
+        .await
+        .expect("log request")
+        .json()
+        .await
+        .expect("log JSON");
+    log["entries"].as_array().cloned().unwrap_or_default()
+}
+
+/// Poll the log until an entry of `kind` whose detail contains `needle` shows up.
+pub async fn wait_for_log(
+    base: &str,
+    kind: &str,
+    needle: &str,
+    within: std::time::Duration,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(e) = log(base)
+            .await
+            .into_iter()
+            .find(|e| e["kind"] == kind && e["detail"].as_str().is_some_and(|d| d.contains(needle)))
+        {
+            return e;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {kind} log entry with {needle:?} within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A raw Engine.IO 4 / socket.io 5 client over tokio-tungstenite, to check the wire.
+pub mod sio {
+    use std::time::Duration;
+
+    use futures_util::{SinkExt, StreamExt};
+    use serde_json::Value;
+    use tokio::net::TcpStream;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+    /// What the next read gave.
+    #[derive(Debug)]
+    pub enum Frame {
+        Text(String),
+        /// A websocket close frame.
+        Close,
+        /// The stream ended (or failed) without a close frame.
+        End(String),
+        /// Nothing within the time allowed.
+        Timeout,
+    }
+
+    impl Frame {
+        pub fn into_text(self) -> String {
+            match self {
+                Frame::Text(t) => t,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    pub struct Client {
+        pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+        /// The Engine.IO open packet's JSON.
+        pub open: Value,
+    }
+
+    impl Client {
+        /// Open the websocket and read the Engine.IO open packet.
+        pub async fn open(ws_url: &str) -> Client {
+            let (ws, _) = tokio_tungstenite::connect_async(ws_url)
+                .await
+                .expect("websocket upgrade");
+            let mut client = Client {
+                ws,
+                open: Value::Null,
+            };
+            match client.recv(Duration::from_secs(5)).await {
+                Frame::Text(t) if t.starts_with('0') => {
+                    client.open = serde_json::from_str(&t[1..]).expect("open packet JSON");
+                }
+                other => panic!("expected the open packet, got {other:?}"),
+            }
+            client
+        }
+
+        /// Open, join `/` then the namespace (as working clients do); returns the client
+        /// and the namespace answer (`40/notifications,{…}` or `44/notifications,{…}`).
+        pub async fn join(ws_url: &str) -> (Client, String) {
+            let mut client = Client::open(ws_url).await;
+            client.send("40").await;
+            let root = client.text(Duration::from_secs(5)).await;
+            assert!(root.starts_with("40{"), "root namespace answer: {root}");
+            client.send("40/notifications,").await;
+            let answer = client.text(Duration::from_secs(5)).await;
+            (client, answer)
+        }
+
+        pub async fn send(&mut self, text: &str) {
+            self.ws
+                .send(Message::Text(text.into()))
+                .await
+                .expect("websocket send");
+        }
+
+        /// The next frame, as is (pings included).
+        pub async fn recv(&mut self, within: Duration) -> Frame {
+            loop {
+                match tokio::time::timeout(within, self.ws.next()).await {
+                    Err(_) => return Frame::Timeout,
+                    Ok(None) => return Frame::End("stream ended".into()),
+                    Ok(Some(Err(e))) => return Frame::End(e.to_string()),
+                    Ok(Some(Ok(Message::Text(t)))) => return Frame::Text(t.as_str().to_string()),
+                    Ok(Some(Ok(Message::Close(_)))) => return Frame::Close,
+                    Ok(Some(Ok(_))) => continue,
+                }
+            }
+        }
+
+        /// The next text frame other than an Engine.IO ping, answering pings on the way.
+        pub async fn next(&mut self, within: Duration) -> Frame {
+            let deadline = tokio::time::Instant::now() + within;
+            loop {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                match self.recv(left).await {
+                    Frame::Text(t) if t == "2" => self.send("3").await,
+                    other => return other,
+                }
+            }
+        }
+
+        /// Like [`Client::next`] but the frame must be text.
+        pub async fn text(&mut self, within: Duration) -> String {
+            match self.next(within).await {
+                Frame::Text(t) => t,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// The parsed payload of a `42/notifications,["notification","…"]` frame: checks the
+    /// exact frame shape and the double encoding, returns `{"value":[…]}`.
+    pub fn notification(frame: &str) -> Value {
+        let body = frame
+            .strip_prefix("42/notifications,")
+            .unwrap_or_else(|| panic!("not a /notifications event frame: {frame}"));
+        let args: Value = serde_json::from_str(body).expect("event frame JSON");
+        let args = args.as_array().expect("event frame is an array");
+        assert_eq!(args.len(), 2, "event name and one argument: {frame}");
+        assert_eq!(args[0], "notification");
+        let inner = args[1]
+            .as_str()
+            .unwrap_or_else(|| panic!("the argument must be a JSON string: {frame}"));
+        serde_json::from_str(inner).expect("the argument string holds JSON")
+    }
+}
