@@ -108,13 +108,10 @@ pub fn event_env(event: &Event) -> Vec<(&'static str, String)> {
         )),
         Event::Change { change, .. } => {
             env.push(("GRAPHWATCH_CHANGE", change.as_str().to_string()));
-            env.push((
-                "GRAPHWATCH_ITEM_ID",
-                event.item_id().unwrap_or_default().to_string(),
-            ));
+            env.push(("GRAPHWATCH_ITEM_ID", event.item_id().unwrap_or_default()));
             env.push((
                 "GRAPHWATCH_ITEM_NAME",
-                event.item_name().unwrap_or_default().to_string(),
+                event.item_name().unwrap_or_default(),
             ));
         }
         Event::Resync { reason, .. } => env.push(("GRAPHWATCH_REASON", reason.clone())),
@@ -251,7 +248,16 @@ async fn run_command(mut cmd: Command, line: &[u8]) -> Result<(), String> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use serde_json::Value;
     use std::sync::Mutex;
+
+    fn change(target: &str, item: Value) -> Event {
+        Event::change(target, crate::output::raw_json(&item))
+    }
+
+    fn notification(target: &str, data: Value) -> Event {
+        Event::notification(target, crate::output::raw_json(&data))
+    }
 
     fn collector() -> (Reporter, Arc<Mutex<Vec<String>>>) {
         let lines = Arc::new(Mutex::new(Vec::new()));
@@ -280,8 +286,8 @@ mod tests {
         );
         let runner = ExecRunner::new(command, options(reporter));
         let notification =
-            Event::notification("drive:me", json!({"subscriptionId":"sub-1","resource":"r"}));
-        let change = Event::change(
+            notification("drive:me", json!({"subscriptionId":"sub-1","resource":"r"}));
+        let change = change(
             "list:site/list",
             json!({"id":"42","fields":{"Title":"Printer jam"}}),
         );
@@ -313,7 +319,7 @@ mod tests {
         );
         let runner = ExecRunner::new(command, options(reporter));
         for i in 0..8 {
-            runner.submit(&Event::change("drive:me", json!({"id": i.to_string()})));
+            runner.submit(&change("drive:me", json!({"id": i.to_string()})));
         }
         runner.finish().await;
         let expected: String = (0..8).map(|i| format!("start {i}\nend {i}\n")).collect();
@@ -330,7 +336,7 @@ mod tests {
         let runner = ExecRunner::new(command, options(reporter));
         let submitted = tokio::time::timeout(std::time::Duration::from_secs(2), async {
             for i in 0..100 {
-                runner.submit(&Event::change("drive:me", json!({"id": i.to_string()})));
+                runner.submit(&change("drive:me", json!({"id": i.to_string()})));
             }
         })
         .await;
@@ -349,10 +355,10 @@ mod tests {
             out.display()
         );
         let runner = ExecRunner::new(command, options(reporter));
-        let bad = Event::change("drive:me", json!({"id":"bad"}));
-        runner.submit(&Event::change("drive:me", json!({"id":"1"})));
+        let bad = change("drive:me", json!({"id":"bad"}));
+        runner.submit(&change("drive:me", json!({"id":"1"})));
         runner.submit(&bad);
-        runner.submit(&Event::change("drive:me", json!({"id":"2"})));
+        runner.submit(&change("drive:me", json!({"id":"2"})));
         runner.finish().await;
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "1\nbad\n2\n");
         let failures = failures.lock().unwrap();
@@ -386,10 +392,10 @@ mod tests {
         let (reporter, failures) = collector();
         let big = "x".repeat(1 << 20);
         let runner = ExecRunner::new("true", options(reporter.clone()));
-        runner.submit(&Event::change("drive:me", json!({"id":"1","name": big})));
+        runner.submit(&change("drive:me", json!({"id":"1","name": big})));
         runner.finish().await;
         let runner = ExecRunner::new(format!("wc -c > '{}'", out.display()), options(reporter));
-        let event = Event::change("drive:me", json!({"id":"1","name": big}));
+        let event = change("drive:me", json!({"id":"1","name": big}));
         runner.submit(&event);
         runner.finish().await;
         assert_eq!(
@@ -437,11 +443,11 @@ mod tests {
         let env = event_env(&resync);
         assert!(env.contains(&("GRAPHWATCH_EVENT_TYPE", "resync".into())));
         assert!(env.contains(&("GRAPHWATCH_REASON", "gone".into())));
-        let odd = Event::notification("drive:me", json!("x"));
+        let odd = notification("drive:me", json!("x"));
         assert!(event_env(&odd).contains(&("GRAPHWATCH_SUBSCRIPTION_ID", String::new())));
-        let nul = Event::change("drive:me", json!({"id":"a\u{0}b","name":"n"}));
+        let nul = change("drive:me", json!({"id":"a\u{0}b","name":"n"}));
         assert!(event_env(&nul).contains(&("GRAPHWATCH_ITEM_ID", "ab".into())));
-        let long = Event::change(
+        let long = change(
             "drive:me",
             json!({"id":"1","name": "é".repeat(MAX_ENV_VALUE)}),
         );

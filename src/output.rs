@@ -2,8 +2,9 @@
 //!
 //! * JSON (`-o json`): one object per line, exactly the SPEC's shapes, keys in the SPEC's
 //!   order (`type`, `time`, `target`, then the rest). `data` and `item` are written back
-//!   as received: serde_json's `preserve_order` keeps their key order (see
-//!   `docs/decisions.md`, "output layer").
+//!   as received, key order included: they are kept as raw JSON text
+//!   ([`RawValue`]), only stripped of insignificant whitespace so that an event stays one
+//!   line (see `docs/decisions.md`, "output layer").
 //! * Pretty (`-o pretty`): one short line for people: local time, target, what happened,
 //!   short ids and names; coloured when asked or when stdout is a terminal, and cut to
 //!   the terminal's width.
@@ -19,7 +20,8 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 use chrono::{DateTime, Local, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -40,7 +42,10 @@ impl ChangeKind {
 }
 
 /// One line of output.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `data` and `item` are raw JSON text, written out exactly as held; build events with
+/// the constructors, which compact that text to one line ([`compact`]).
+#[derive(Debug, Clone)]
 pub enum Event {
     /// One element of a notification payload's `value` array (or the whole payload, when
     /// it has another shape).
@@ -49,14 +54,14 @@ pub enum Event {
         target: String,
         /// The element's `subscriptionId`, if it has a string one; `null` otherwise.
         subscription_id: Option<String>,
-        data: Value,
+        data: Box<RawValue>,
     },
     /// One changed item, from delta (`--changes`).
     Change {
         time: DateTime<Utc>,
         target: String,
         change: ChangeKind,
-        item: Value,
+        item: Box<RawValue>,
     },
     /// The delta cursor was invalid and the watch starts again from a new baseline.
     Resync {
@@ -68,11 +73,20 @@ pub enum Event {
 
 impl Event {
     /// A `notification` event now, taking `subscriptionId` from the data.
-    pub fn notification(target: impl Into<String>, data: Value) -> Event {
+    pub fn notification(target: impl Into<String>, data: Box<RawValue>) -> Event {
+        #[derive(Deserialize)]
+        struct Ids {
+            #[serde(rename = "subscriptionId")]
+            subscription_id: Option<String>,
+        }
+        let data = compact(data);
+        // (A derived struct would also accept an array: look only into objects.)
         let subscription_id = data
-            .get("subscriptionId")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+            .get()
+            .starts_with('{')
+            .then(|| serde_json::from_str::<Ids>(data.get()).ok())
+            .flatten()
+            .and_then(|ids| ids.subscription_id);
         Event::Notification {
             time: Utc::now(),
             target: target.into(),
@@ -81,12 +95,17 @@ impl Event {
         }
     }
 
-    /// A `change` event now; `deleted` when the item carries a `deleted` facet.
-    pub fn change(target: impl Into<String>, item: Value) -> Event {
-        let change = if item.get("deleted").is_some_and(|d| !d.is_null()) {
-            ChangeKind::Deleted
-        } else {
-            ChangeKind::Updated
+    /// A `change` event now; `deleted` when the item carries a (non-null) `deleted` facet,
+    /// as delta marks removed items.
+    pub fn change(target: impl Into<String>, item: Box<RawValue>) -> Event {
+        #[derive(Deserialize)]
+        struct Facets {
+            deleted: Option<serde::de::IgnoredAny>,
+        }
+        let item = compact(item);
+        let change = match serde_json::from_str::<Facets>(item.get()) {
+            Ok(Facets { deleted: Some(_) }) if item.get().starts_with('{') => ChangeKind::Deleted,
+            _ => ChangeKind::Updated,
         };
         Event::Change {
             time: Utc::now(),
@@ -131,17 +150,20 @@ impl Event {
     }
 
     /// The changed item's id, for `change` events.
-    pub fn item_id(&self) -> Option<&str> {
+    pub fn item_id(&self) -> Option<String> {
         match self {
-            Event::Change { item, .. } => item.get("id").and_then(Value::as_str),
+            Event::Change { item, .. } => parse(item)
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             _ => None,
         }
     }
 
     /// A name for the changed item: driveItem `name`, else listItem `fields.Title`.
-    pub fn item_name(&self) -> Option<&str> {
+    pub fn item_name(&self) -> Option<String> {
         match self {
-            Event::Change { item, .. } => item_name(item),
+            Event::Change { item, .. } => item_name(&parse(item)).map(str::to_string),
             _ => None,
         }
     }
@@ -152,11 +174,53 @@ impl Event {
         // (serde_json::Value cannot hold them).
         serde_json::to_string(&Line::from(self)).unwrap_or_default()
     }
+}
 
-    /// The event as a JSON value (what templates see).
-    pub fn to_value(&self) -> Value {
-        serde_json::to_value(Line::from(self)).unwrap_or(Value::Null)
+/// `value` as raw JSON text (for events built from a parsed value). Encoding a `Value`
+/// cannot fail; `null` stands in should it ever.
+pub fn raw_json(value: &Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+/// The same JSON without insignificant whitespace, so that it fits on one line. Every
+/// token, and so the key order, is kept byte for byte. (Inside strings a newline is always
+/// escaped, so after this the text has no raw newline.)
+pub fn compact(raw: Box<RawValue>) -> Box<RawValue> {
+    let text = raw.get();
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+    {
+        return raw;
     }
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\n' | '\r' | '\t') {
+            out.push(c);
+        }
+    }
+    if out.len() == text.len() {
+        return raw;
+    }
+    RawValue::from_string(out).unwrap_or(raw)
+}
+
+/// Raw JSON parsed for a look inside (pretty lines, names, ids); `null` if it is not JSON.
+fn parse(raw: &RawValue) -> Value {
+    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
 }
 
 fn item_name(item: &Value) -> Option<&str> {
@@ -181,13 +245,13 @@ enum Line<'a> {
         target: &'a str,
         #[serde(rename = "subscriptionId")]
         subscription_id: Option<&'a str>,
-        data: &'a Value,
+        data: &'a RawValue,
     },
     Change {
         time: String,
         target: &'a str,
         change: &'static str,
-        item: &'a Value,
+        item: &'a RawValue,
     },
     Resync {
         time: String,
@@ -500,19 +564,20 @@ pub fn pretty_line(event: &Event, color: bool, width: Option<usize>) -> String {
             ..
         } => {
             parts.push((NOTIFIED, "notification".into()));
-            match (subscription_id, data) {
-                (Some(id), _) => {
+            match subscription_id {
+                Some(id) => {
                     parts.push((DIM, "sub".into()));
                     parts.push((PLAIN, short(id).into()));
-                    if let Some(resource) = data.get("resource").and_then(Value::as_str) {
+                    if let Some(resource) = parse(data).get("resource").and_then(Value::as_str) {
                         parts.push((DIM, "resource".into()));
                         parts.push((PLAIN, short(resource).into()));
                     }
                 }
-                (None, data) => parts.push((PLAIN, one_line(&data.to_string()))),
+                None => parts.push((PLAIN, one_line(data.get()))),
             }
         }
         Event::Change { change, item, .. } => {
+            let item = &parse(item);
             let style = match change {
                 ChangeKind::Updated => UPDATED,
                 ChangeKind::Deleted => DELETED,
@@ -696,27 +761,73 @@ impl Template {
     /// values as compact JSON; missing fields and `null` are empty. Control characters
     /// in values become spaces, so one event stays one line.
     pub fn render(&self, event: &Event) -> String {
-        let value = event.to_value();
         let mut out = String::new();
         for piece in &self.pieces {
             match piece {
                 Piece::Text(text) => out.push_str(text),
-                Piece::Field(path) => match lookup(&value, path) {
-                    None | Some(Value::Null) => {}
-                    Some(Value::String(text)) => out.push_str(&one_line(text)),
-                    Some(other) => out.push_str(&other.to_string()),
-                },
+                Piece::Field(path) => field(event, path, &mut out),
             }
         }
         out
     }
 }
 
-fn lookup<'v>(value: &'v Value, path: &[String]) -> Option<&'v Value> {
-    path.iter().try_fold(value, |value, segment| match value {
-        Value::Object(map) => map.get(segment),
-        Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
-        _ => None,
+/// Append the value at `path` in the event's JSON object. `data` and `item` are looked
+/// into without re-encoding, so an object or array renders with the key order as received.
+fn field(event: &Event, path: &[String], out: &mut String) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    let scalar = |text: &str, out: &mut String| {
+        if rest.is_empty() {
+            out.push_str(&one_line(text));
+        }
+    };
+    match (first.as_str(), event) {
+        ("type", _) => scalar(event.kind(), out),
+        ("time", _) => scalar(&format_time(event.time()), out),
+        ("target", _) => scalar(event.target(), out),
+        (
+            "subscriptionId",
+            Event::Notification {
+                subscription_id: Some(id),
+                ..
+            },
+        ) => scalar(id, out),
+        ("change", Event::Change { change, .. }) => scalar(change.as_str(), out),
+        ("reason", Event::Resync { reason, .. }) => scalar(reason, out),
+        ("data", Event::Notification { data: raw, .. })
+        | ("item", Event::Change { item: raw, .. }) => {
+            if let Some(found) = lookup(raw, rest) {
+                let text = found.get();
+                if text.starts_with('"') {
+                    if let Ok(string) = serde_json::from_str::<String>(text) {
+                        out.push_str(&one_line(&string));
+                    }
+                } else if text != "null" {
+                    out.push_str(text);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Walk `path` through raw JSON: object members by name, array elements by index.
+fn lookup<'r>(raw: &'r RawValue, path: &[String]) -> Option<&'r RawValue> {
+    path.iter().try_fold(raw, |current, segment| {
+        let text = current.get();
+        if text.starts_with('{') {
+            let members: std::collections::HashMap<String, &'r RawValue> =
+                serde_json::from_str(text).ok()?;
+            members.get(segment).copied()
+        } else if text.starts_with('[') {
+            let index = segment.parse::<usize>().ok()?;
+            let items: Vec<&'r RawValue> = serde_json::from_str(text).ok()?;
+            items.get(index).copied()
+        } else {
+            None
+        }
     })
 }
 
@@ -734,25 +845,40 @@ mod tests {
         at().with_timezone(&Local).format("%H:%M:%S").to_string()
     }
 
+    /// Test data as raw JSON: text as written (key order kept), or a `json!` value.
+    trait AsRaw {
+        fn raw(self) -> Box<RawValue>;
+    }
+    impl AsRaw for &str {
+        fn raw(self) -> Box<RawValue> {
+            RawValue::from_string(self.to_string()).unwrap()
+        }
+    }
+    impl AsRaw for Value {
+        fn raw(self) -> Box<RawValue> {
+            raw_json(&self)
+        }
+    }
+
     fn notification() -> Event {
-        let data = json!({"subscriptionId":"5554a2f6-1111-2222-3333-444455556666","clientState":"system-managed:8082D436","resource":"b8a61df7-aaaa-bbbb","siteUrl":"/personal/adele"});
-        let mut event = Event::notification("drive:me", data);
+        let data = r#"{"subscriptionId":"5554a2f6-1111-2222-3333-444455556666","clientState":"system-managed:8082D436","resource":"b8a61df7-aaaa-bbbb","siteUrl":"/personal/adele"}"#;
+        let mut event = Event::notification("drive:me", data.raw());
         if let Event::Notification { time, .. } = &mut event {
             *time = at();
         }
         event
     }
 
-    fn change(item: Value) -> Event {
-        let mut event = Event::change("drive:b!x", item);
+    fn change(item: impl AsRaw) -> Event {
+        let mut event = Event::change("drive:b!x", item.raw());
         if let Event::Change { time, .. } = &mut event {
             *time = at();
         }
         event
     }
 
-    fn file() -> Value {
-        json!({"id":"01BYE5RZ6QN3ZWBTUFOFD3GSPGOHDJD36K","name":"report.docx","parentReference":{"driveId":"b!x","path":"/drive/root:/Documents"},"size":12})
+    fn file() -> &'static str {
+        r#"{"id":"01BYE5RZ6QN3ZWBTUFOFD3GSPGOHDJD36K","name":"report.docx","parentReference":{"driveId":"b!x","path":"/drive/root:/Documents"},"size":12}"#
     }
 
     fn written(render: Render, events: &[Event]) -> String {
@@ -770,7 +896,7 @@ mod tests {
             target: "list:site-eng/list-issues".into(),
             reason: "resyncRequired".into(),
         };
-        let deleted = change(json!({"id":"7","deleted":{"state":"deleted"}}));
+        let deleted = change(r#"{"id":"7","deleted":{"state":"deleted"}}"#);
         let text = written(
             Render::Json,
             &[notification(), change(file()), deleted, resync],
@@ -791,18 +917,62 @@ mod tests {
     }
 
     #[test]
-    fn json_keeps_item_key_order_as_received() {
-        let item: Value = serde_json::from_str(r#"{"z":1,"a":2,"m":{"y":1,"b":2}}"#).unwrap();
-        let line = change(item).to_json_line();
+    fn json_keeps_item_key_order_and_tokens_as_received() {
+        let line = change(r#"{"z":1,"a":2.50,"m":{"y":1e3,"b":"\u00e9"}}"#).to_json_line();
         assert!(
-            line.ends_with(r#""item":{"z":1,"a":2,"m":{"y":1,"b":2}}}"#),
+            line.ends_with(r#""item":{"z":1,"a":2.50,"m":{"y":1e3,"b":"\u00e9"}}}"#),
             "{line}"
         );
     }
 
     #[test]
+    fn pretty_printed_input_is_written_on_one_line() {
+        let item =
+            "{\n  \"id\" : \"1\",\n\t\"name\": \"a b\\\" \\n c\",\r\n  \"list\": [ 1 , 2 ]\n}";
+        let line = change(item).to_json_line();
+        assert!(
+            line.ends_with(r#""item":{"id":"1","name":"a b\" \n c","list":[1,2]}}"#),
+            "{line}"
+        );
+        assert!(!line.contains('\n'));
+        let already = r#"{"a":"x y"}"#.raw();
+        let ptr = already.get().as_ptr();
+        assert_eq!(
+            compact(already).get().as_ptr(),
+            ptr,
+            "compact text is not copied"
+        );
+    }
+
+    #[test]
+    fn arrays_are_not_mistaken_for_objects() {
+        let event = Event::notification("drive:me", r#"["s"]"#.raw());
+        assert!(matches!(
+            event,
+            Event::Notification {
+                subscription_id: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            change(r#"[{"state":"deleted"}]"#),
+            Event::Change {
+                change: ChangeKind::Updated,
+                ..
+            }
+        ));
+        assert!(matches!(
+            change(r#"{"id":"1","deleted":null}"#),
+            Event::Change {
+                change: ChangeKind::Updated,
+                ..
+            }
+        ));
+    }
+
+    #[test]
     fn notification_of_another_shape_has_null_subscription_id_and_whole_data() {
-        let mut event = Event::notification("drive:me", json!(42));
+        let mut event = Event::notification("drive:me", json!(42).raw());
         if let Event::Notification { time, .. } = &mut event {
             *time = at();
         }
@@ -855,7 +1025,7 @@ mod tests {
             reason: "the delta cursor expired".into(),
         };
         let odd = {
-            let mut e = Event::notification("drive:me", json!({"hello":"a\nb"}));
+            let mut e = Event::notification("drive:me", json!({"hello":"a\nb"}).raw());
             if let Event::Notification { time, .. } = &mut e {
                 *time = at();
             }

@@ -37,6 +37,7 @@ use std::time::Duration;
 
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use url::Url;
@@ -307,35 +308,70 @@ pub fn derive_endpoint(notification_url: &str) -> Result<Endpoint, SocketError> 
     Ok(Endpoint { address, namespace })
 }
 
-/// The notifications in one `notification` event's argument.
+/// The notifications in one `notification` event's argument, each as the JSON text it
+/// was received as (key order and all), ready to be written under `data`.
 ///
 /// The live service sends a JSON *string* holding `{"value":[…]}` (parse twice); an object
-/// is used as it is. `{"value":[…]}` gives one element per notification. Anything else
-/// (another shape, a string that is not JSON, a number, `{"value": 3}`) is returned whole,
-/// as one element, so it is still written out under `data`. Never panics.
-pub fn decode_notifications(payload: Value) -> Vec<Value> {
-    let decoded = match payload {
-        Value::String(text) => match serde_json::from_str::<Value>(&text) {
-            Ok(inner) => inner,
-            Err(_) => Value::String(text),
+/// is used as it is. `{"value":[…]}` gives one element per notification (`{"value":[]}`
+/// none). Anything else (another shape, a string that is not JSON, a number,
+/// `{"value": 3}`) is returned whole, as one element, so it is still written out. Never
+/// panics.
+///
+/// Elements are not re-encoded: the text between the brackets is kept as it came (it may
+/// contain insignificant whitespace; the output layer compacts it). Only an argument that
+/// rust_socketio had already decoded to an object is re-encoded, and its key order is then
+/// serde_json's.
+pub fn decode_notifications(payload: Value) -> Vec<Box<RawValue>> {
+    match payload {
+        Value::String(text) => match serde_json::from_str::<Box<RawValue>>(&text) {
+            Ok(whole) => split_envelope(whole),
+            Err(_) => vec![raw(&Value::String(text))],
         },
-        other => other,
-    };
-    match decoded {
-        Value::Object(mut map) if map.get("value").is_some_and(Value::is_array) => {
+        Value::Object(mut map)
+            if map.get("value").is_some_and(Value::is_array)
+                && (map.len() == 1 || map["value"].as_array().is_some_and(|v| !v.is_empty())) =>
+        {
             match map.remove("value") {
-                Some(Value::Array(items)) if map.is_empty() || !items.is_empty() => items,
-                Some(value) => {
-                    // `{"value":[], …}` with other members: keep the whole thing, it is
-                    // not a notification list we understand.
-                    map.insert("value".to_string(), value);
-                    vec![Value::Object(map)]
-                }
-                None => vec![Value::Object(map)],
+                Some(Value::Array(items)) => items.iter().map(raw).collect(),
+                _ => Vec::new(),
             }
         }
-        other => vec![other],
+        other => vec![raw(&other)],
     }
+}
+
+/// `{"value":[…]}` → its elements; anything else whole. An empty `value` beside other
+/// members is not a notification list we understand: kept whole.
+fn split_envelope(whole: Box<RawValue>) -> Vec<Box<RawValue>> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        value: Vec<Box<RawValue>>,
+    }
+    // A derived struct would also accept an array (`[[…]]`): only objects are envelopes.
+    if !whole.get().starts_with('{') {
+        return vec![whole];
+    }
+    match serde_json::from_str::<Envelope>(whole.get()) {
+        Ok(envelope) if !envelope.value.is_empty() => envelope.value,
+        Ok(_) => {
+            let members = serde_json::from_str::<
+                std::collections::HashMap<String, serde::de::IgnoredAny>,
+            >(whole.get())
+            .map_or(0, |m| m.len());
+            if members == 1 {
+                Vec::new()
+            } else {
+                vec![whole]
+            }
+        }
+        Err(_) => vec![whole],
+    }
+}
+
+/// A value as raw JSON text. Encoding a `Value` cannot fail (string keys, finite
+/// numbers); `null` stands in should it ever.
+fn raw(value: &Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 /// One event argument list from `rust_socketio` as the single value we pass on.
@@ -754,66 +790,78 @@ mod tests {
         assert!(!clean.contains("app-1234"), "{clean}");
     }
 
+    fn texts(decoded: Vec<Box<RawValue>>) -> Vec<String> {
+        decoded.into_iter().map(|r| r.get().to_string()).collect()
+    }
+
     #[test]
     fn decode_string_holding_json_is_parsed_twice() {
         let inner =
-            json!({"value":[{"subscriptionId":"s1","resource":"r1"},{"subscriptionId":"s2"}]});
-        let decoded = decode_notifications(Value::String(inner.to_string()));
+            r#"{"value":[{"subscriptionId":"s1","resource":"r1"},{"subscriptionId":"s2"}]}"#;
         assert_eq!(
-            decoded,
-            vec![
-                json!({"subscriptionId":"s1","resource":"r1"}),
-                json!({"subscriptionId":"s2"})
+            texts(decode_notifications(Value::String(inner.into()))),
+            [
+                r#"{"subscriptionId":"s1","resource":"r1"}"#,
+                r#"{"subscriptionId":"s2"}"#
             ]
         );
     }
 
     #[test]
-    fn decode_keeps_the_key_order_of_the_wire() {
-        let text = r#"{"value":[{"subscriptionId":"s","clientState":"c","expirationDateTime":"e","resource":"r","tenantId":"t","siteUrl":"/p","webId":"w"}]}"#;
-        let decoded = decode_notifications(Value::String(text.into()));
-        assert_eq!(
-            serde_json::to_string(&decoded[0]).unwrap(),
-            r#"{"subscriptionId":"s","clientState":"c","expirationDateTime":"e","resource":"r","tenantId":"t","siteUrl":"/p","webId":"w"}"#
-        );
+    fn decode_keeps_the_text_and_key_order_of_the_wire() {
+        let element = r#"{"subscriptionId":"s","clientState":"c","expirationDateTime":"e","resource":"r","tenantId":"t","siteUrl":"/p","webId":"w","n":1.50}"#;
+        let text = format!(r#"{{"value":[{element}]}}"#);
+        assert_eq!(texts(decode_notifications(Value::String(text))), [element]);
     }
 
     #[test]
     fn decode_object_is_used_as_is() {
         let decoded = decode_notifications(json!({"value":[{"subscriptionId":"s1"}]}));
-        assert_eq!(decoded, vec![json!({"subscriptionId":"s1"})]);
+        assert_eq!(texts(decoded), [r#"{"subscriptionId":"s1"}"#]);
     }
 
     #[test]
     fn decode_other_shapes_are_returned_whole() {
-        for payload in [
-            json!({"hello":"world"}),
-            json!({"value": 3}),
-            json!({"value": {"a": 1}}),
-            json!(42),
-            json!(null),
-            json!([1, 2]),
-            json!(true),
-            Value::String("not json {".into()),
-            Value::String("".into()),
-            Value::String("\"a string in a string\"".into()),
+        for (payload, expected) in [
+            (json!({"hello":"world"}), r#"{"hello":"world"}"#),
+            (json!({"value": 3}), r#"{"value":3}"#),
+            (json!({"value": {"a": 1}}), r#"{"value":{"a":1}}"#),
+            (json!(42), "42"),
+            (json!(null), "null"),
+            (json!([1, 2]), "[1,2]"),
+            (json!(true), "true"),
+            (Value::String("not json {".into()), r#""not json {""#),
+            (Value::String("".into()), r#""""#),
+            (
+                Value::String(r#""a string in a string""#.into()),
+                r#""a string in a string""#,
+            ),
+            (Value::String(r#"{"value": 3}"#.into()), r#"{"value": 3}"#),
+            (Value::String(r#" [1, 2] "#.into()), "[1, 2]"),
+            (Value::String(r#"[["a"]]"#.into()), r#"[["a"]]"#),
         ] {
-            let decoded = decode_notifications(payload.clone());
-            assert_eq!(decoded.len(), 1, "{payload}");
-            let expected = match &payload {
-                Value::String(text) => serde_json::from_str(text).unwrap_or(payload.clone()),
-                _ => payload.clone(),
-            };
-            assert_eq!(decoded[0], expected, "{payload}");
+            assert_eq!(
+                texts(decode_notifications(payload.clone())),
+                [expected],
+                "{payload}"
+            );
         }
     }
 
     #[test]
     fn decode_empty_value_array_gives_no_notifications() {
         assert!(decode_notifications(json!({"value": []})).is_empty());
+        assert!(decode_notifications(Value::String(r#"{"value":[]}"#.into())).is_empty());
         // With other members beside an empty list it is not ours: keep it whole.
-        let odd = json!({"value": [], "error": "x"});
-        assert_eq!(decode_notifications(odd.clone()), vec![odd]);
+        let odd = r#"{"value":[],"error":"x"}"#;
+        assert_eq!(
+            texts(decode_notifications(Value::String(odd.into()))),
+            [odd]
+        );
+        assert_eq!(
+            texts(decode_notifications(serde_json::from_str(odd).unwrap())),
+            [r#"{"error":"x","value":[]}"#]
+        );
     }
 
     #[test]
@@ -825,16 +873,17 @@ mod tests {
             "{\"value\":[",
             "\u{feff}{}",
             "1e999999",
+            "{\"value\":[1,]}",
         ] {
-            let _ = decode_notifications(Value::String(text.into()));
+            let decoded = decode_notifications(Value::String(text.into()));
+            assert_eq!(decoded.len(), 1, "{text:?}");
         }
-        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        let decoded = decode_notifications(Value::String(deep.clone()));
-        assert_eq!(
-            decoded,
-            vec![Value::String(deep)],
-            "recursion limit hit: kept whole"
-        );
+        // Deep nesting is valid JSON: kept whole, as text, without overflowing the stack.
+        for depth in [10_000, 1_000_000] {
+            let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let decoded = decode_notifications(Value::String(deep.clone()));
+            assert_eq!(texts(decoded), [deep]);
+        }
     }
 
     #[test]

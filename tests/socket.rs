@@ -15,9 +15,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use socket::{
-    connect, decode_notifications, DisconnectReason, SocketError, SocketEvent, SocketOptions,
-};
+use socket::{connect, DisconnectReason, SocketError, SocketEvent, SocketOptions};
 
 /// How long any single expected event may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -42,7 +40,15 @@ async fn until_disconnected(
     connection: &mut socket::Connection,
     within: Duration,
 ) -> (Vec<Value>, DisconnectReason, Duration) {
-    let started = Instant::now();
+    until_disconnected_since(connection, within, Instant::now()).await
+}
+
+/// As [`until_disconnected`], timing from `started` (e.g. just before a fault was pulled).
+async fn until_disconnected_since(
+    connection: &mut socket::Connection,
+    within: Duration,
+    started: Instant,
+) -> (Vec<Value>, DisconnectReason, Duration) {
     let mut seen = Vec::new();
     loop {
         let left = within.saturating_sub(started.elapsed());
@@ -60,6 +66,14 @@ async fn until_disconnected(
             ),
         }
     }
+}
+
+/// The notifications in one event's argument, parsed (the client hands out raw text).
+fn decode_notifications(payload: Value) -> Vec<Value> {
+    socket::decode_notifications(payload)
+        .into_iter()
+        .map(|raw| serde_json::from_str(raw.get()).expect("decoded notifications are JSON"))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -489,9 +503,10 @@ mod emulator {
         let (ping_interval, ping_timeout) = (300, 200);
         let (running, subscription) = start(ping_interval, ping_timeout).await;
         let mut connection = joined(&subscription).await;
+        let started = Instant::now();
         post(&running, route, body).await;
         let bound = Duration::from_millis(ping_interval + ping_timeout + 1500);
-        let (_, reason, took) = until_disconnected(&mut connection, bound).await;
+        let (_, reason, took) = until_disconnected_since(&mut connection, bound, started).await;
         eprintln!("emulator {route}: {reason:?} after {took:?}");
         running.shutdown().await;
         (reason, took)
