@@ -37,6 +37,7 @@ pub use cache::{CachedTokens, TokenStore};
 
 /// An access token this close to its expiry is refreshed before use, so that it does
 /// not expire between the check and Graph's answer (or during a long delta walk).
+/// See [`is_fresh`] for tokens that live shorter than twice this.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(120);
 
 /// Lifetime assumed when the token endpoint does not say (Microsoft always does).
@@ -440,8 +441,15 @@ fn expiry(now: DateTime<Utc>, expires_in: Option<Duration>) -> DateTime<Utc> {
     now + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::hours(1))
 }
 
+/// Usable without a refresh: more than [`REFRESH_MARGIN`] left, or, for tokens that
+/// live shorter than twice that, more than half their lifetime left (otherwise a
+/// short-lived token would be refreshed again before every single request).
 fn is_fresh(tokens: &CachedTokens) -> bool {
-    let margin = chrono::Duration::from_std(REFRESH_MARGIN).unwrap_or_default();
+    let obtained = tokens.refreshed_at.unwrap_or(tokens.signed_in_at);
+    let lifetime = tokens.access_token_expires_at - obtained;
+    let margin = chrono::Duration::from_std(REFRESH_MARGIN)
+        .unwrap_or_default()
+        .min(lifetime / 2);
     tokens.access_token_expires_at - Utc::now() > margin
 }
 

@@ -364,6 +364,11 @@ fn site_path(host: &str, segments: &[String]) -> String {
 /// Turn a failed lookup into an exit-4 error when it means "not there" or "not
 /// yours"; anything else (throttling, network, sign-in) keeps its own meaning.
 fn lookup_failed(err: GraphError, what: &str) -> anyhow::Error {
+    // "Not signed in" says it all; "cannot look up X: not signed in" only adds noise.
+    let err = match err {
+        GraphError::Token(inner) => return inner,
+        other => other,
+    };
     match err.status() {
         Some(403) => Error::target(format!("access to {what} was denied ({})", err.summary()))
             .hint("sign in as an account that can read it (see --profile), or check the scopes of the sign-in")

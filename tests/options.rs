@@ -12,11 +12,7 @@ fn http_is_refused_for_hosts_that_are_not_loopback() {
         ("--login-url", "http://login.example.com"),
         ("--graph-url", "http://192.168.1.10/v1.0"),
     ] {
-        let out = env
-            .cmd(&["whoami"])
-            .args([option, url])
-            .output()
-            .unwrap();
+        let out = env.bare_cmd(&["whoami", option, url]).output().unwrap();
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
@@ -63,7 +59,11 @@ fn precedence_is_flag_then_env_then_file_then_default() {
         stdout(&out).lines().count()
     };
     assert!(run(&[], &[]) > 1, "config.toml: pretty");
-    assert_eq!(run(&[("GRAPHWATCH_OUTPUT", "json")], &[]), 1, "env beats file");
+    assert_eq!(
+        run(&[("GRAPHWATCH_OUTPUT", "json")], &[]),
+        1,
+        "env beats file"
+    );
     assert!(
         run(&[("GRAPHWATCH_OUTPUT", "json")], &["-o", "pretty"]) > 1,
         "flag beats env"
@@ -72,13 +72,21 @@ fn precedence_is_flag_then_env_then_file_then_default() {
     // The profile from the file is used when neither flag nor env names one.
     let out = env.cmd(&["whoami"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("profile from-file"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("profile from-file"),
+        "{}",
+        stderr(&out)
+    );
     let out = env
         .cmd(&["whoami"])
         .env("GRAPHWATCH_PROFILE", "from-env")
         .output()
         .unwrap();
-    assert!(stderr(&out).contains("profile from-env"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("profile from-env"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -92,7 +100,7 @@ fn graph_url_from_the_config_file_is_used() {
     .unwrap();
     // No --graph-url here: only the file says where Graph is.
     let out = env
-        .std_cmd(&["whoami", "-o", "json"])
+        .bare_cmd(&["whoami", "-o", "json"])
         .env("GRAPHWATCH_ACCESS_TOKEN", &token)
         .output()
         .unwrap();

@@ -11,13 +11,21 @@ fn login_then_whoami_in_text_and_json() {
     let output = env.login(&[]);
     let err = stderr(&output);
     assert!(stdout(&output).is_empty(), "login writes nothing on stdout");
-    assert!(err.contains("Signed in as adele@contoso.onmicrosoft.com"), "{err}");
-    assert!(err.contains("tenant 6e0c8a1f-3b2d-4c5e-9f7a-1d2b3c4e5f60"), "{err}");
+    assert!(
+        err.contains("Signed in as adele@contoso.onmicrosoft.com"),
+        "{err}"
+    );
+    assert!(
+        err.contains("tenant 6e0c8a1f-3b2d-4c5e-9f7a-1d2b3c4e5f60"),
+        "{err}"
+    );
 
     let cache = env.cache("default");
     assert_eq!(cache["account"], ADELE);
     assert_eq!(cache["tenant_id"], "6e0c8a1f-3b2d-4c5e-9f7a-1d2b3c4e5f60");
-    assert!(cache["refresh_token"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(cache["refresh_token"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty()));
 
     let json_out = env.cmd(&["whoami", "-o", "json"]).output().unwrap();
     assert!(json_out.status.success(), "{}", stderr(&json_out));
@@ -46,9 +54,15 @@ fn login_then_whoami_in_text_and_json() {
     assert!(pretty.status.success());
     let text = stdout(&pretty);
     assert!(text.contains("account"), "{text}");
-    assert!(text.contains("adele@contoso.onmicrosoft.com (Adele Vance)"), "{text}");
+    assert!(
+        text.contains("adele@contoso.onmicrosoft.com (Adele Vance)"),
+        "{text}"
+    );
     assert!(text.contains("renewed automatically"), "{text}");
-    assert!(!text.contains('\x1b'), "no colour when stdout is not a terminal");
+    assert!(
+        !text.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
 }
 
 #[test]
@@ -57,7 +71,11 @@ fn profiles_are_separate() {
     env.login(&["--profile", "work"]);
     assert!(env.cache_path("work").exists());
     let out = env.cmd(&["whoami"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(3), "the default profile is not signed in");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the default profile is not signed in"
+    );
     let out = env
         .cmd(&["whoami", "-o", "json"])
         .env("GRAPHWATCH_PROFILE", "work")
@@ -78,7 +96,10 @@ fn declined_sign_in_exits_3() {
     );
     let (status, err) = pending.finish();
     assert_eq!(status.code(), Some(3), "{err}");
-    assert!(err.contains("graphwatch: the sign-in was declined; "), "{err}");
+    assert!(
+        err.contains("graphwatch: the sign-in was declined; "),
+        "{err}"
+    );
     assert!(!env.cache_path("default").exists());
 }
 
@@ -95,7 +116,10 @@ fn approval_by_hand_signs_in_the_approving_user() {
     let (status, err) = pending.finish();
     assert!(status.success(), "{err}");
     assert!(err.contains(&user_code), "the prompt names the code: {err}");
-    assert_eq!(env.cache("default")["account"], "megan@contoso.onmicrosoft.com");
+    assert_eq!(
+        env.cache("default")["account"],
+        "megan@contoso.onmicrosoft.com"
+    );
 }
 
 #[test]
@@ -108,42 +132,90 @@ fn expired_device_code_exits_3() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("expired"), "{err}");
-    assert_eq!(err.lines().filter(|l| l.starts_with("graphwatch:")).count(), 1);
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("graphwatch:")).count(),
+        1
+    );
+}
+
+/// Make the cached access token look expired, as if time had passed.
+fn age_cached_token(env: &Env) {
+    let path = env.cache_path("default");
+    let mut cache = env.cache("default");
+    cache["access_token_expires_at"] = json!("2000-01-01T00:00:00Z");
+    std::fs::write(&path, serde_json::to_vec(&cache).unwrap()).unwrap();
 }
 
 #[test]
 fn rotated_refresh_token_is_saved_and_used() {
-    // Tokens that live 60 s are inside the 2-minute margin: every command refreshes.
-    let env = Env::start_with(|a| a.settings.token_lifetime_secs = 60);
+    let env = Env::start();
     env.login(&[]);
     let first = env.cache("default");
 
+    age_cached_token(&env);
     let out = env.cmd(&["endpoint", "--drive", "me"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let second = env.cache("default");
     assert_ne!(first["refresh_token"], second["refresh_token"], "rotated");
     assert_ne!(first["access_token"], second["access_token"]);
     assert!(second["refreshed_at"].is_string());
+    assert_eq!(
+        env.counter("grants.refresh_token"),
+        1,
+        "one refresh per expiry"
+    );
 
     // The first refresh token is spent: this works only with the saved rotated one.
+    age_cached_token(&env);
     let out = env.cmd(&["endpoint", "--drive", "me"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let third = env.cache("default");
     assert_ne!(second["refresh_token"], third["refresh_token"]);
     assert_eq!(env.counter("grants.refresh_token"), 2);
+    // The refreshes happened before use: Graph never saw an expired token.
+    let refused = env.get("/_emulator/log")["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["status"] == 401)
+        .count();
+    assert_eq!(refused, 0);
 }
 
 #[test]
-fn a_refused_access_token_is_refreshed_once() {
+fn short_lived_tokens_are_refreshed_once_not_before_every_request() {
+    // A 60 s token is inside the 2-minute margin from the start; it must still be used
+    // for the rest of the command instead of being refreshed before every request.
+    let env = Env::start_with(|a| a.settings.token_lifetime_secs = 60);
+    env.login(&[]);
+    let out = env
+        .cmd(&[
+            "endpoint",
+            "--drive",
+            "https://contoso.sharepoint.com/sites/eng/Specs",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.counter("grants.refresh_token"), 0);
+}
+
+#[test]
+fn a_refused_access_token_is_refreshed_once_and_the_rotation_kept() {
     let env = Env::start();
     env.login(&[]);
     let before = env.cache("default");
-    env.post("/_emulator/identity/expire-access-tokens", json!({}));
-    let out = env.cmd(&["endpoint", "--drive", "me", "-v"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("401"), "the retry is visible at -v");
+    for round in 1..=2 {
+        env.post("/_emulator/identity/expire-access-tokens", json!({}));
+        let out = env
+            .cmd(&["endpoint", "--drive", "me", "-v"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stderr(&out).contains("401"), "the retry is visible at -v");
+        assert_eq!(env.counter("grants.refresh_token"), round);
+    }
     assert_ne!(before["access_token"], env.cache("default")["access_token"]);
-    assert_eq!(env.counter("grants.refresh_token"), 1);
 }
 
 #[test]
@@ -164,7 +236,7 @@ fn revoked_sign_in_exits_3_and_says_so() {
 #[test]
 fn cache_file_is_private_and_replaced_atomically() {
     use std::os::unix::fs::PermissionsExt as _;
-    let env = Env::start_with(|a| a.settings.token_lifetime_secs = 60);
+    let env = Env::start();
     env.login(&[]);
     let path = env.cache_path("default");
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
@@ -173,6 +245,7 @@ fn cache_file_is_private_and_replaced_atomically() {
 
     // Loosen the mode and remember the inode: a refresh must write a new file (rename),
     // not rewrite this one in place, and the new one is 0600 again.
+    age_cached_token(&env);
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).unwrap());
     let out = env.cmd(&["endpoint", "--drive", "me"]).output().unwrap();
@@ -202,7 +275,11 @@ fn logout_forgets_the_profile() {
 
     let out = env.cmd(&["logout"]).output().unwrap();
     assert!(out.status.success());
-    assert!(stderr(&out).contains("nothing to remove"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing to remove"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -221,21 +298,34 @@ fn commands_without_sign_in_exit_3() {
 
 #[test]
 fn secrets_never_reach_the_output_even_at_debug_level() {
-    let env = Env::start_with(|a| a.settings.token_lifetime_secs = 60);
+    let env = Env::start();
     let mut seen = String::new();
     let out = env.cmd(&["login", "-vv"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     seen.push_str(&stdout(&out));
     seen.push_str(&stderr(&out));
-    // A refresh (short token lifetime) and a 401 retry, at -vv.
+    // A refresh before use and a refresh after a 401, at -vv.
+    age_cached_token(&env);
     for _ in 0..2 {
-        let out = env.cmd(&["endpoint", "--drive", "me", "-vv"]).output().unwrap();
+        let out = env
+            .cmd(&["endpoint", "--drive", "me", "-vv"])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
         seen.push_str(&stderr(&out));
         let subscription: Value = serde_json::from_str(&stdout(&out)).unwrap();
         let url = subscription["notificationUrl"].as_str().unwrap();
-        let token = url.split("token=").nth(1).unwrap().split('&').next().unwrap();
-        assert!(!stderr(&out).contains(token), "notification token on stderr");
+        let token = url
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
+        assert!(
+            !stderr(&out).contains(token),
+            "notification token on stderr"
+        );
         env.post("/_emulator/identity/expire-access-tokens", json!({}));
     }
     let out = env.cmd(&["whoami", "-vv", "-o", "json"]).output().unwrap();
@@ -268,7 +358,10 @@ fn access_token_option_uses_no_cache() {
     assert_eq!(who["source"], "access-token");
     assert_eq!(who["account"], ADELE);
     assert!(!stdout(&out).contains(&token));
-    assert!(!env.config_dir().join("tokens").exists(), "no cache touched");
+    assert!(
+        !env.config_dir().join("tokens").exists(),
+        "no cache touched"
+    );
 
     let out = env
         .cmd(&["endpoint", "--drive", "me", "--access-token", "not-a-token"])
@@ -276,6 +369,13 @@ fn access_token_option_uses_no_cache() {
         .unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(err.contains("--access-token was refused") || err.contains("refused the access token given with --access-token"), "{err}");
-    assert!(!err.contains("not-a-token"), "the token is never echoed: {err}");
+    assert!(
+        err.contains("--access-token was refused")
+            || err.contains("refused the access token given with --access-token"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("not-a-token"),
+        "the token is never echoed: {err}"
+    );
 }

@@ -44,14 +44,26 @@ fn every_drive_spec_form_resolves() {
         ("site:site-eng", DOCS_DRIVE),
         ("https://contoso.sharepoint.com/sites/eng", DOCS_DRIVE),
         ("https://contoso.sharepoint.com/sites/eng/", DOCS_DRIVE),
-        ("https://contoso.sharepoint.com/sites/eng/Shared%20Documents", DOCS_DRIVE),
+        (
+            "https://contoso.sharepoint.com/sites/eng/Shared%20Documents",
+            DOCS_DRIVE,
+        ),
         (
             "https://contoso.sharepoint.com/sites/eng/Shared%20Documents/Forms/AllItems.aspx",
             DOCS_DRIVE,
         ),
-        ("https://CONTOSO.sharepoint.com/sites/ENG/shared documents", DOCS_DRIVE),
-        ("https://contoso.sharepoint.com/sites/eng/Specs", SPECS_DRIVE),
-        ("https://contoso.sharepoint.com/sites/eng/Specs/Drafts/2026", SPECS_DRIVE),
+        (
+            "https://CONTOSO.sharepoint.com/sites/ENG/shared documents",
+            DOCS_DRIVE,
+        ),
+        (
+            "https://contoso.sharepoint.com/sites/eng/Specs",
+            SPECS_DRIVE,
+        ),
+        (
+            "https://contoso.sharepoint.com/sites/eng/Specs/Drafts/2026",
+            SPECS_DRIVE,
+        ),
     ];
     for (spec, expected) in cases {
         assert_eq!(endpoint(&env, &token, "--drive", spec), expected, "{spec}");
@@ -70,7 +82,11 @@ fn every_list_spec_form_resolves() {
         "contoso.sharepoint.com:/sites/eng/Issues",
         "contoso.sharepoint.com:/sites/eng/Lists/Issues",
     ] {
-        assert_eq!(endpoint(&env, &token, "--list", spec), ISSUES_LIST, "{spec}");
+        assert_eq!(
+            endpoint(&env, &token, "--list", spec),
+            ISSUES_LIST,
+            "{spec}"
+        );
     }
 }
 
@@ -110,7 +126,11 @@ fn missing_targets_exit_4_and_say_what_was_tried() {
     let (code, err) = failing(
         &env,
         &token,
-        &["endpoint", "--list", "contoso.sharepoint.com:/sites/eng/Bugs"],
+        &[
+            "endpoint",
+            "--list",
+            "contoso.sharepoint.com:/sites/eng/Bugs",
+        ],
     );
     assert_eq!(code, 4, "{err}");
     assert!(
@@ -121,15 +141,30 @@ fn missing_targets_exit_4_and_say_what_was_tried() {
     for args in [
         ["endpoint", "--drive", "b!NoSuchDrive"],
         ["endpoint", "--drive", "user:nobody@contoso.onmicrosoft.com"],
-        ["endpoint", "--drive", "https://contoso.sharepoint.com/sites/nosuchsite"],
-        ["endpoint", "--drive", "https://contoso.sharepoint.com/sites/eng/NoSuchLibrary"],
+        [
+            "endpoint",
+            "--drive",
+            "https://contoso.sharepoint.com/sites/nosuchsite",
+        ],
+        [
+            "endpoint",
+            "--drive",
+            "https://contoso.sharepoint.com/sites/eng/NoSuchLibrary",
+        ],
         ["endpoint", "--list", "site-eng/NoSuchList"],
         ["endpoint", "--list", "no-such-site/list-issues"],
-        ["endpoint", "--list", "https://contoso.sharepoint.com/sites/eng/Lists/Nope"],
+        [
+            "endpoint",
+            "--list",
+            "https://contoso.sharepoint.com/sites/eng/Lists/Nope",
+        ],
     ] {
         let (code, err) = failing(&env, &token, &args);
         assert_eq!(code, 4, "{args:?}: {err}");
-        assert!(err.contains("404") || err.contains("no "), "{args:?}: {err}");
+        assert!(
+            err.contains("404") || err.contains("no "),
+            "{args:?}: {err}"
+        );
     }
 }
 
@@ -156,7 +191,11 @@ fn bad_specs_exit_2_before_any_request() {
         ["endpoint", "--drive", "two words"],
         ["endpoint", "--list", "justalist"],
         ["endpoint", "--list", "a/b/c"],
-        ["endpoint", "--list", "https://contoso.sharepoint.com/:l:/s/eng/abc"],
+        [
+            "endpoint",
+            "--list",
+            "https://contoso.sharepoint.com/:l:/s/eng/abc",
+        ],
     ] {
         // Not signed in: a usage error must come first.
         let (code, err) = failing(&env, "unused", &args);

@@ -8,6 +8,7 @@ use super::Context;
 use crate::auth::{self, TokenStore};
 use crate::cli::OutputFormat;
 use crate::error::Error;
+use crate::graph::GraphError;
 use crate::output::{self, bold};
 
 pub async fn login(ctx: &Context, scopes: &[String]) -> anyhow::Result<()> {
@@ -120,7 +121,10 @@ async fn from_access_token(ctx: &Context) -> anyhow::Result<WhoAmI> {
         .graph_client()
         .get_json("/me")
         .await
-        .map_err(|e| anyhow::Error::new(e).context("cannot ask Graph who the token is for"))?;
+        .map_err(|e| match e {
+            GraphError::Token(inner) => inner,
+            other => anyhow::Error::new(other).context("cannot ask Graph who the token is for"),
+        })?;
     let text = |key: &str| me.get(key).and_then(Value::as_str).map(str::to_string);
     Ok(WhoAmI {
         source: "access-token",

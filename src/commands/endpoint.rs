@@ -35,6 +35,10 @@ pub async fn run(ctx: &Context, which: &OneTarget) -> anyhow::Result<()> {
 
 /// The socketIo request failed after the target was found.
 pub fn socketio_failed(err: GraphError, target: &Target) -> anyhow::Error {
+    let err = match err {
+        GraphError::Token(inner) => return inner,
+        other => other,
+    };
     match (err.status(), err.code()) {
         (Some(400), Some("notSupported")) => Error::failure(format!(
             "Graph does not offer socket.io notifications for {} right now ({})",

@@ -51,6 +51,19 @@ impl Env {
     /// `graphwatch ARGS… --login-url BASE --graph-url BASE/v1.0` with a clean
     /// environment (no GRAPHWATCH_* from the developer's shell) and the temp config dir.
     pub fn std_cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = self.bare_cmd(args);
+        if args
+            .first()
+            .is_some_and(|c| ["login", "logout", "whoami", "endpoint"].contains(c))
+        {
+            cmd.args(["--login-url", &self.base]);
+            cmd.args(["--graph-url", &format!("{}/v1.0", self.base)]);
+        }
+        cmd
+    }
+
+    /// `graphwatch ARGS…` with the clean environment but no URL options.
+    pub fn bare_cmd(&self, args: &[&str]) -> std::process::Command {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("graphwatch"));
         for (key, _) in std::env::vars() {
             if key.starts_with("GRAPHWATCH_") || key == "NO_COLOR" || key == "RUST_LOG" {
@@ -59,13 +72,6 @@ impl Env {
         }
         cmd.env("GRAPHWATCH_CONFIG_DIR", self.config_dir());
         cmd.args(args);
-        if args
-            .first()
-            .is_some_and(|c| ["login", "logout", "whoami", "endpoint"].contains(c))
-        {
-            cmd.args(["--login-url", &self.base]);
-            cmd.args(["--graph-url", &format!("{}/v1.0", self.base)]);
-        }
         cmd
     }
 
@@ -82,7 +88,11 @@ impl Env {
                 .send()
                 .await
                 .expect("control request");
-            assert!(response.status().is_success(), "{path}: {}", response.status());
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
             response.json().await.unwrap_or(Value::Null)
         })
     }
@@ -121,7 +131,9 @@ impl Env {
     }
 
     pub fn cache_path(&self, profile: &str) -> PathBuf {
-        self.config_dir().join("tokens").join(format!("{profile}.json"))
+        self.config_dir()
+            .join("tokens")
+            .join(format!("{profile}.json"))
     }
 
     pub fn cache(&self, profile: &str) -> Value {
