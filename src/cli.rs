@@ -25,6 +25,10 @@ Examples:
   graphwatch endpoint --list site-eng/list-issues    ... of a SharePoint list
   graphwatch emulator                                serve a local Graph stand-in
 
+Graph options (-o, --graph-url, --login-url, --tenant, --client-id, --access-token,
+--profile) follow the command: `graphwatch whoami --profile work`. See `graphwatch
+help COMMAND`.
+
 Every option that has an environment variable can also be set in config.toml
 (in the config directory, or in GRAPHWATCH_CONFIG_DIR). Precedence, highest first:
 command-line flag, environment variable, config.toml, built-in default.
@@ -51,6 +55,7 @@ pub struct Cli {
 
 /// Options every command understands: they only change what goes to stderr.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// More diagnostics on stderr (-v info, -vv debug, -vvv trace)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

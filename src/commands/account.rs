@@ -21,7 +21,7 @@ pub async fn login(ctx: &Context, scopes: &[String]) -> anyhow::Result<()> {
     }
     let (tokens, store) = auth::login(&ctx.settings, scopes, &ctx.ui).await?;
     let who = match (&tokens.account, &tokens.name) {
-        (Some(account), Some(name)) => format!("{account} ({name})"),
+        (Some(account), Some(name)) => format!("{name} <{account}>"),
         (Some(account), None) => account.clone(),
         (None, Some(name)) => name.clone(),
         (None, None) => "an unnamed account".to_string(),

@@ -9,7 +9,7 @@ use crate::cli::OneTarget;
 use crate::error::Error;
 use crate::graph::GraphError;
 use crate::output;
-use crate::target::{self, DriveSpec, ListSpec, Target, TargetSpec};
+use crate::target::{self, DriveSpec, ListSpec, Target, TargetKind, TargetSpec};
 
 pub async fn run(ctx: &Context, which: &OneTarget) -> anyhow::Result<()> {
     // A bad SPEC is a usage error even when nobody is signed in: parse first.
@@ -20,12 +20,18 @@ pub async fn run(ctx: &Context, which: &OneTarget) -> anyhow::Result<()> {
     };
     let client = ctx.graph_client();
     let target = target::resolve(&client, &spec).await?;
-    tracing::info!(
-        "{} is {:?} ({:?})",
-        target.label,
-        target.display_name,
-        target.kind
-    );
+    match &target.kind {
+        TargetKind::Drive { drive_id } => tracing::info!(
+            "{} is drive {drive_id} ({:?})",
+            target.label,
+            target.display_name
+        ),
+        TargetKind::List { site_id, list_id } => tracing::info!(
+            "{} is list {list_id} of site {site_id} ({:?})",
+            target.label,
+            target.display_name
+        ),
+    }
     let subscription: Value = client
         .get_json(&target.socketio_path())
         .await
