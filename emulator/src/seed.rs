@@ -33,3 +33,28 @@ pub const SPECS_LIST_ID: &str = "list-specs";
 pub const SPECS_DRIVE: &str = "b!EngSpecs";
 /// The generic list "Issues" (`/sites/eng/Lists/Issues`).
 pub const ISSUES_LIST_ID: &str = "list-issues";
+
+/// The host of the personal sites behind users' OneDrives.
+pub const MY_HOST: &str = "contoso-my.sharepoint.com";
+/// Server-relative URLs that notification payloads carry as `siteUrl`.
+pub const ADELE_SITE_URL: &str = "/personal/adele_contoso_onmicrosoft_com";
+pub const MEGAN_SITE_URL: &str = "/personal/megan_contoso_onmicrosoft_com";
+/// The group's own team site, which holds the group drive.
+pub const GROUP_SITE_URL: &str = "/sites/EngineeringGroup";
+
+/// `webId`s of the webs behind each drive and list (notification payload field).
+pub const ADELE_WEB_ID: &str = "be8f18aa-2c3d-4e5f-8a9b-0c1d2e3f4a5b";
+pub const MEGAN_WEB_ID: &str = "d2a4c6e8-1b3d-4f5a-9c7e-2d4f6a8c0e1b";
+pub const GROUP_WEB_ID: &str = "7f3e9b1d-5a2c-4e8f-b6d4-3a1c5e7f9b2d";
+pub const SITE_WEB_ID: &str = "4c8e2a6f-9d1b-4f3e-a5c7-8e2b4d6f1a3c";
+/// The site collection that holds `site-eng`.
+pub const SITE_COLLECTION_ID: &str = "a91c3e5b-7d2f-4b8a-9e6c-1f3b5d7a9c2e";
+
+/// Ids of the SharePoint lists underneath each drive and list: the `resource` a
+/// notification payload carries. A library and its drive share one.
+pub const ADELE_DRIVE_RESOURCE: &str = "b8a61df7-3c4e-4a5b-8d9f-0e1a2b3c4d5e";
+pub const MEGAN_DRIVE_RESOURCE: &str = "f1e2d3c4-b5a6-4978-8695-a4b3c2d1e0f9";
+pub const GROUP_DRIVE_RESOURCE: &str = "3d5f7b9a-1c2e-4f6a-8b0d-5e7a9c1b3d5f";
+pub const DOCS_LIST_RESOURCE: &str = "6a8c0e2b-4d6f-4a1c-9e3b-7d9f1b3a5c7e";
+pub const SPECS_LIST_RESOURCE: &str = "9e1b3d5f-7a9c-4e2b-8d4f-6a8c0e2b4d6f";
+pub const ISSUES_LIST_RESOURCE: &str = "2c4e6a8b-0d2f-4b5c-a7e9-1b3d5f7a9c0e";
