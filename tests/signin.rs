@@ -12,7 +12,7 @@ fn login_then_whoami_in_text_and_json() {
     let err = stderr(&output);
     assert!(stdout(&output).is_empty(), "login writes nothing on stdout");
     assert!(
-        err.contains("Signed in as adele@contoso.onmicrosoft.com"),
+        err.contains("Signed in as Adele Vance <adele@contoso.onmicrosoft.com>"),
         "{err}"
     );
     assert!(
