@@ -1,23 +1,33 @@
-use clap::Parser;
+//! The `graphwatch` binary: parse, run, report. Everything else is in the library.
 
-// The live stream's building blocks (issue 4); the drive/list/watch commands wire them.
-#[allow(dead_code)]
-mod exec;
-#[allow(dead_code)]
-mod output;
-#[allow(dead_code)]
-mod socket;
+use std::process::ExitCode;
 
-#[derive(Parser)]
-#[command(name = "graphwatch", version, about)]
-enum Cli {
-    /// Serve the local Graph emulator until stopped
-    Emulator(graphwatch_emulator::EmulatorArgs),
-}
+use clap::Parser as _;
+use graphwatch::{cli::Cli, commands, error, output};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    match Cli::parse() {
-        Cli::Emulator(args) => graphwatch_emulator::run(args).await,
+fn main() -> ExitCode {
+    // Usage errors exit 2 and --help/--version 0, as clap decides.
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("graphwatch: cannot start the async runtime: {e}; check the system's limits");
+            return ExitCode::from(error::Code::Failure as u8);
+        }
+    };
+    let result = runtime.block_on(commands::run(cli));
+    // Do not wait for stray tasks (a pending HTTP read) to finish.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "graphwatch: {}", error::report(&err));
+            ExitCode::from(error::exit_code(&err) as u8)
+        }
     }
 }

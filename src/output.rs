@@ -1,4 +1,8 @@
-//! What graphwatch writes on stdout: the event model and its three renderings.
+//! Where text goes. stdout carries command results only (JSON lines, or text for
+//! people with `-o pretty`); everything else — prompts, progress, notes — goes to
+//! stderr. A closed stdout (`| head -1`) is not an error: see [`is_broken_pipe`].
+//!
+//! Events (the live stream) have their own model and renderings, below:
 //!
 //! * JSON (`-o json`): one object per line, exactly the SPEC's shapes, keys in the SPEC's
 //!   order (`type`, `time`, `target`, then the rest). `data` and `item` are written back
@@ -6,8 +10,8 @@
 //!   ([`RawValue`]), only stripped of insignificant whitespace so that an event stays one
 //!   line (see `docs/decisions.md`, "output layer").
 //! * Pretty (`-o pretty`): one short line for people: local time, target, what happened,
-//!   short ids and names; coloured when asked or when stdout is a terminal, and cut to
-//!   the terminal's width.
+//!   short ids and names; coloured as [`crate::config`] decides for stdout, and cut to the
+//!   terminal's width.
 //! * Template (`--template`): one line per event from `{field.path}` placeholders over
 //!   the event's JSON object.
 //!
@@ -15,8 +19,8 @@
 //! once. A closed stdout (`| head -1`) is reported as [`OutputError::BrokenPipe`] so the
 //! program can end quietly.
 
-use std::fmt;
-use std::io::{self, Write};
+use std::fmt::{self, Display};
+use std::io::{self, IsTerminal as _, Write};
 
 use anstyle::{AnsiColor, Style};
 use chrono::{DateTime, Local, SecondsFormat, Utc};
@@ -24,6 +28,76 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use crate::cli::OutputFormat;
+
+/// How to talk to the person at the terminal (stderr).
+#[derive(Debug, Clone, Copy)]
+pub struct Ui {
+    /// `-q`: no notes or progress; prompts that sign-in needs are still shown.
+    pub quiet: bool,
+    /// stderr is a terminal: spinners are allowed.
+    pub stderr_tty: bool,
+}
+
+impl Ui {
+    pub fn new(quiet: bool) -> Self {
+        Ui {
+            quiet,
+            stderr_tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Something the user may want to know ("Signed in as …"); hidden by `-q`.
+    pub fn note(&self, message: impl Display) {
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr().lock(), "{message}");
+        }
+    }
+
+    /// Something the user must see to go on (the device-code instructions).
+    pub fn prompt(&self, message: impl Display) {
+        let _ = writeln!(std::io::stderr().lock(), "{message}");
+    }
+}
+
+/// Write one result on stdout: a JSON line, or indented JSON for `-o pretty`.
+pub fn print_json<T: Serialize>(value: &T, format: OutputFormat) -> anyhow::Result<()> {
+    let text = match format {
+        OutputFormat::Json => serde_json::to_string(value)?,
+        OutputFormat::Pretty => serde_json::to_string_pretty(value)?,
+    };
+    print_line(&text)
+}
+
+/// Write text and a newline on stdout and flush it.
+pub fn print_line(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Bold for labels when colours are on.
+pub fn bold(text: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[1m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// stdout was closed by the reader: end quietly with status 0.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Events: the live stream's lines
 
 /// What happened to an item, in a `change` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,52 +372,6 @@ impl<'a> From<&'a Event> for Line<'a> {
     }
 }
 
-/// `-o json|pretty`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    Json,
-    Pretty,
-}
-
-/// `--color auto|always|never`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum ColorChoice {
-    #[default]
-    Auto,
-    Always,
-    Never,
-}
-
-/// Whether to colour: `always`/`never` win; `auto` colours a terminal unless `NO_COLOR`
-/// is set to anything non-empty (no-color.org) or `TERM=dumb`; `CLICOLOR_FORCE` (non-empty,
-/// not `0`) colours even when not a terminal.
-pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
-    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    color_decision(
-        choice,
-        is_terminal,
-        env("NO_COLOR").is_some(),
-        env("CLICOLOR_FORCE").is_some_and(|v| v != "0"),
-        env("TERM").is_some_and(|v| v == "dumb"),
-    )
-}
-
-fn color_decision(
-    choice: ColorChoice,
-    is_terminal: bool,
-    no_color: bool,
-    force: bool,
-    dumb: bool,
-) -> bool {
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto if no_color => false,
-        ColorChoice::Auto if force => true,
-        ColorChoice::Auto => is_terminal && !dumb,
-    }
-}
-
 /// How events are rendered.
 #[derive(Debug, Clone)]
 pub enum Render {
@@ -360,26 +388,33 @@ pub enum Render {
 /// Output failed.
 #[derive(Debug)]
 pub enum OutputError {
-    /// The reader went away (`| head -1`): end quietly.
-    BrokenPipe,
+    /// The reader went away (`| head -1`): end quietly. The `io::Error` is its
+    /// [`source`](std::error::Error::source), so [`is_broken_pipe`] sees it through anyhow.
+    BrokenPipe(io::Error),
     Io(io::Error),
 }
 
 impl fmt::Display for OutputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OutputError::BrokenPipe => f.write_str("stdout was closed"),
+            OutputError::BrokenPipe(_) => f.write_str("stdout was closed"),
             OutputError::Io(e) => write!(f, "cannot write to stdout: {e}"),
         }
     }
 }
 
-impl std::error::Error for OutputError {}
+impl std::error::Error for OutputError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OutputError::BrokenPipe(e) | OutputError::Io(e) => Some(e),
+        }
+    }
+}
 
 impl From<io::Error> for OutputError {
     fn from(e: io::Error) -> Self {
         if e.kind() == io::ErrorKind::BrokenPipe {
-            OutputError::BrokenPipe
+            OutputError::BrokenPipe(e)
         } else {
             OutputError::Io(e)
         }
@@ -400,30 +435,17 @@ pub struct Output<W: Write> {
 pub type Stdout = io::BufWriter<io::Stdout>;
 
 impl Output<Stdout> {
-    /// Output on stdout. `format` `None` means the SPEC's default: pretty on a terminal,
-    /// JSON otherwise; a template wins over both.
-    pub fn stdout(
-        format: Option<OutputFormat>,
-        template: Option<Template>,
-        color: ColorChoice,
-    ) -> Output<Stdout> {
-        use std::io::IsTerminal;
-        let terminal = io::stdout().is_terminal();
+    /// Events on stdout. `format` and `color` as resolved by [`crate::config`] (pretty on
+    /// a terminal, JSON otherwise; `--color`/`NO_COLOR` for stdout); a template wins over
+    /// the format.
+    pub fn stdout(format: OutputFormat, template: Option<Template>, color: bool) -> Output<Stdout> {
         let render = match (template, format) {
             (Some(template), _) => Render::Template(template),
-            (None, Some(OutputFormat::Json)) => Render::Json,
-            (None, Some(OutputFormat::Pretty)) => Render::Pretty {
-                color: use_color(color, terminal),
-                width: None,
-            },
-            (None, None) if terminal => Render::Pretty {
-                color: use_color(color, terminal),
-                width: None,
-            },
-            (None, None) => Render::Json,
+            (None, OutputFormat::Json) => Render::Json,
+            (None, OutputFormat::Pretty) => Render::Pretty { color, width: None },
         };
         let mut output = Output::new(io::BufWriter::new(io::stdout()), render);
-        output.terminal = terminal;
+        output.terminal = io::stdout().is_terminal();
         output
     }
 }
@@ -1111,21 +1133,6 @@ mod tests {
     }
 
     #[test]
-    fn colour_decision() {
-        use ColorChoice::*;
-        assert!(color_decision(Always, false, true, false, true));
-        assert!(!color_decision(Never, true, false, true, false));
-        assert!(color_decision(Auto, true, false, false, false));
-        assert!(!color_decision(Auto, false, false, false, false));
-        assert!(!color_decision(Auto, true, true, false, false), "NO_COLOR");
-        assert!(!color_decision(Auto, true, false, false, true), "TERM=dumb");
-        assert!(
-            color_decision(Auto, false, false, true, false),
-            "CLICOLOR_FORCE"
-        );
-    }
-
-    #[test]
     fn template_renders_fields_strings_unquoted_and_others_as_json() {
         let template = Template::parse("{type} {target} {data.resource} {subscriptionId} {data} {{literal}} {data.nope} [{data.value.0}]").unwrap();
         let line = template.render(&notification());
@@ -1212,8 +1219,13 @@ mod tests {
         let mut output = Output::new(ClosedPipe, Render::Json);
         assert!(matches!(
             output.write(&notification()),
-            Err(OutputError::BrokenPipe)
+            Err(OutputError::BrokenPipe(_))
         ));
+        let err = output.write(&notification()).unwrap_err();
+        assert!(
+            is_broken_pipe(&anyhow::Error::from(err)),
+            "main's quiet exit sees it"
+        );
         let mut output = Output::new(Full, Render::Json);
         assert!(matches!(
             output.write(&notification()),

@@ -4,9 +4,7 @@
 //! These tests are the evidence for docs/decisions.md ("socket.io client"): each fault
 //! case must end in exactly one `Disconnected`, within pingInterval + pingTimeout + margin.
 
-#[allow(dead_code)]
-#[path = "../src/socket.rs"]
-mod socket;
+use graphwatch::socket;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -1,0 +1,246 @@
+//! Command-line syntax: every command, flag and environment variable (the names are
+//! fixed by the SPEC). Parsing only: values that can also come from `config.toml` are
+//! `Option`s here and are resolved in [`crate::config`], because clap alone cannot
+//! put a file between the environment and the built-in default.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The default public client: "Microsoft Graph Command Line Tools", a multi-tenant
+/// public client that Microsoft publishes for command-line use. Organisations can
+/// block it; register your own app then (see `docs/signin-and-targets.md`).
+pub const DEFAULT_CLIENT_ID: &str = "14d82eec-204b-4c2f-b7e8-296a70dab67e";
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
+pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
+pub const DEFAULT_TENANT: &str = "common";
+pub const DEFAULT_PROFILE: &str = "default";
+
+const ABOUT: &str =
+    "Watch OneDrive drives, SharePoint libraries and lists for changes, live, from the command line";
+
+const AFTER_HELP: &str = "\
+Examples:
+  graphwatch login                                   sign in (device code)
+  graphwatch whoami -o json                          who is signed in, as JSON
+  graphwatch endpoint --drive me                     request the socket.io endpoint of your OneDrive
+  graphwatch endpoint --list site-eng/list-issues    ... of a SharePoint list
+  graphwatch emulator                                serve a local Graph stand-in
+
+Graph options (-o, --graph-url, --login-url, --tenant, --client-id, --access-token,
+--profile) follow the command: `graphwatch whoami --profile work`. See `graphwatch
+help COMMAND`.
+
+Every option that has an environment variable can also be set in config.toml
+(in the config directory, or in GRAPHWATCH_CONFIG_DIR). Precedence, highest first:
+command-line flag, environment variable, config.toml, built-in default.
+
+Exit status: 0 ok, 1 error, 2 bad usage, 3 not signed in / sign-in failed,
+4 target not found or access denied.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "graphwatch",
+    version,
+    about = ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command understands: they only change what goes to stderr.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// More diagnostics on stderr (-v info, -vv debug, -vvv trace)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only errors on stderr (prompts that sign-in needs are still shown)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// When to use colours on the terminal [default: auto; NO_COLOR=1 means never]
+    #[arg(long, value_enum, value_name = "WHEN", global = true)]
+    pub color: Option<ColorChoice>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sign in with a device code and keep the tokens for the profile
+    #[command(after_help = "\
+Examples:
+  graphwatch login
+  graphwatch login --tenant contoso.onmicrosoft.com --profile work
+  graphwatch login --tenant consumers                  (a personal Microsoft account)
+
+Scopes asked for: offline_access openid profile Files.Read, plus Sites.Read.All unless
+the tenant is `consumers`; --scope adds more.")]
+    Login(LoginArgs),
+
+    /// Forget the profile's tokens
+    Logout(GraphOnlyArgs),
+
+    /// Show the signed-in account, tenant, scopes and token expiry (never a token)
+    #[command(after_help = "\
+Examples:
+  graphwatch whoami
+  graphwatch whoami -o json | jq -r .account")]
+    Whoami(GraphOnlyArgs),
+
+    /// Request the socket.io endpoint of a drive or list once and print it as JSON
+    #[command(after_help = "\
+The answer holds the notificationUrl, which is a credential: anyone who has it can
+listen to the target's notifications until it expires. This command prints it because
+you asked for it; keep it out of logs.
+
+Drive SPEC: me | DRIVE-ID | user:UPN-or-ID | group:GROUP-ID | site:SITE-ID
+            | https://HOST/sites/NAME | https://HOST/sites/NAME/LIBRARY[/…]
+List SPEC:  https://HOST/sites/NAME/Lists/LIST[/…] | SITE/LIST
+            (SITE: a site id or HOST:/sites/NAME; LIST: a list id or display name)
+
+Examples:
+  graphwatch endpoint --drive me
+  graphwatch endpoint --drive https://contoso.sharepoint.com/sites/eng/Shared%20Documents
+  graphwatch endpoint --list contoso.sharepoint.com:/sites/eng/Issues")]
+    Endpoint(EndpointArgs),
+
+    /// Serve the local Graph emulator until stopped
+    Emulator(graphwatch_emulator::EmulatorArgs),
+}
+
+/// Options shared by every command that talks to Graph or to the sign-in service.
+/// Later commands (`drive`, `list`, `watch`) flatten this same struct.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Graph options")]
+pub struct GraphArgs {
+    /// Output format [default: pretty on a terminal, json otherwise]
+    #[arg(
+        short,
+        long,
+        value_enum,
+        env = "GRAPHWATCH_OUTPUT",
+        value_name = "FORMAT"
+    )]
+    pub output: Option<OutputFormat>,
+
+    /// Graph base URL [default: https://graph.microsoft.com/v1.0]
+    #[arg(long, env = "GRAPHWATCH_GRAPH_URL", value_name = "URL")]
+    pub graph_url: Option<String>,
+
+    /// Sign-in service base URL [default: https://login.microsoftonline.com]
+    #[arg(long, env = "GRAPHWATCH_LOGIN_URL", value_name = "URL")]
+    pub login_url: Option<String>,
+
+    /// Tenant: common, organizations, consumers, a tenant id or domain [default: common]
+    #[arg(long, env = "GRAPHWATCH_TENANT", value_name = "TENANT")]
+    pub tenant: Option<String>,
+
+    /// Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e,
+    /// Microsoft Graph Command Line Tools]
+    #[arg(long, env = "GRAPHWATCH_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+
+    /// Use this bearer token as is: no token cache, no sign-in (prefer the env variable:
+    /// arguments are visible to other users of the machine)
+    #[arg(
+        long,
+        env = "GRAPHWATCH_ACCESS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub access_token: Option<String>,
+
+    /// Token cache to use, for several accounts: letters, digits, - and _ [default: default]
+    #[arg(long, env = "GRAPHWATCH_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphOnlyArgs {
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Ask for this scope too (repeatable), e.g. --scope Files.Read.All
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
+    #[command(flatten)]
+    pub target: OneTarget,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+/// Exactly one of `--drive SPEC` or `--list SPEC`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct OneTarget {
+    /// The drive or document library: me, a drive id, user:UPN, group:ID, site:ID or a SharePoint URL
+    #[arg(long, value_name = "SPEC")]
+    pub drive: Option<String>,
+
+    /// The SharePoint list: a list URL, or SITE/LIST
+    #[arg(long, value_name = "SPEC")]
+    pub list: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// One JSON object per line
+    Json,
+    /// For people
+    Pretty,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn endpoint_needs_exactly_one_target() {
+        assert!(Cli::try_parse_from(["graphwatch", "endpoint"]).is_err());
+        assert!(
+            Cli::try_parse_from(["graphwatch", "endpoint", "--drive", "me", "--list", "a/b"])
+                .is_err()
+        );
+        let cli = Cli::try_parse_from(["graphwatch", "endpoint", "--drive", "me"]).unwrap();
+        assert!(matches!(cli.command, Command::Endpoint(_)));
+    }
+
+    #[test]
+    fn verbosity_counts_and_is_global() {
+        let cli = Cli::try_parse_from(["graphwatch", "whoami", "-vv"]).unwrap();
+        assert_eq!(cli.global.verbose, 2);
+        assert!(Cli::try_parse_from(["graphwatch", "-q", "-v", "whoami"]).is_err());
+    }
+}

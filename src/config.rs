@@ -1,0 +1,343 @@
+//! Where graphwatch keeps its files, the optional `config.toml`, and the resolution of
+//! every Graph option: flag > environment > `config.toml` > built-in default.
+//!
+//! clap already gives "flag beats environment"; this module adds the file and the
+//! defaults, and validates the result once so the rest of the program can trust it
+//! (URLs are absolute, `https://` unless loopback, the profile is a safe file name).
+
+use std::fmt;
+use std::io::IsTerminal as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+use url::Url;
+
+use crate::cli::{self, ColorChoice, GlobalArgs, GraphArgs, OutputFormat};
+use crate::error::Error;
+
+/// Environment variable that moves the config directory (tokens included).
+pub const CONFIG_DIR_ENV: &str = "GRAPHWATCH_CONFIG_DIR";
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// The optional `config.toml`: defaults for the options that have an env variable.
+/// Unknown keys are an error, so a typo does not silently do nothing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub tenant: Option<String>,
+    pub client_id: Option<String>,
+    pub profile: Option<String>,
+    pub graph_url: Option<String>,
+    pub login_url: Option<String>,
+    pub output: Option<OutputFormat>,
+    pub color: Option<ColorChoice>,
+}
+
+/// A credential that must not end up in logs: `Debug` prints a placeholder.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// Every Graph option, resolved and validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config_dir: PathBuf,
+    /// Graph base, without a trailing slash (e.g. `https://graph.microsoft.com/v1.0`).
+    pub graph_url: Url,
+    /// Sign-in base, without a trailing slash.
+    pub login_url: Url,
+    pub tenant: String,
+    pub client_id: String,
+    pub profile: String,
+    pub output: OutputFormat,
+    /// Resolved from `--color`, `NO_COLOR` and the file; `auto` is decided per stream.
+    pub color: ColorChoice,
+    pub access_token: Option<Secret>,
+}
+
+impl Settings {
+    /// Whether to use colours on a stream (is it a terminal?).
+    pub fn color_on(&self, stream_is_tty: bool) -> bool {
+        color_on(self.color, stream_is_tty)
+    }
+}
+
+/// `auto` means "if the stream is a terminal".
+pub fn color_on(choice: ColorChoice, stream_is_tty: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => stream_is_tty,
+    }
+}
+
+/// The config directory: `GRAPHWATCH_CONFIG_DIR`, else the platform's (XDG on Linux:
+/// `$XDG_CONFIG_HOME/graphwatch`, usually `~/.config/graphwatch`).
+pub fn config_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(CONFIG_DIR_ENV).filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("", "", "graphwatch")
+        .map(|dirs| dirs.config_dir().to_path_buf())
+        .ok_or_else(|| {
+            Error::failure("cannot find a home directory for the configuration")
+                .hint(format!("set {CONFIG_DIR_ENV} to a directory"))
+                .into()
+        })
+}
+
+/// Read `config.toml` from `dir`; a missing file is an empty configuration.
+pub fn load_file(dir: &Path) -> anyhow::Result<ConfigFile> {
+    let path = dir.join(CONFIG_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read {}", path.display()));
+        }
+    };
+    parse_file(&text).map_err(|e| {
+        Error::usage(format!("{}:{e}", path.display()))
+            .hint("fix or remove the file (keys: tenant, client_id, profile, graph_url, login_url, output, color)")
+            .into()
+    })
+}
+
+/// Parse the file's text; the error is `LINE:COLUMN: message`, one line.
+fn parse_file(text: &str) -> Result<ConfigFile, String> {
+    toml::from_str(text).map_err(|e| {
+        let message = e.message().trim().replace('\n', " ");
+        match e.span() {
+            Some(span) => {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!("{line}:{column}: {message}")
+            }
+            None => format!(" {message}"),
+        }
+    })
+}
+
+/// `--color` beats `NO_COLOR` (a non-empty value means never), which beats the file.
+pub fn color_choice(flag: Option<ColorChoice>, file: Option<ColorChoice>) -> ColorChoice {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    match (flag, no_color) {
+        (Some(choice), _) => choice,
+        (None, true) => ColorChoice::Never,
+        (None, false) => file.unwrap_or(ColorChoice::Auto),
+    }
+}
+
+/// Resolve the Graph options of one command.
+pub fn resolve(global: &GlobalArgs, args: &GraphArgs) -> anyhow::Result<Settings> {
+    let config_dir = config_dir()?;
+    let file = load_file(&config_dir)?;
+
+    let graph_url = validate_url(
+        "--graph-url",
+        args.graph_url
+            .as_deref()
+            .or(file.graph_url.as_deref())
+            .unwrap_or(cli::DEFAULT_GRAPH_URL),
+    )?;
+    let login_url = validate_url(
+        "--login-url",
+        args.login_url
+            .as_deref()
+            .or(file.login_url.as_deref())
+            .unwrap_or(cli::DEFAULT_LOGIN_URL),
+    )?;
+    let tenant = validate_word(
+        "--tenant",
+        args.tenant
+            .as_deref()
+            .or(file.tenant.as_deref())
+            .unwrap_or(cli::DEFAULT_TENANT),
+        ".-_",
+    )?;
+    let client_id = validate_word(
+        "--client-id",
+        args.client_id
+            .as_deref()
+            .or(file.client_id.as_deref())
+            .unwrap_or(cli::DEFAULT_CLIENT_ID),
+        ".-_",
+    )?;
+    let profile = validate_profile(
+        args.profile
+            .as_deref()
+            .or(file.profile.as_deref())
+            .unwrap_or(cli::DEFAULT_PROFILE),
+    )?;
+    let output = args.output.or(file.output).unwrap_or_else(|| {
+        if std::io::stdout().is_terminal() {
+            OutputFormat::Pretty
+        } else {
+            OutputFormat::Json
+        }
+    });
+    let access_token = match args.access_token.as_deref().map(str::trim) {
+        Some("") => {
+            return Err(Error::usage("--access-token is empty")
+                .hint("pass a bearer token, or unset GRAPHWATCH_ACCESS_TOKEN")
+                .into())
+        }
+        Some(token) => Some(Secret::new(token.strip_prefix("Bearer ").unwrap_or(token))),
+        None => None,
+    };
+    Ok(Settings {
+        config_dir,
+        graph_url,
+        login_url,
+        tenant,
+        client_id,
+        profile,
+        output,
+        color: color_choice(global.color, file.color),
+        access_token,
+    })
+}
+
+/// An absolute base URL: `https://`, or `http://` for loopback hosts only (the
+/// emulator); no query, fragment or credentials; trailing slash removed.
+pub fn validate_url(option: &str, value: &str) -> Result<Url, Error> {
+    let bad = |why: &str| {
+        Error::usage(format!("{option} {value:?} {why}"))
+            .hint("give an absolute https:// URL (http:// only for 127.0.0.1, ::1 or localhost)")
+    };
+    let url = Url::parse(value.trim()).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => return Err(bad("uses http:// for a host that is not loopback")),
+        _ => return Err(bad("is not an http(s) URL")),
+    }
+    if url.host().is_none() {
+        return Err(bad("has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("must not have a query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not carry credentials"));
+    }
+    let mut url = url;
+    let trimmed = url.path().trim_end_matches('/').to_string();
+    url.set_path(&trimmed);
+    Ok(url)
+}
+
+/// 127.0.0.0/8, ::1 or `localhost`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// Tenants and client ids go into URL paths and form bodies: letters, digits and a
+/// few punctuation characters only.
+fn validate_word(option: &str, value: &str, punctuation: &str) -> Result<String, Error> {
+    let value = value.trim();
+    // At least one letter or digit, so `.` and `..` cannot walk up a URL path.
+    let ok = value.chars().any(|c| c.is_ascii_alphanumeric())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || punctuation.contains(c));
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(Error::usage(format!("{option} {value:?} is not valid"))
+            .hint("use letters, digits, '.', '-' and '_' only"))
+    }
+}
+
+/// A profile names a file, so it is restricted to letters, digits, `-` and `_`.
+pub fn validate_profile(value: &str) -> Result<String, Error> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(Error::usage(format!("profile name {value:?} is not valid"))
+            .hint("use 1 to 64 letters, digits, '-' or '_'"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_always_http_only_on_loopback() {
+        assert!(validate_url("--graph-url", "https://graph.microsoft.com/v1.0").is_ok());
+        for ok in [
+            "http://127.0.0.1:8080/v1.0",
+            "http://127.4.5.6",
+            "http://[::1]:99/v1.0",
+            "http://localhost:1234",
+            "http://LOCALHOST",
+        ] {
+            assert!(validate_url("--graph-url", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://graph.microsoft.com/v1.0",
+            "http://10.0.0.1",
+            "http://localhost.evil.example",
+            "ftp://127.0.0.1",
+            "graph.microsoft.com",
+            "https://graph.microsoft.com/v1.0?x=1",
+            "https://user:pw@graph.microsoft.com",
+        ] {
+            let err = validate_url("--graph-url", bad).unwrap_err();
+            assert_eq!(err.code, crate::error::Code::Usage, "{bad}");
+            assert!(err.to_string().starts_with("--graph-url"), "{err}");
+        }
+    }
+
+    #[test]
+    fn trailing_slash_is_removed() {
+        let url = validate_url("--graph-url", "https://graph.microsoft.com/v1.0/").unwrap();
+        assert_eq!(url.as_str(), "https://graph.microsoft.com/v1.0");
+    }
+
+    #[test]
+    fn profile_names_are_file_safe() {
+        assert!(validate_profile("work-2_b").is_ok());
+        for bad in ["", "../x", "a b", "a/b", "a.json", &"x".repeat(65)] {
+            assert!(validate_profile(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_file_errors_name_line_and_column() {
+        let err = parse_file("tenant = \"x\"\nclient_id = \n").unwrap_err();
+        assert!(err.starts_with("2:"), "{err}");
+        let err = parse_file("tennant = \"x\"\n").unwrap_err();
+        assert!(err.starts_with("1:1:") && err.contains("tennant"), "{err}");
+        let ok = parse_file("output = \"json\"\ncolor = \"never\"\n").unwrap();
+        assert_eq!(ok.output, Some(OutputFormat::Json));
+    }
+}

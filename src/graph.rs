@@ -1,0 +1,610 @@
+//! The Microsoft Graph client: one `reqwest` client, the bearer token from a
+//! [`TokenSource`], retries where Graph asks for them, and errors that callers can
+//! tell apart (403 vs 404 vs 410) without parsing text.
+//!
+//! Secrets ride in URLs here: delta links and notification URLs carry tokens in their
+//! query strings. So nothing in this module logs or reports a query value; requests are
+//! described as `METHOD /path?name=…` relative to the Graph base.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use url::Url;
+
+use crate::auth::TokenSource;
+use crate::error::Code;
+
+/// Attempts per request for throttling (429/503), other 5xx and connection failures.
+const MAX_ATTEMPTS: u32 = 5;
+/// Longest wait for one `Retry-After`; Graph normally asks for seconds, and a longer
+/// request is more likely a broken proxy than a real instruction.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+/// First backoff for errors without `Retry-After`; doubles per attempt.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A failed Graph request.
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    /// Graph answered with an error status.
+    #[error("{request} → {status} {code}: {message}")]
+    Status {
+        /// `GET /path?name=…`, safe to show.
+        request: String,
+        status: u16,
+        /// Graph's `error.code` (e.g. `itemNotFound`), or the HTTP reason phrase.
+        code: String,
+        message: String,
+        retry_after: Option<Duration>,
+        /// `Location` header (a 410 on delta may carry a fresh link). A secret.
+        location: Option<String>,
+    },
+    /// No answer: DNS, connection, TLS or timeout.
+    #[error("{request} failed: {source}")]
+    Transport {
+        request: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// An answer that is not the JSON the caller expects.
+    #[error("{request}: unexpected answer from Graph ({source})")]
+    Decode {
+        request: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// No usable access token (not signed in, sign-in expired, token refused).
+    #[error(transparent)]
+    Token(anyhow::Error),
+    /// A link that does not point at the Graph host (or a path that escapes the base).
+    #[error("refusing to request {0}: it is not on the Graph host")]
+    ForeignLink(String),
+}
+
+impl GraphError {
+    /// The HTTP status, when Graph answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            GraphError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    pub fn is_forbidden(&self) -> bool {
+        self.status() == Some(403)
+    }
+
+    /// 410 Gone: a delta cursor that is no longer valid.
+    pub fn is_gone(&self) -> bool {
+        self.status() == Some(410)
+    }
+
+    /// Graph's error code, e.g. `itemNotFound`, `resyncRequired`, `notSupported`.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            GraphError::Status { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The `Location` header of the error answer (410 on delta).
+    pub fn location(&self) -> Option<&str> {
+        match self {
+            GraphError::Status { location, .. } => location.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// `GET /path → 404 itemNotFound`: what was tried, without Graph's long message.
+    pub fn summary(&self) -> String {
+        match self {
+            GraphError::Status {
+                request,
+                status,
+                code,
+                ..
+            } => format!("{request} → {status} {code}"),
+            other => other.to_string(),
+        }
+    }
+
+    pub(crate) fn exit_code(&self) -> Option<Code> {
+        match self {
+            GraphError::Token(inner) => Some(crate::error::exit_code(inner)),
+            GraphError::Status { status: 401, .. } => Some(Code::Auth),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn hint(&self) -> Option<String> {
+        match self {
+            GraphError::Token(inner) => Some(
+                crate::error::report(inner)
+                    .rsplit_once("; ")
+                    .map(|(_, hint)| hint.to_string())
+                    .unwrap_or_default(),
+            ),
+            GraphError::Status { status, .. } => match status {
+                401 => Some("run `graphwatch login` again".into()),
+                403 => Some(
+                    "check that the account can read it and that the sign-in has the scope for it"
+                        .into(),
+                ),
+                429 | 503 => Some("Graph is throttling or busy; try again in a while".into()),
+                _ => None,
+            },
+            GraphError::Transport { .. } => {
+                Some("check the network and --graph-url, then try again".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Authenticated access to one Graph base URL. Cheap to clone.
+#[derive(Clone)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    /// e.g. `https://graph.microsoft.com/v1.0`; its path never ends with `/`.
+    base: Url,
+    tokens: TokenSource,
+}
+
+/// The HTTP client every part of graphwatch uses: rustls, timeouts, our user agent.
+/// Redirects are not followed: neither Graph's JSON API nor the token endpoint
+/// redirects, and a redirect would carry a bearer token or a form with secrets away.
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("graphwatch/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {e}"))
+}
+
+impl GraphClient {
+    pub fn new(http: reqwest::Client, base: Url, tokens: TokenSource) -> Self {
+        GraphClient { http, base, tokens }
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    pub fn tokens(&self) -> &TokenSource {
+        &self.tokens
+    }
+
+    /// `GET {base}{path}` and decode the JSON answer. `path` starts with `/` and has its
+    /// segments percent-encoded already (see [`segment`]).
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, GraphError> {
+        let url = self.url_for(path)?;
+        self.get_json_at(url).await
+    }
+
+    /// `GET` an absolute link that Graph handed out (`@odata.nextLink`,
+    /// `@odata.deltaLink`, a 410's `Location`). It must be on the Graph host: the
+    /// bearer token goes with it.
+    pub async fn get_json_url<T: DeserializeOwned>(&self, link: &str) -> Result<T, GraphError> {
+        let url = Url::parse(link)
+            .ok()
+            .filter(|u| same_origin(u, &self.base))
+            .ok_or_else(|| GraphError::ForeignLink(redact_link(link)))?;
+        self.get_json_at(url).await
+    }
+
+    /// Any method with an optional JSON body; the decoded answer, or `Value::Null`
+    /// for an empty one (204).
+    pub async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, GraphError> {
+        let url = self.url_for(path)?;
+        let request = describe(&method, &url, &self.base);
+        let response = self.execute(method, url, body).await?;
+        let bytes = response.bytes().await.map_err(|e| GraphError::Transport {
+            request: request.clone(),
+            source: e.without_url(),
+        })?;
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes).map_err(|source| GraphError::Decode { request, source })
+    }
+
+    async fn get_json_at<T: DeserializeOwned>(&self, url: Url) -> Result<T, GraphError> {
+        let request = describe(&Method::GET, &url, &self.base);
+        let response = self.execute(Method::GET, url, None).await?;
+        let bytes = response.bytes().await.map_err(|e| GraphError::Transport {
+            request: request.clone(),
+            source: e.without_url(),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|source| GraphError::Decode { request, source })
+    }
+
+    /// `{base}{path}`, refusing anything that would leave the base (e.g. `..`).
+    fn url_for(&self, path: &str) -> Result<Url, GraphError> {
+        let joined = format!("{}{}", base_str(&self.base), path);
+        let url = Url::parse(&joined).map_err(|_| GraphError::ForeignLink(redact_link(path)))?;
+        let base_path = self.base.path().trim_end_matches('/');
+        let inside = same_origin(&url, &self.base)
+            && url.path().starts_with(base_path)
+            && url.path()[base_path.len()..].starts_with('/');
+        if inside {
+            Ok(url)
+        } else {
+            Err(GraphError::ForeignLink(redact_link(path)))
+        }
+    }
+
+    /// Send with the bearer token; retry throttling, 5xx and connection failures with
+    /// bounded backoff; on 401 refresh the token once and try again.
+    async fn execute(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<reqwest::Response, GraphError> {
+        let request = describe(&method, &url, &self.base);
+        let mut token = self
+            .tokens
+            .access_token()
+            .await
+            .map_err(GraphError::Token)?;
+        let mut refreshed = false;
+        let mut attempt = 1;
+        loop {
+            tracing::debug!("{request}");
+            let started = std::time::Instant::now();
+            let mut builder = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(token.expose())
+                .header(reqwest::header::ACCEPT, "application/json");
+            if let Some(body) = body {
+                builder = builder.json(body);
+            }
+            let response = match builder.send().await {
+                Ok(response) => response,
+                Err(e) => {
+                    // A request that never reached the server is safe to repeat;
+                    // one that may have been processed only if it is idempotent.
+                    let retry = e.is_connect() || (e.is_timeout() && is_idempotent(&method));
+                    if retry && attempt < MAX_ATTEMPTS {
+                        let wait = backoff(attempt);
+                        tracing::info!(
+                            "{request} failed ({}); retrying in {} (attempt {} of {MAX_ATTEMPTS})",
+                            error_text(&e),
+                            human(wait),
+                            attempt + 1
+                        );
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(GraphError::Transport {
+                        request,
+                        source: e.without_url(),
+                    });
+                }
+            };
+            let status = response.status();
+            tracing::debug!(
+                "{request} → {} in {} ms",
+                status.as_u16(),
+                started.elapsed().as_millis()
+            );
+            if status.is_success() {
+                return Ok(response);
+            }
+            if status == StatusCode::UNAUTHORIZED && !refreshed && self.tokens.can_refresh() {
+                refreshed = true;
+                tracing::info!("{request} → 401; getting a new access token and trying once more");
+                token = self
+                    .tokens
+                    .refresh_after_rejection(&token)
+                    .await
+                    .map_err(GraphError::Token)?;
+                continue;
+            }
+            let retry_after = retry_after(response.headers());
+            let throttled = status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::SERVICE_UNAVAILABLE;
+            if (throttled || status.is_server_error()) && attempt < MAX_ATTEMPTS {
+                let wait = match retry_after {
+                    Some(wait) => wait.min(MAX_RETRY_AFTER),
+                    None => backoff(attempt),
+                };
+                tracing::info!(
+                    "{request} → {}; retrying in {} (attempt {} of {MAX_ATTEMPTS})",
+                    status.as_u16(),
+                    human(wait),
+                    attempt + 1
+                );
+                // Read the body so the connection can be reused.
+                let _ = response.bytes().await;
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+                continue;
+            }
+            let err = GraphError::from_response(request, response).await;
+            if status == StatusCode::UNAUTHORIZED {
+                return Err(GraphError::Token(self.tokens.refused(&err)));
+            }
+            return Err(err);
+        }
+    }
+}
+
+impl GraphError {
+    async fn from_response(request: String, response: reqwest::Response) -> GraphError {
+        let status = response.status();
+        let retry_after = retry_after(response.headers());
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response.bytes().await.unwrap_or_default();
+        let (code, message) = parse_error_body(&body).unwrap_or_else(|| {
+            (
+                status
+                    .canonical_reason()
+                    .unwrap_or("error")
+                    .replace(' ', ""),
+                "no error details".to_string(),
+            )
+        });
+        GraphError::Status {
+            request,
+            status: status.as_u16(),
+            code,
+            message,
+            retry_after,
+            location,
+        }
+    }
+}
+
+/// Graph's `{"error":{"code":"…","message":"…"}}`.
+fn parse_error_body(body: &[u8]) -> Option<(String, String)> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let error = value.get("error")?;
+    let code = error.get("code")?.as_str()?.to_string();
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    // Messages are for people and can be long; the first sentence says enough.
+    let message = match message.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &message[..cut]),
+        None => message,
+    };
+    Some((code, message))
+}
+
+/// `Retry-After` in seconds (Graph does not send HTTP dates).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// Exponential backoff with ±20 % jitter, capped.
+fn backoff(attempt: u32) -> Duration {
+    let base = FIRST_BACKOFF
+        .saturating_mul(1 << (attempt - 1).min(10))
+        .min(MAX_BACKOFF);
+    let jitter = rand::random_range(0.8..1.2);
+    base.mul_f64(jitter)
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+    )
+}
+
+fn human(d: Duration) -> String {
+    if d < Duration::from_secs(10) {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{} s", d.as_secs())
+    }
+}
+
+/// A reqwest error's text without its URL, with its causes.
+pub(crate) fn error_text(e: &reqwest::Error) -> String {
+    let mut text = String::new();
+    let mut cause: Option<&dyn std::error::Error> = Some(e);
+    while let Some(c) = cause {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// The base URL as a string without a trailing `/` (a bare host serialises as `…/`).
+pub fn base_str(url: &Url) -> &str {
+    url.as_str().trim_end_matches('/')
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// `GET /drives/x/root/delta?token=…`: the path relative to the Graph base, query
+/// values removed (they can be credentials: delta tokens, notification tokens).
+pub fn describe(method: &Method, url: &Url, base: &Url) -> String {
+    let base_path = base.path().trim_end_matches('/');
+    let path = if same_origin(url, base) && url.path().starts_with(base_path) {
+        &url.path()[base_path.len()..]
+    } else {
+        url.path()
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    match url.query() {
+        Some(query) => format!("{method} {path}?{}", redact_query(query)),
+        None => format!("{method} {path}"),
+    }
+}
+
+/// `a=…&b=…`: names kept, values dropped.
+pub fn redact_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) => format!("{name}=…"),
+            None => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A link for a message: scheme, host and path; query values removed.
+pub fn redact_link(link: &str) -> String {
+    match link.split_once('?') {
+        Some((before, query)) => format!("{before}?{}", redact_query(query)),
+        None => link.to_string(),
+    }
+}
+
+/// Characters that must be escaped inside one path segment. `:`, `@`, `!`, `,` and
+/// `'` stay as they are: Graph uses them in ids (`b!…`, `host,guid,guid`) and in
+/// path-addressing (`/sites/host:/sites/eng`).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}')
+    .add(b'[')
+    .add(b']');
+
+/// Percent-encode one path segment of a Graph URL.
+pub fn segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(base: &str) -> GraphClient {
+        GraphClient::new(
+            http_client().unwrap(),
+            crate::config::validate_url("--graph-url", base).unwrap(),
+            TokenSource::fixed(crate::config::Secret::new("t")),
+        )
+    }
+
+    #[test]
+    fn paths_join_under_the_base() {
+        let c = client("https://graph.microsoft.com/v1.0/");
+        assert_eq!(
+            c.url_for("/me/drive").unwrap().as_str(),
+            "https://graph.microsoft.com/v1.0/me/drive"
+        );
+        assert_eq!(
+            c.url_for(&format!("/users/{}/drive", segment("a b/c?d#e%")))
+                .unwrap()
+                .as_str(),
+            "https://graph.microsoft.com/v1.0/users/a%20b%2Fc%3Fd%23e%25/drive"
+        );
+        assert!(c.url_for("/../beta/me").is_err());
+        assert!(c.url_for("@evil.example/x").is_err());
+        let root = client("http://127.0.0.1:9");
+        assert_eq!(
+            root.url_for("/me").unwrap().as_str(),
+            "http://127.0.0.1:9/me"
+        );
+    }
+
+    #[test]
+    fn links_must_stay_on_the_graph_host() {
+        let c = client("https://graph.microsoft.com/v1.0");
+        let base = c.base().clone();
+        assert!(same_origin(
+            &Url::parse("https://graph.microsoft.com/v1.0/drives/x/root/delta?token=abc").unwrap(),
+            &base
+        ));
+        assert!(!same_origin(
+            &Url::parse("https://evil.example/v1.0/drives").unwrap(),
+            &base
+        ));
+        assert!(!same_origin(
+            &Url::parse("http://graph.microsoft.com/v1.0/drives").unwrap(),
+            &base
+        ));
+    }
+
+    #[test]
+    fn descriptions_never_carry_query_values() {
+        let base = Url::parse("https://graph.microsoft.com/v1.0").unwrap();
+        let url = Url::parse(
+            "https://graph.microsoft.com/v1.0/drives/b!x/root/delta?token=SECRET&$top=5",
+        )
+        .unwrap();
+        let text = describe(&Method::GET, &url, &base);
+        assert_eq!(text, "GET /drives/b!x/root/delta?token=…&$top=…");
+        assert_eq!(
+            redact_link("https://h/notifications?token=SECRET"),
+            "https://h/notifications?token=…"
+        );
+    }
+
+    #[test]
+    fn graph_error_bodies_become_code_and_message() {
+        let body =
+            br#"{"error":{"code":"itemNotFound","message":"The resource\ncould not be found."}}"#;
+        assert_eq!(
+            parse_error_body(body),
+            Some((
+                "itemNotFound".to_string(),
+                "The resource could not be found.".to_string()
+            ))
+        );
+        assert_eq!(parse_error_body(b"<html>"), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) < Duration::from_secs(1));
+        assert!(backoff(3) > backoff(1));
+        assert!(backoff(30) <= MAX_BACKOFF.mul_f64(1.2));
+    }
+}

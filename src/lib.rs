@@ -1,0 +1,29 @@
+//! graphwatch: watch OneDrive drives, SharePoint libraries and lists for changes through
+//! Microsoft Graph's socket.io notifications, from the command line.
+//!
+//! The binary (`main.rs`) only parses and reports; the work is here, one module per
+//! concern, so that every command — and the tests — use the same pieces:
+//!
+//! - [`cli`]: the command-line syntax (names fixed by the SPEC)
+//! - [`config`]: config directory, `config.toml`, option precedence, validation
+//! - [`error`]: exit codes and the one-line error report
+//! - [`auth`]: device-code sign-in, the token cache, the [`auth::TokenSource`]
+//! - [`graph`]: the [`graph::GraphClient`] (retries, throttling, typed errors)
+//! - [`target`]: drive/list SPECs and their resolution into a [`target::Target`]
+//! - [`commands`]: what each command does
+//! - [`output`], [`logging`]: stdout for results, stderr for everything else; the event
+//!   model and its JSON/pretty/template lines
+//! - [`socket`]: the socket.io link to a notificationUrl
+//! - [`exec`]: `--exec`, one command per event
+
+pub mod auth;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod exec;
+pub mod graph;
+pub mod logging;
+pub mod output;
+pub mod socket;
+pub mod target;

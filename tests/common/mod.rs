@@ -1,0 +1,265 @@
+//! Shared setup of the CLI's end-to-end tests: an emulator in-process on a free port,
+//! a temporary config directory, and the `graphwatch` binary pointed at both.
+#![allow(dead_code)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+
+use graphwatch_emulator::{EmulatorArgs, Running};
+use serde_json::{json, Value};
+
+pub const ADELE: &str = "adele@contoso.onmicrosoft.com";
+pub const MEGAN: &str = "megan@contoso.onmicrosoft.com";
+pub const GROUP_ID: &str = "02bd9fd6-8f93-4758-87c3-1fb73740a315";
+
+pub struct Env {
+    pub rt: tokio::runtime::Runtime,
+    pub emulator: Option<Running>,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn start() -> Env {
+        Env::start_with(|_| {})
+    }
+
+    pub fn start_with(tweak: impl FnOnce(&mut EmulatorArgs)) -> Env {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let mut args = EmulatorArgs::default();
+        tweak(&mut args);
+        let running = rt
+            .block_on(graphwatch_emulator::start(args))
+            .expect("emulator starts");
+        Env {
+            base: running.base_url.clone(),
+            emulator: Some(running),
+            rt,
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    /// `graphwatch ARGS… --login-url BASE --graph-url BASE/v1.0` with a clean
+    /// environment (no GRAPHWATCH_* from the developer's shell) and the temp config dir.
+    pub fn std_cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = self.bare_cmd(args);
+        if args
+            .first()
+            .is_some_and(|c| ["login", "logout", "whoami", "endpoint"].contains(c))
+        {
+            cmd.args(["--login-url", &self.base]);
+            cmd.args(["--graph-url", &format!("{}/v1.0", self.base)]);
+        }
+        cmd
+    }
+
+    /// `graphwatch ARGS…` with the clean environment but no URL options.
+    pub fn bare_cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("graphwatch"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("GRAPHWATCH_") || key == "NO_COLOR" || key == "RUST_LOG" {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("GRAPHWATCH_CONFIG_DIR", self.config_dir());
+        cmd.args(args);
+        cmd
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
+        assert_cmd::Command::from_std(self.std_cmd(args))
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.base);
+        self.rt.block_on(async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("control request");
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
+            response.json().await.unwrap_or(Value::Null)
+        })
+    }
+
+    pub fn patch_settings(&self, body: Value) {
+        let url = format!("{}/_emulator/settings", self.base);
+        self.rt.block_on(async move {
+            let response = reqwest::Client::new()
+                .patch(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("settings request");
+            assert!(response.status().is_success());
+        });
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        let url = format!("{}{path}", self.base);
+        self.rt.block_on(async move {
+            reqwest::get(url)
+                .await
+                .expect("control request")
+                .json()
+                .await
+                .expect("JSON")
+        })
+    }
+
+    /// An access token for `user` without a sign-in.
+    pub fn mint(&self, user: &str) -> String {
+        self.post("/_emulator/tokens", json!({ "user": user }))["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    pub fn cache_path(&self, profile: &str) -> PathBuf {
+        self.config_dir()
+            .join("tokens")
+            .join(format!("{profile}.json"))
+    }
+
+    pub fn cache(&self, profile: &str) -> Value {
+        let text = std::fs::read_to_string(self.cache_path(profile)).expect("cache file");
+        serde_json::from_str(&text).expect("cache JSON")
+    }
+
+    /// Paths of the socketIo requests the emulator saw, in order.
+    pub fn socketio_requests(&self) -> Vec<String> {
+        self.get("/_emulator/log")["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter(|e| e["route"] == "socketio" && e["kind"] == "request")
+            .filter_map(|e| e["path"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    pub fn counter(&self, name: &str) -> u64 {
+        self.get("/_emulator/stats")["counters"][name]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// Every secret the emulator's identity side has handed out: device codes,
+    /// access tokens and refresh tokens.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        let snapshot = self
+            .emulator
+            .as_ref()
+            .expect("running")
+            .state
+            .identity
+            .snapshot();
+        let mut secrets = Vec::new();
+        for key in ["deviceCodes", "accessTokens", "refreshTokens"] {
+            if let Some(map) = snapshot[key].as_object() {
+                secrets.extend(map.keys().cloned());
+            }
+        }
+        secrets
+    }
+
+    /// Sign in with automatic approval (the emulator's default) and check it worked.
+    pub fn login(&self, extra: &[&str]) -> std::process::Output {
+        let mut args = vec!["login"];
+        args.extend_from_slice(extra);
+        let output = self.cmd(&args).output().expect("run login");
+        assert!(
+            output.status.success(),
+            "login failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// Start `graphwatch login` in the background and return once it has shown the
+    /// code (it is then polling), with the user code the emulator holds for it.
+    pub fn login_waiting(&self, extra: &[&str]) -> PendingLogin {
+        let mut args = vec!["login"];
+        args.extend_from_slice(extra);
+        let mut child = self
+            .std_cmd(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn login");
+        let mut reader = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).expect("read stderr");
+            assert!(n > 0, "login ended before showing a code: {head}");
+            head.push_str(&line);
+            if line.contains("The code expires at") {
+                break;
+            }
+        }
+        // Keep draining stderr so the child never blocks on a full pipe.
+        let rest = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut reader, &mut text);
+            text
+        });
+        let pending = self.get("/_emulator/identity/pending");
+        let user_code = pending["value"][0]["userCode"]
+            .as_str()
+            .expect("a pending device code")
+            .to_string();
+        PendingLogin {
+            child,
+            user_code,
+            head,
+            rest,
+        }
+    }
+}
+
+pub struct PendingLogin {
+    pub child: Child,
+    pub user_code: String,
+    head: String,
+    rest: std::thread::JoinHandle<String>,
+}
+
+impl PendingLogin {
+    /// Wait for the login to end: its exit status and all of its stderr.
+    pub fn finish(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.child.wait().expect("wait for login");
+        let rest = self.rest.join().unwrap_or_default();
+        (status, format!("{}{rest}", self.head))
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(running) = self.emulator.take() {
+            self.rt.block_on(running.shutdown());
+        }
+    }
+}
+
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

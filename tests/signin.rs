@@ -1,0 +1,381 @@
+//! Sign-in, the token cache and its refresh, end to end against the emulator.
+
+mod common;
+
+use common::{stderr, stdout, Env, ADELE};
+use serde_json::{json, Value};
+
+#[test]
+fn login_then_whoami_in_text_and_json() {
+    let env = Env::start();
+    let output = env.login(&[]);
+    let err = stderr(&output);
+    assert!(stdout(&output).is_empty(), "login writes nothing on stdout");
+    assert!(
+        err.contains("Signed in as Adele Vance <adele@contoso.onmicrosoft.com>"),
+        "{err}"
+    );
+    assert!(
+        err.contains("tenant 6e0c8a1f-3b2d-4c5e-9f7a-1d2b3c4e5f60"),
+        "{err}"
+    );
+
+    let cache = env.cache("default");
+    assert_eq!(cache["account"], ADELE);
+    assert_eq!(cache["tenant_id"], "6e0c8a1f-3b2d-4c5e-9f7a-1d2b3c4e5f60");
+    assert!(cache["refresh_token"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty()));
+
+    let json_out = env.cmd(&["whoami", "-o", "json"]).output().unwrap();
+    assert!(json_out.status.success(), "{}", stderr(&json_out));
+    let text = stdout(&json_out);
+    assert_eq!(text.lines().count(), 1, "one JSON line: {text}");
+    let who: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(who["account"], ADELE);
+    assert_eq!(who["name"], "Adele Vance");
+    assert_eq!(who["profile"], "default");
+    assert_eq!(who["source"], "cache");
+    assert_eq!(who["refreshable"], true);
+    assert_eq!(who["accessTokenValid"], true);
+    let scopes: Vec<&str> = who["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(scopes.contains(&"Files.Read"), "{scopes:?}");
+    assert!(scopes.contains(&"Sites.Read.All"), "{scopes:?}");
+    assert!(who["cachePath"].as_str().unwrap().ends_with("default.json"));
+    assert!(!text.contains(cache["access_token"].as_str().unwrap()));
+    assert!(!text.contains(cache["refresh_token"].as_str().unwrap()));
+
+    let pretty = env.cmd(&["whoami", "-o", "pretty"]).output().unwrap();
+    assert!(pretty.status.success());
+    let text = stdout(&pretty);
+    assert!(text.contains("account"), "{text}");
+    assert!(
+        text.contains("adele@contoso.onmicrosoft.com (Adele Vance)"),
+        "{text}"
+    );
+    assert!(text.contains("renewed automatically"), "{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
+}
+
+#[test]
+fn profiles_are_separate() {
+    let env = Env::start();
+    env.login(&["--profile", "work"]);
+    assert!(env.cache_path("work").exists());
+    let out = env.cmd(&["whoami"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the default profile is not signed in"
+    );
+    let out = env
+        .cmd(&["whoami", "-o", "json"])
+        .env("GRAPHWATCH_PROFILE", "work")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bad = env.cmd(&["whoami", "--profile", "../x"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn declined_sign_in_exits_3() {
+    let env = Env::start_with(|a| a.settings.approve_after_polls = 0);
+    let pending = env.login_waiting(&[]);
+    env.post(
+        "/_emulator/identity/approve",
+        json!({"userCode": pending.user_code, "decline": true}),
+    );
+    let (status, err) = pending.finish();
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("graphwatch: the sign-in was declined; "),
+        "{err}"
+    );
+    assert!(!env.cache_path("default").exists());
+}
+
+#[test]
+fn approval_by_hand_signs_in_the_approving_user() {
+    let env = Env::start_with(|a| a.settings.approve_after_polls = 0);
+    let pending = env.login_waiting(&[]);
+    assert!(pending.user_code.len() >= 6);
+    env.post(
+        "/_emulator/identity/approve",
+        json!({"userCode": pending.user_code, "user": "megan@contoso.onmicrosoft.com"}),
+    );
+    let user_code = pending.user_code.clone();
+    let (status, err) = pending.finish();
+    assert!(status.success(), "{err}");
+    assert!(err.contains(&user_code), "the prompt names the code: {err}");
+    assert_eq!(
+        env.cache("default")["account"],
+        "megan@contoso.onmicrosoft.com"
+    );
+}
+
+#[test]
+fn expired_device_code_exits_3() {
+    let env = Env::start_with(|a| {
+        a.settings.approve_after_polls = 0;
+        a.settings.device_code_lifetime_secs = 1;
+    });
+    let out = env.cmd(&["login"]).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("expired"), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("graphwatch:")).count(),
+        1
+    );
+}
+
+/// Make the cached access token look expired, as if time had passed.
+fn age_cached_token(env: &Env) {
+    let path = env.cache_path("default");
+    let mut cache = env.cache("default");
+    cache["access_token_expires_at"] = json!("2000-01-01T00:00:00Z");
+    std::fs::write(&path, serde_json::to_vec(&cache).unwrap()).unwrap();
+}
+
+#[test]
+fn rotated_refresh_token_is_saved_and_used() {
+    let env = Env::start();
+    env.login(&[]);
+    let first = env.cache("default");
+
+    age_cached_token(&env);
+    let out = env.cmd(&["endpoint", "--drive", "me"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = env.cache("default");
+    assert_ne!(first["refresh_token"], second["refresh_token"], "rotated");
+    assert_ne!(first["access_token"], second["access_token"]);
+    assert!(second["refreshed_at"].is_string());
+    assert_eq!(
+        env.counter("grants.refresh_token"),
+        1,
+        "one refresh per expiry"
+    );
+
+    // The first refresh token is spent: this works only with the saved rotated one.
+    age_cached_token(&env);
+    let out = env.cmd(&["endpoint", "--drive", "me"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let third = env.cache("default");
+    assert_ne!(second["refresh_token"], third["refresh_token"]);
+    assert_eq!(env.counter("grants.refresh_token"), 2);
+    // The refreshes happened before use: Graph never saw an expired token.
+    let refused = env.get("/_emulator/log")["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["status"] == 401)
+        .count();
+    assert_eq!(refused, 0);
+}
+
+#[test]
+fn short_lived_tokens_are_refreshed_once_not_before_every_request() {
+    // A 60 s token is inside the 2-minute margin from the start; it must still be used
+    // for the rest of the command instead of being refreshed before every request.
+    let env = Env::start_with(|a| a.settings.token_lifetime_secs = 60);
+    env.login(&[]);
+    let out = env
+        .cmd(&[
+            "endpoint",
+            "--drive",
+            "https://contoso.sharepoint.com/sites/eng/Specs",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.counter("grants.refresh_token"), 0);
+}
+
+#[test]
+fn a_refused_access_token_is_refreshed_once_and_the_rotation_kept() {
+    let env = Env::start();
+    env.login(&[]);
+    let before = env.cache("default");
+    for round in 1..=2 {
+        env.post("/_emulator/identity/expire-access-tokens", json!({}));
+        let out = env
+            .cmd(&["endpoint", "--drive", "me", "-v"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stderr(&out).contains("401"), "the retry is visible at -v");
+        assert_eq!(env.counter("grants.refresh_token"), round);
+    }
+    assert_ne!(before["access_token"], env.cache("default")["access_token"]);
+}
+
+#[test]
+fn revoked_sign_in_exits_3_and_says_so() {
+    let env = Env::start();
+    env.login(&[]);
+    env.post("/_emulator/identity/revoke", json!({}));
+    let out = env.cmd(&["endpoint", "--drive", "me"]).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("the sign-in for profile default has expired or was revoked; run `graphwatch login` again"),
+        "{err}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn cache_file_is_private_and_replaced_atomically() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = Env::start();
+    env.login(&[]);
+    let path = env.cache_path("default");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(path.parent().unwrap()), 0o700);
+
+    // Loosen the mode and remember the inode: a refresh must write a new file (rename),
+    // not rewrite this one in place, and the new one is 0600 again.
+    age_cached_token(&env);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).unwrap());
+    let out = env.cmd(&["endpoint", "--drive", "me"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_ne!(std::os::unix::fs::MetadataExt::ino(&meta), inode);
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn logout_forgets_the_profile() {
+    let env = Env::start();
+    env.login(&[]);
+    let out = env.cmd(&["logout"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("removed"), "{}", stderr(&out));
+    assert!(!env.cache_path("default").exists());
+
+    let out = env.cmd(&["whoami"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+
+    let out = env.cmd(&["logout"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("nothing to remove"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn commands_without_sign_in_exit_3() {
+    let env = Env::start();
+    let out = env.cmd(&["endpoint", "--drive", "me"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        stderr(&out).trim(),
+        "graphwatch: not signed in to profile default; run `graphwatch login`"
+    );
+    let out = env.cmd(&["whoami", "--profile", "work"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("`graphwatch login --profile work`"));
+}
+
+#[test]
+fn secrets_never_reach_the_output_even_at_debug_level() {
+    let env = Env::start();
+    let mut seen = String::new();
+    let out = env.cmd(&["login", "-vv"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    seen.push_str(&stdout(&out));
+    seen.push_str(&stderr(&out));
+    // A refresh before use and a refresh after a 401, at -vv.
+    age_cached_token(&env);
+    for _ in 0..2 {
+        let out = env
+            .cmd(&["endpoint", "--drive", "me", "-vv"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        seen.push_str(&stderr(&out));
+        let subscription: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let url = subscription["notificationUrl"].as_str().unwrap();
+        let token = url
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
+        assert!(
+            !stderr(&out).contains(token),
+            "notification token on stderr"
+        );
+        env.post("/_emulator/identity/expire-access-tokens", json!({}));
+    }
+    let out = env.cmd(&["whoami", "-vv", "-o", "json"]).output().unwrap();
+    seen.push_str(&stdout(&out));
+    seen.push_str(&stderr(&out));
+    assert!(seen.contains("DEBUG"), "debug logging was on: {seen}");
+
+    let secrets = env.issued_secrets();
+    assert!(secrets.len() >= 4, "device code, tokens: {}", secrets.len());
+    let cache = env.cache("default");
+    for secret in secrets.iter().map(String::as_str).chain([
+        cache["access_token"].as_str().unwrap(),
+        cache["refresh_token"].as_str().unwrap(),
+    ]) {
+        assert!(!seen.contains(secret), "a secret leaked into the output");
+    }
+}
+
+#[test]
+fn access_token_option_uses_no_cache() {
+    let env = Env::start();
+    let token = env.mint(ADELE);
+    let out = env
+        .cmd(&["whoami", "-o", "json"])
+        .env("GRAPHWATCH_ACCESS_TOKEN", &token)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let who: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(who["source"], "access-token");
+    assert_eq!(who["account"], ADELE);
+    assert!(!stdout(&out).contains(&token));
+    assert!(
+        !env.config_dir().join("tokens").exists(),
+        "no cache touched"
+    );
+
+    let out = env
+        .cmd(&["endpoint", "--drive", "me", "--access-token", "not-a-token"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("--access-token was refused")
+            || err.contains("refused the access token given with --access-token"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("not-a-token"),
+        "the token is never echoed: {err}"
+    );
+}
