@@ -334,6 +334,11 @@ pub async fn post_form(
 /// token endpoint every `interval` seconds (as the answer says) until it grants tokens.
 /// Returns the token answer (`access_token`, `refresh_token`, …).
 pub async fn device_sign_in(base: &str) -> Value {
+    device_flow(base).await.1
+}
+
+/// Like [`device_sign_in`]; also returns the devicecode answer (`device_code`, `user_code`, …).
+pub async fn device_flow(base: &str) -> (Value, Value) {
     let (status, _, code) = post_form(
         &format!("{base}/common/oauth2/v2.0/devicecode"),
         &[("client_id", CLIENT_ID), ("scope", SCOPE)],
@@ -359,7 +364,7 @@ pub async fn device_sign_in(base: &str) -> Value {
         .await;
         if status == 200 {
             assert_eq!(body["token_type"], "Bearer", "{body}");
-            return body;
+            return (code, body);
         }
         assert_eq!(status, 400, "{body}");
         match body["error"].as_str() {
@@ -369,6 +374,20 @@ pub async fn device_sign_in(base: &str) -> Value {
         }
     }
     panic!("the device code was never granted");
+}
+
+/// `POST …/token` with the refresh-token grant for [`CLIENT_ID`]: status and answer.
+pub async fn refresh(base: &str, refresh_token: &str) -> (u16, Value) {
+    let (status, _, body) = post_form(
+        &format!("{base}/common/oauth2/v2.0/token"),
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", CLIENT_ID),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await;
+    (status, body)
 }
 
 /// A named counter of a `/_emulator/stats` answer (0 when absent).
