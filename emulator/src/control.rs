@@ -331,9 +331,11 @@ fn bad_request(message: impl Into<String>) -> Response {
 async fn arm_fault(State(state): State<AppState>, body: Bytes) -> Response {
     let fault: Fault = match serde_json::from_slice(&body) {
         Ok(fault) => fault,
-        Err(e) => return bad_request(format!(
+        Err(e) => {
+            return bad_request(format!(
             "expected {{\"route\": R, \"status\": S, \"count\"?: N, \"retryAfter\"?: SECS}}: {e}"
-        )),
+        ))
+        }
     };
     if fault.count == 0 {
         return bad_request("count must be at least 1");
