@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 
+use axum::body::Bytes;
 use axum::extract::{Query, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
@@ -78,7 +79,7 @@ impl RouteClass {
 
 /// A failure armed for the next `remaining` requests of one route class.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fault {
     pub route: RouteClass,
     pub status: u16,
@@ -237,10 +238,12 @@ const SECRET_PARAMS: &[&str] = &[
     "access_token",
 ];
 
-/// The path and query with secret values replaced, safe for the log.
+/// The path and query with secret values replaced, safe for the log. The cursor of the
+/// `delta(token='…')` function form is in the path, and is replaced like `?token=`.
 pub fn redact(path: &str, query: Option<&str>) -> String {
+    let path = redact_function_token(path);
     let Some(query) = query else {
-        return path.to_string();
+        return path;
     };
     let redacted: Vec<String> = query
         .split('&')
@@ -252,6 +255,17 @@ pub fn redact(path: &str, query: Option<&str>) -> String {
         })
         .collect();
     format!("{path}?{}", redacted.join("&"))
+}
+
+fn redact_function_token(path: &str) -> String {
+    const MARK: &str = "(token=";
+    // ASCII lowercasing keeps byte offsets, so they index `path` too.
+    let Some(at) = path.to_ascii_lowercase().find(MARK) else {
+        return path.to_string();
+    };
+    let start = at + MARK.len();
+    let end = path[start..].find(')').map_or(path.len(), |i| start + i);
+    format!("{}REDACTED{}", &path[..start], &path[end..])
 }
 
 /// Middleware on every request: count it, log it, and answer with an armed fault instead
@@ -304,7 +318,28 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-async fn arm_fault(State(state): State<AppState>, Json(fault): Json<Fault>) -> Response {
+fn bad_request(message: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": message.into() })),
+    )
+        .into_response()
+}
+
+/// Any body that is not a valid fault is a 400 with a JSON reason (not axum's 415/422),
+/// whatever the content type, so `curl -d` works as documented.
+async fn arm_fault(State(state): State<AppState>, body: Bytes) -> Response {
+    let fault: Fault = match serde_json::from_slice(&body) {
+        Ok(fault) => fault,
+        Err(e) => {
+            return bad_request(format!(
+            "expected {{\"route\": R, \"status\": S, \"count\"?: N, \"retryAfter\"?: SECS}}: {e}"
+        ))
+        }
+    };
+    if fault.count == 0 {
+        return bad_request("count must be at least 1");
+    }
     if !matches!(fault.status, 400 | 401 | 403 | 404 | 410 | 429 | 500 | 503) {
         return (
             StatusCode::BAD_REQUEST,
@@ -349,7 +384,10 @@ async fn get_settings(State(state): State<AppState>) -> Json<Value> {
     Json(serde_json::to_value(state.settings()).unwrap_or(Value::Null))
 }
 
-async fn patch_settings(State(state): State<AppState>, Json(patch): Json<Value>) -> Response {
+async fn patch_settings(State(state): State<AppState>, body: Bytes) -> Response {
+    let Ok(patch) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("expected a JSON object");
+    };
     let mut current = serde_json::to_value(state.settings()).unwrap_or(Value::Null);
     let (Some(target), Some(changes)) = (current.as_object_mut(), patch.as_object()) else {
         return (
@@ -419,6 +457,14 @@ mod tests {
             "/socket.io/?EIO=4&transport=websocket&token=REDACTED&applicationId=x"
         );
         assert_eq!(redact("/v1.0/me", None), "/v1.0/me");
+        assert_eq!(
+            redact("/v1.0/me/drive/root/delta(token='abc')", Some("$select=id")),
+            "/v1.0/me/drive/root/delta(token=REDACTED)?$select=id"
+        );
+        assert_eq!(
+            redact("/v1.0/drives/d/root/Delta(Token=abc", None),
+            "/v1.0/drives/d/root/Delta(Token=REDACTED"
+        );
     }
 
     #[test]

@@ -200,11 +200,20 @@ fn save(state: &AppState) -> anyhow::Result<()> {
 /// Serve until Ctrl-C: the first stdout line is the base URL, logs go to stderr.
 pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     let running = start(args).await?;
+    // Listen for Ctrl-C before announcing the URL: a harness may send SIGINT as soon as it
+    // has read the first line, and `tokio::signal::ctrl_c` only installs its handler when
+    // first polled.
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot listen for Ctrl-C")?;
     println!("{}", running.base_url);
     eprintln!(
         "graphwatch emulator on {0}: point --graph-url at {0}/v1.0 and --login-url at {0}; Ctrl-C stops it",
         running.base_url
     );
+    #[cfg(unix)]
+    interrupt.recv().await;
+    #[cfg(not(unix))]
     tokio::signal::ctrl_c()
         .await
         .context("cannot listen for Ctrl-C")?;

@@ -187,3 +187,92 @@ async fn node_client_sees_a_server_disconnect_on_expiry() {
     assert!(stderr.contains("io server disconnect"), "{stderr}");
     running.shutdown().await;
 }
+
+/// The docs-sample client hears about changes made through Graph over HTTP (no direct
+/// `changed` call): a library drive's upload and rename, then a list item, each on the
+/// subscription that watches it and not on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_client_receives_notifications_of_real_graph_changes() {
+    let running = emulator().await;
+    let base = &running.base_url;
+    let g = Graph::signed_in(base, seed::ADELE_UPN).await;
+    let drive_sub = g
+        .get(&format!(
+            "/drives/{}/root/subscriptions/socketIo",
+            seed::DOCS_DRIVE
+        ))
+        .await;
+    assert_eq!(drive_sub.status, 200, "{}", drive_sub.json);
+    let list_sub = g
+        .get(&format!(
+            "/lists/{}/subscriptions/socketIo",
+            seed::ISSUES_LIST_ID
+        ))
+        .await;
+    assert_eq!(list_sub.status, 200, "{}", list_sub.json);
+    let drive_guid = subscription_guid(base, drive_sub.json["id"].as_str().unwrap()).await;
+    let list_guid = subscription_guid(base, list_sub.json["id"].as_str().unwrap()).await;
+
+    // Two changes in the library, each sent twice; one list item, twice.
+    let mut drive_peer = Peer::spawn(&notification_url(&drive_sub.json), 4, "websocket");
+    let mut list_peer = Peer::spawn(&notification_url(&list_sub.json), 2, "websocket");
+    assert_eq!(drive_peer.line().await, Some(json!({"type": "connected"})));
+    assert_eq!(list_peer.line().await, Some(json!({"type": "connected"})));
+    assert_eq!(stats(base).await["liveSockets"], 2);
+
+    let put = g
+        .put(
+            &format!("/drives/{}/root:/peer.md:/content", seed::DOCS_DRIVE),
+            "# peer",
+        )
+        .await;
+    assert_eq!(put.status, 201, "{}", put.json);
+    let renamed = g
+        .json(
+            reqwest::Method::PATCH,
+            &format!(
+                "/drives/{}/items/{}",
+                seed::DOCS_DRIVE,
+                put.json["id"].as_str().unwrap()
+            ),
+            json!({"name": "peer-renamed.md"}),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.json);
+    for _ in 0..4 {
+        let line = drive_peer.line().await.expect("a notification line");
+        assert_eq!(line["type"], "notification", "{line}");
+        assert_eq!(line["argType"], "string", "the argument is a JSON string");
+        let element = &line["payload"]["value"][0];
+        assert_eq!(element["subscriptionId"], drive_guid.as_str());
+        assert_eq!(element["resource"], seed::DOCS_LIST_RESOURCE);
+        assert_eq!(element["siteUrl"], seed::SITE_PATH);
+        assert_eq!(element["tenantId"], seed::TENANT_ID);
+        assert_eq!(
+            element["expirationDateTime"],
+            drive_sub.json["expirationDateTime"]
+        );
+    }
+    let (code, stderr) = drive_peer.finish().await;
+    assert_eq!(code, 0, "drive peer stderr: {stderr}");
+
+    let created = g
+        .json(
+            reqwest::Method::POST,
+            &format!("/lists/{}/items", seed::ISSUES_LIST_ID),
+            json!({"fields": {"Title": "from the peer test"}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    for _ in 0..2 {
+        // Had the library's changes reached this socket, they would come first.
+        let line = list_peer.line().await.expect("a notification line");
+        assert_eq!(line["type"], "notification", "{line}");
+        let element = &line["payload"]["value"][0];
+        assert_eq!(element["subscriptionId"], list_guid.as_str(), "{line}");
+        assert_eq!(element["resource"], seed::ISSUES_LIST_RESOURCE);
+    }
+    let (code, stderr) = list_peer.finish().await;
+    assert_eq!(code, 0, "list peer stderr: {stderr}");
+    running.shutdown().await;
+}

@@ -185,7 +185,10 @@ async fn notification_frame_is_exact_and_duplicated() {
         let value = payload["value"].as_array().unwrap();
         assert_eq!(value.len(), 1);
         let element = value[0].as_object().unwrap();
-        let keys: Vec<&str> = element.keys().map(String::as_str).collect();
+        // Sorted here: serde_json's map order depends on its `preserve_order` feature,
+        // which any crate built alongside may switch on. The raw order is checked below.
+        let mut keys: Vec<&str> = element.keys().map(String::as_str).collect();
+        keys.sort();
         let mut expected = vec![
             "subscriptionId",
             "clientState",

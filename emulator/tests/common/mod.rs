@@ -76,6 +76,15 @@ impl Graph {
         }
     }
 
+    /// A caller with a token obtained elsewhere (the device flow, a restart).
+    pub fn with_token(base: &str, token: &str) -> Graph {
+        Graph {
+            base: base.to_string(),
+            token: Some(token.to_string()),
+            http: reqwest::Client::new(),
+        }
+    }
+
     /// A caller that sends no `Authorization` header.
     pub fn anonymous(base: &str) -> Graph {
         Graph {
@@ -297,6 +306,164 @@ pub async fn wait_for_log(
     }
 }
 
+/// A public client id for sign-ins through the real device-code flow.
+pub const CLIENT_ID: &str = "6731de76-14a6-49ae-97bc-6eba6914391e";
+
+/// Scopes a watcher that also makes changes would ask for.
+pub const SCOPE: &str =
+    "offline_access openid profile User.Read Files.ReadWrite.All Sites.ReadWrite.All";
+
+/// A form POST; returns status, headers and the body as JSON (`null` if it is not JSON).
+pub async fn post_form(
+    url: &str,
+    form: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .form(form)
+        .send()
+        .await
+        .expect("form request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+/// Sign Adele in as a device-code client does over HTTP: ask for a code, then poll the
+/// token endpoint every `interval` seconds (as the answer says) until it grants tokens.
+/// Returns the token answer (`access_token`, `refresh_token`, …).
+pub async fn device_sign_in(base: &str) -> Value {
+    device_flow(base).await.1
+}
+
+/// Like [`device_sign_in`]; also returns the devicecode answer (`device_code`, `user_code`, …).
+pub async fn device_flow(base: &str) -> (Value, Value) {
+    let (status, _, code) = post_form(
+        &format!("{base}/common/oauth2/v2.0/devicecode"),
+        &[("client_id", CLIENT_ID), ("scope", SCOPE)],
+    )
+    .await;
+    assert_eq!(status, 200, "devicecode: {code}");
+    let device_code = code["device_code"]
+        .as_str()
+        .expect("device_code")
+        .to_string();
+    let mut interval = code["interval"].as_u64().expect("interval");
+    for _ in 0..20 {
+        // The polling pace the protocol asks for, not a synchronisation guess.
+        tokio::time::sleep(std::time::Duration::from_secs(interval)).await;
+        let (status, _, body) = post_form(
+            &format!("{base}/common/oauth2/v2.0/token"),
+            &[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("client_id", CLIENT_ID),
+                ("device_code", &device_code),
+            ],
+        )
+        .await;
+        if status == 200 {
+            assert_eq!(body["token_type"], "Bearer", "{body}");
+            return (code, body);
+        }
+        assert_eq!(status, 400, "{body}");
+        match body["error"].as_str() {
+            Some("authorization_pending") => {}
+            Some("slow_down") => interval += 5,
+            _ => panic!("device flow failed: {body}"),
+        }
+    }
+    panic!("the device code was never granted");
+}
+
+/// `POST …/token` with the refresh-token grant for [`CLIENT_ID`]: status and answer.
+pub async fn refresh(base: &str, refresh_token: &str) -> (u16, Value) {
+    let (status, _, body) = post_form(
+        &format!("{base}/common/oauth2/v2.0/token"),
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", CLIENT_ID),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await;
+    (status, body)
+}
+
+/// A named counter of a `/_emulator/stats` answer (0 when absent).
+pub fn counter(stats: &Value, key: &str) -> u64 {
+    stats["counters"][key].as_u64().unwrap_or(0)
+}
+
+/// Poll `/_emulator/stats` until counter `key` reaches `at_least`; returns its value.
+pub async fn wait_for_counter(
+    base: &str,
+    key: &str,
+    at_least: u64,
+    within: std::time::Duration,
+) -> u64 {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let value = counter(&stats(base).await, key);
+        if value >= at_least {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{key} stayed at {value}, below {at_least}, for {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// `GET /_emulator/log?since=N`: the raw text and the entries.
+pub async fn log_since(base: &str, since: u64) -> (String, Vec<Value>) {
+    let text = reqwest::get(format!("{base}/_emulator/log?since={since}"))
+        .await
+        .expect("log request")
+        .text()
+        .await
+        .expect("log text");
+    let log: Value = serde_json::from_str(&text).expect("log JSON");
+    (text, log["entries"].as_array().cloned().unwrap_or_default())
+}
+
+/// `GET /_emulator/settings`.
+pub async fn settings(base: &str) -> Value {
+    reqwest::get(format!("{base}/_emulator/settings"))
+        .await
+        .expect("settings request")
+        .json()
+        .await
+        .expect("settings JSON")
+}
+
+/// `PATCH /_emulator/settings` with a raw body; returns status and answer.
+pub async fn patch_settings(base: &str, body: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .patch(format!("{base}/_emulator/settings"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("settings request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A POST to a control route with a raw body; returns status and answer (any status).
+pub async fn post_raw(base: &str, path: &str, body: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("control request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 /// A raw Engine.IO 4 / socket.io 5 client over tokio-tungstenite, to check the wire.
 pub mod sio {
     use std::time::Duration;
@@ -356,11 +523,16 @@ pub mod sio {
         /// Open, join `/` then the namespace (as working clients do); returns the client
         /// and the namespace answer (`40/notifications,{…}` or `44/notifications,{…}`).
         pub async fn join(ws_url: &str) -> (Client, String) {
+            Client::join_namespace(ws_url, "/notifications").await
+        }
+
+        /// Like [`Client::join`] for the namespace a client took from the notificationUrl.
+        pub async fn join_namespace(ws_url: &str, namespace: &str) -> (Client, String) {
             let mut client = Client::open(ws_url).await;
             client.send("40").await;
             let root = client.text(Duration::from_secs(5)).await;
             assert!(root.starts_with("40{"), "root namespace answer: {root}");
-            client.send("40/notifications,").await;
+            client.send(&format!("40{namespace},")).await;
             let answer = client.text(Duration::from_secs(5)).await;
             (client, answer)
         }
