@@ -206,13 +206,20 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     #[cfg(unix)]
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .context("cannot listen for Ctrl-C")?;
+    // A service manager or `timeout(1)` stops it with SIGTERM: end as cleanly as on Ctrl-C.
+    #[cfg(unix)]
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
     println!("{}", running.base_url);
     eprintln!(
         "graphwatch emulator on {0}: point --graph-url at {0}/v1.0 and --login-url at {0}; Ctrl-C stops it",
         running.base_url
     );
     #[cfg(unix)]
-    interrupt.recv().await;
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
     #[cfg(not(unix))]
     tokio::signal::ctrl_c()
         .await

@@ -197,6 +197,15 @@ async fn ctrl_c_right_after_the_first_line_is_a_clean_exit() {
     }
 }
 
+/// A service manager (or `timeout`) stops it with SIGTERM: as clean as Ctrl-C.
+#[tokio::test]
+async fn sigterm_is_a_clean_exit() {
+    let emulator = Emulator::spawn(&["--port", "0"], &[]).await;
+    emulator.signal("TERM");
+    let (code, _) = emulator.exit().await;
+    assert_eq!(code, Some(0), "SIGTERM ends the emulator with status 0");
+}
+
 #[tokio::test]
 async fn bad_flags_exit_with_status_2() {
     for args in [
