@@ -188,6 +188,20 @@ enum Dir {
     Write,
 }
 
+impl ConnState {
+    /// Keep the task's waker for `dir`, so a stall's end or a kill can wake it.
+    fn remember_waker(&mut self, dir: Dir, cx: &Context<'_>) {
+        let slot = match dir {
+            Dir::Read => &mut self.read_waker,
+            Dir::Write => &mut self.write_waker,
+        };
+        match slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+    }
+}
+
 impl TrackedStream {
     fn gate(&mut self, cx: &Context<'_>, dir: Dir) -> Gate {
         let mut st = self.conn.state.lock().unwrap();
@@ -205,14 +219,7 @@ impl TrackedStream {
         }
         match st.stalled_until {
             Some(until) if Instant::now() < until => {
-                let slot = match dir {
-                    Dir::Read => &mut st.read_waker,
-                    Dir::Write => &mut st.write_waker,
-                };
-                match slot {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => *slot = Some(cx.waker().clone()),
-                }
+                st.remember_waker(dir, cx);
                 Gate::Pending
             }
             Some(_) => {
@@ -221,14 +228,7 @@ impl TrackedStream {
             }
             None => {
                 // Keep the waker so that a kill reaches a connection that is only waiting.
-                let slot = match dir {
-                    Dir::Read => &mut st.read_waker,
-                    Dir::Write => &mut st.write_waker,
-                };
-                match slot {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => *slot = Some(cx.waker().clone()),
-                }
+                st.remember_waker(dir, cx);
                 Gate::Open
             }
         }
