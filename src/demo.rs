@@ -42,7 +42,7 @@ const PATIENCE: Duration = Duration::from_secs(15);
 pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
     let template = match &args.template {
         Some(text) => Some(Template::parse(text).map_err(|e| {
-            Error::usage(format!("--template {text:?}: {e}"))
+            Error::usage(format!("{e} in {text:?}"))
                 .hint("write placeholders as {type}, {target}, {data.resource}")
         })?),
         None => None,

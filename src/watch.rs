@@ -46,7 +46,7 @@ impl WatchOptions {
     pub fn from_args(args: &WatchArgs) -> Result<WatchOptions, Error> {
         let template = match &args.template {
             Some(text) => Some(Template::parse(text).map_err(|e| {
-                Error::usage(format!("--template {text:?}: {e}")).hint(
+                Error::usage(format!("{e} in {text:?}")).hint(
                     "write placeholders as {type}, {target}, {data.resource}; {{ and }} for braces",
                 )
             })?),

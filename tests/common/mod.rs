@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::{Child, Stdio};
 
 use graphwatch_emulator::{EmulatorArgs, Running};
+
+pub mod peer;
 use serde_json::{json, Value};
 
 pub const ADELE: &str = "adele@contoso.onmicrosoft.com";
@@ -54,7 +56,9 @@ impl Env {
         let mut cmd = self.bare_cmd(args);
         if args
             .first()
-            .is_some_and(|c| ["login", "logout", "whoami", "endpoint"].contains(c))
+            .is_some_and(|c| {
+                ["login", "logout", "whoami", "endpoint", "drive", "list", "watch"].contains(c)
+            })
         {
             cmd.args(["--login-url", &self.base]);
             cmd.args(["--graph-url", &format!("{}/v1.0", self.base)]);
