@@ -426,7 +426,7 @@ fn is_permanent(err: &GraphError) -> bool {
         GraphError::Status { status, code, .. } => match *status {
             400 => code != "notSupported",
             408 | 409 | 429 => false,
-            400..=499 => true,
+            401..=499 => true,
             _ => false,
         },
     }

@@ -40,8 +40,10 @@ fn rendered() -> Vec<(PathBuf, Vec<u8>)> {
         }
         // clap names are `&'static str` without its `string` feature: leaking a few
         // short strings in a test is harmless.
-        let name: &'static str = Box::leak(format!("graphwatch-{}", sub.get_name()).into_boxed_str());
-        let bin: &'static str = Box::leak(format!("graphwatch {}", sub.get_name()).into_boxed_str());
+        let name: &'static str =
+            Box::leak(format!("graphwatch-{}", sub.get_name()).into_boxed_str());
+        let bin: &'static str =
+            Box::leak(format!("graphwatch {}", sub.get_name()).into_boxed_str());
         let page = sub.clone().name(name).bin_name(bin);
         files.push((Path::new("man").join(format!("{name}.1")), man(page)));
     }
@@ -101,7 +103,15 @@ fn completions_and_man_pages_are_up_to_date() {
 #[test]
 fn every_subcommand_has_a_man_page_and_bash_completes_them() {
     let files = rendered();
-    for name in ["drive", "list", "watch", "demo", "completions", "login", "endpoint"] {
+    for name in [
+        "drive",
+        "list",
+        "watch",
+        "demo",
+        "completions",
+        "login",
+        "endpoint",
+    ] {
         let page = PathBuf::from(format!("man/graphwatch-{name}.1"));
         assert!(files.iter().any(|(p, _)| *p == page), "{name}");
     }

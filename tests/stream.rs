@@ -162,7 +162,11 @@ fn graph(env: &Env, method: reqwest::Method, path: &str, body: Option<Value>) ->
             None => request,
         };
         let response = request.send().await.expect("Graph request");
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
         response.json().await.unwrap_or(Value::Null)
     })
 }
@@ -194,8 +198,18 @@ fn assert_notification(line: &Value, target: &str) {
         "{time}"
     );
     assert!(line["subscriptionId"].is_string(), "{line}");
-    assert_eq!(line["subscriptionId"], line["data"]["subscriptionId"], "{line}");
-    for field in ["clientState", "expirationDateTime", "resource", "tenantId", "siteUrl", "webId"] {
+    assert_eq!(
+        line["subscriptionId"], line["data"]["subscriptionId"],
+        "{line}"
+    );
+    for field in [
+        "clientState",
+        "expirationDateTime",
+        "resource",
+        "tenantId",
+        "siteUrl",
+        "webId",
+    ] {
         assert!(line["data"][field].is_string(), "{field} in {line}");
     }
     let keys: Vec<&String> = line.as_object().unwrap().keys().collect();
@@ -324,10 +338,7 @@ fn pretty_output_without_colour() {
             let (time, rest) = line.split_at(8);
             assert!(time.chars().filter(|c| *c == ':').count() == 2, "{line}");
             let words: Vec<&str> = rest.split(' ').collect();
-            let sub = words
-                .iter()
-                .position(|w| *w == "sub")
-                .expect("a sub field");
+            let sub = words.iter().position(|w| *w == "sub").expect("a sub field");
             let mut words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
             words[sub + 1] = "[sub]".into();
             format!("[time]{}", words.join(" "))
@@ -378,7 +389,12 @@ fn timeout_without_count_exits_0_and_with_count_unreached_124() {
         .env("GRAPHWATCH_ACCESS_TOKEN", &token)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(124), "{}", common::stderr(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(124),
+        "{}",
+        common::stderr(&output)
+    );
     let stderr = common::stderr(&output);
     assert!(
         stderr.contains("--timeout 300ms reached after 0 of 1 events"),
@@ -418,7 +434,10 @@ fn a_target_that_is_not_there_or_not_yours_exits_4() {
         assert_eq!(output.status.code(), Some(4), "{}", common::stderr(&output));
     }
     // Not signed in at all: 3.
-    let output = env.cmd(&["drive", "me", "--timeout", "10s"]).output().unwrap();
+    let output = env
+        .cmd(&["drive", "me", "--timeout", "10s"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(3), "{}", common::stderr(&output));
 }
 
@@ -458,7 +477,9 @@ fn exec_gets_the_json_on_stdin_and_the_variables_and_failures_do_not_stop_the_wa
     }
     let stderr = w.stderr();
     assert_eq!(
-        stderr.matches("--exec command exited with status 3").count(),
+        stderr
+            .matches("--exec command exited with status 3")
+            .count(),
         4,
         "{stderr}"
     );
@@ -583,7 +604,15 @@ fn one_lost_target_is_reported_the_others_go_on_and_the_exit_is_1() {
     );
     let mut w = Watcher::start(
         &env,
-        &["watch", "--drive", "me", "--list", "site-eng/list-issues", "-n", "2"],
+        &[
+            "watch",
+            "--drive",
+            "me",
+            "--list",
+            "site-eng/list-issues",
+            "-n",
+            "2",
+        ],
     );
     w.wait_stderr("stopped watching");
     w.wait_stderr("watching");
@@ -692,7 +721,11 @@ fn the_stream_works_against_a_node_socket_io_peer() {
         .collect();
     assert_eq!(
         ids,
-        ["peer-subscription-0", "peer-subscription-1", "peer-subscription-2"]
+        [
+            "peer-subscription-0",
+            "peer-subscription-1",
+            "peer-subscription-2"
+        ]
     );
     for line in &lines {
         assert_notification(line, "drive:me");

@@ -54,12 +54,12 @@ impl Env {
     /// environment (no GRAPHWATCH_* from the developer's shell) and the temp config dir.
     pub fn std_cmd(&self, args: &[&str]) -> std::process::Command {
         let mut cmd = self.bare_cmd(args);
-        if args
-            .first()
-            .is_some_and(|c| {
-                ["login", "logout", "whoami", "endpoint", "drive", "list", "watch"].contains(c)
-            })
-        {
+        if args.first().is_some_and(|c| {
+            [
+                "login", "logout", "whoami", "endpoint", "drive", "list", "watch",
+            ]
+            .contains(c)
+        }) {
             cmd.args(["--login-url", &self.base]);
             cmd.args(["--graph-url", &format!("{}/v1.0", self.base)]);
         }
