@@ -23,6 +23,9 @@ Examples:
   graphwatch whoami -o json                          who is signed in, as JSON
   graphwatch endpoint --drive me                     request the socket.io endpoint of your OneDrive
   graphwatch endpoint --list site-eng/list-issues    ... of a SharePoint list
+  graphwatch drive me                                watch your OneDrive
+  graphwatch watch --drive me --list site-eng/Issues one stream, two targets
+  graphwatch demo                                    see it work, no account needed
   graphwatch emulator                                serve a local Graph stand-in
 
 Graph options (-o, --graph-url, --login-url, --tenant, --client-id, --access-token,
@@ -34,7 +37,7 @@ Every option that has an environment variable can also be set in config.toml
 command-line flag, environment variable, config.toml, built-in default.
 
 Exit status: 0 ok, 1 error, 2 bad usage, 3 not signed in / sign-in failed,
-4 target not found or access denied.";
+4 target not found or access denied, 124 --timeout before --count events.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -110,8 +113,200 @@ Examples:
   graphwatch endpoint --list contoso.sharepoint.com:/sites/eng/Issues")]
     Endpoint(EndpointArgs),
 
+    /// Watch one drive or document library and write each notification as it arrives
+    #[command(after_help = DRIVE_HELP)]
+    Drive(DriveArgs),
+
+    /// Watch one SharePoint list and write each notification as it arrives
+    #[command(after_help = LIST_HELP)]
+    List(ListArgs),
+
+    /// Watch several drives and lists at once, as one merged stream
+    #[command(after_help = WATCH_HELP)]
+    Watch(WatchManyArgs),
+
     /// Serve the local Graph emulator until stopped
     Emulator(graphwatch_emulator::EmulatorArgs),
+
+    /// See it work with no account: watch the built-in emulator while it makes changes
+    #[command(after_help = "\
+Starts the emulator in this process on a free port, signs in to it through the real
+device-code sign-in (approved automatically; nothing is written to your token cache),
+watches its OneDrive and its Issues list, uploads, updates, renames and deletes a file,
+adds and edits a list item, prints the notifications as they arrive, and exits 0.
+
+Examples:
+  graphwatch demo
+  graphwatch demo -o json | jq -c .data")]
+    Demo(DemoArgs),
+
+    /// Print a shell completion script
+    #[command(after_help = "\
+Examples:
+  graphwatch completions bash > ~/.local/share/bash-completion/completions/graphwatch
+  graphwatch completions zsh > ~/.zfunc/_graphwatch      (with fpath+=~/.zfunc)
+  graphwatch completions fish > ~/.config/fish/completions/graphwatch.fish
+  graphwatch completions powershell >> $PROFILE")]
+    Completions(CompletionsArgs),
+}
+
+/// The part of the help that `drive`, `list` and `watch` share (a macro: `concat!`
+/// takes literals only).
+macro_rules! watch_footer {
+    () => {
+        "\
+Output: one line per event on stdout, flushed at once; JSON lines when stdout is not a
+terminal (or -o json), a short line for people on a terminal (or -o pretty):
+  {\"type\":\"notification\",\"time\":\"…\",\"target\":\"drive:me\",\"subscriptionId\":\"…\",\"data\":{…}}
+Status and reconnects go to stderr. Graph sends a notification (often twice) when
+something in the target changed; it does not say what.
+
+--template: {type} {time} {target} {subscriptionId} {data.resource} … (JSON paths
+into the event; {{ and }} for braces). --exec: CMD runs through the shell once per
+event, in order, with the event's JSON line on stdin and GRAPHWATCH_EVENT_TYPE,
+GRAPHWATCH_TARGET, GRAPHWATCH_TIME, GRAPHWATCH_SUBSCRIPTION_ID in its environment.
+
+Exit status: 0 after --count events, at --timeout without --count, or on Ctrl-C;
+124 at --timeout before --count events; 1 if a target was lost for good (another
+error, or a target that ended while others went on); 2 bad usage; 3 not signed in or
+token refused; 4 target not found or access denied."
+    };
+}
+
+const DRIVE_HELP: &str = concat!(
+    "\
+Drive SPEC: me | DRIVE-ID | user:UPN-or-ID | group:GROUP-ID | site:SITE-ID
+            | https://HOST/sites/NAME | https://HOST/sites/NAME/LIBRARY[/…]
+
+Examples:
+  graphwatch drive me
+  graphwatch drive me -o json | jq -r .data.resource
+  graphwatch drive https://contoso.sharepoint.com/sites/eng/Shared%20Documents -n 1
+  graphwatch drive me --exec 'notify-send \"OneDrive changed\"'
+
+",
+    watch_footer!()
+);
+
+const LIST_HELP: &str = concat!(
+    "\
+List SPEC:  https://HOST/sites/NAME/Lists/LIST[/…] | SITE/LIST
+            (SITE: a site id or HOST:/sites/NAME; LIST: a list id or display name)
+
+Examples:
+  graphwatch list https://contoso.sharepoint.com/sites/eng/Lists/Issues
+  graphwatch list contoso.sharepoint.com:/sites/eng/Issues --timeout 10m -n 1
+
+",
+    watch_footer!()
+);
+
+const WATCH_HELP: &str = concat!(
+    "\
+Each --drive and --list takes a SPEC as `graphwatch drive` and `graphwatch list` do;
+each output line names its target (\"target\":\"drive:me\"). A target that fails for
+good (access denied, not found) is reported and the others go on.
+
+Examples:
+  graphwatch watch --drive me --list site-eng/Issues
+  graphwatch watch --drive me --drive group:02bd9fd6-8f93-4758-87c3-1fb73740a315 -o json
+
+",
+    watch_footer!()
+);
+
+/// `graphwatch drive SPEC`.
+#[derive(Debug, Args)]
+pub struct DriveArgs {
+    /// The drive or document library: me, a drive id, user:UPN, group:ID, site:ID or a SharePoint URL
+    #[arg(value_name = "SPEC")]
+    pub spec: String,
+
+    #[command(flatten)]
+    pub watch: WatchArgs,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+/// `graphwatch list SPEC`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The SharePoint list: a list URL, or SITE/LIST
+    #[arg(value_name = "SPEC")]
+    pub spec: String,
+
+    #[command(flatten)]
+    pub watch: WatchArgs,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+/// `graphwatch watch --drive … --list …`: at least one target.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("targets").required(true).multiple(true).args(["drives", "lists"])))]
+pub struct WatchManyArgs {
+    /// A drive or document library to watch (repeatable)
+    #[arg(long = "drive", value_name = "SPEC")]
+    pub drives: Vec<String>,
+
+    /// A SharePoint list to watch (repeatable)
+    #[arg(long = "list", value_name = "SPEC")]
+    pub lists: Vec<String>,
+
+    #[command(flatten)]
+    pub watch: WatchArgs,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+/// What to do with the stream: shared by `drive`, `list` and `watch`.
+///
+/// `--timeout` and `--template` are kept as text here and checked in
+/// [`crate::watch::WatchOptions::from_args`], so that a bad value is a one-line usage
+/// error (exit 2) like every other bad input, not clap's multi-line one.
+// Room for the delta options of the next issue (--changes, --state, --poll, --path).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Watch options")]
+pub struct WatchArgs {
+    /// One line per event from {field.path} placeholders, e.g. '{time} {target} {data.resource}'
+    #[arg(long, value_name = "TPL")]
+    pub template: Option<String>,
+
+    /// Exit 0 after N events were written
+    #[arg(short = 'n', long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Run CMD through the shell once per event: the event's JSON line on its stdin,
+    /// GRAPHWATCH_* variables in its environment
+    #[arg(long, value_name = "CMD")]
+    pub exec: Option<String>,
+}
+
+/// `graphwatch demo`: output choices only; everything else is the emulator's.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Output format [default: pretty on a terminal, json otherwise]
+    #[arg(short, long, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+
+    /// One line per event from {field.path} placeholders, as for `graphwatch drive`
+    #[arg(long, value_name = "TPL")]
+    pub template: Option<String>,
+}
+
+/// `graphwatch completions SHELL`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// Options shared by every command that talks to Graph or to the sign-in service.

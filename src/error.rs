@@ -4,7 +4,7 @@
 //! knows what the failure *means* for the user (not signed in, target not found, bad
 //! usage) puts an [`Error`] at the root of the chain. `main` then reports the whole
 //! chain on one line and exits with the code found in it. Scripts rely on the codes
-//! (SPEC: 1 error, 2 usage, 3 auth, 4 target), people rely on the "what to do" hint.
+//! (SPEC: 1 error, 2 usage, 3 auth, 4 target, 124 timeout), people rely on the "what to do" hint.
 
 use std::fmt;
 
@@ -21,6 +21,8 @@ pub enum Code {
     Auth = 3,
     /// Target not found, or access denied.
     Target = 4,
+    /// `--timeout` reached before `--count` events (the status `timeout(1)` uses).
+    Timeout = 124,
 }
 
 /// An error that knows its exit code and, usually, what the user should do about it.
@@ -50,6 +52,10 @@ impl Error {
 
     pub fn target(message: impl Into<String>) -> Self {
         Self::new(Code::Target, message)
+    }
+
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::new(Code::Timeout, message)
     }
 
     pub fn failure(message: impl Into<String>) -> Self {
@@ -121,6 +127,7 @@ fn default_hint(code: Code) -> &'static str {
         Code::Usage => "see `graphwatch --help`",
         Code::Auth => "run `graphwatch login`",
         Code::Target => "check the SPEC and that the signed-in account can read it",
+        Code::Timeout => "give a longer --timeout or a smaller --count",
     }
 }
 

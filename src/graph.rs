@@ -149,6 +149,15 @@ impl GraphError {
     }
 }
 
+/// What a request carries.
+#[derive(Clone, Copy)]
+enum Body<'a> {
+    Empty,
+    Json(&'a Value),
+    /// Raw content and its `Content-Type`.
+    Bytes(&'a [u8], &'a str),
+}
+
 /// Authenticated access to one Graph base URL. Cheap to clone.
 #[derive(Clone)]
 pub struct GraphClient {
@@ -210,6 +219,22 @@ impl GraphClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, GraphError> {
+        self.send(method, path, body.map(Body::Json).unwrap_or(Body::Empty))
+            .await
+    }
+
+    /// `PUT` raw content (a file upload, `…:/content`); the decoded answer.
+    pub async fn put_content(
+        &self,
+        path: &str,
+        content: &[u8],
+        content_type: &str,
+    ) -> Result<Value, GraphError> {
+        self.send(Method::PUT, path, Body::Bytes(content, content_type))
+            .await
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Body<'_>) -> Result<Value, GraphError> {
         let url = self.url_for(path)?;
         let request = describe(&method, &url, &self.base);
         let response = self.execute(method, url, body).await?;
@@ -225,7 +250,7 @@ impl GraphClient {
 
     async fn get_json_at<T: DeserializeOwned>(&self, url: Url) -> Result<T, GraphError> {
         let request = describe(&Method::GET, &url, &self.base);
-        let response = self.execute(Method::GET, url, None).await?;
+        let response = self.execute(Method::GET, url, Body::Empty).await?;
         let bytes = response.bytes().await.map_err(|e| GraphError::Transport {
             request: request.clone(),
             source: e.without_url(),
@@ -254,7 +279,7 @@ impl GraphClient {
         &self,
         method: Method,
         url: Url,
-        body: Option<&Value>,
+        body: Body<'_>,
     ) -> Result<reqwest::Response, GraphError> {
         let request = describe(&method, &url, &self.base);
         let mut token = self
@@ -272,8 +297,14 @@ impl GraphClient {
                 .request(method.clone(), url.clone())
                 .bearer_auth(token.expose())
                 .header(reqwest::header::ACCEPT, "application/json");
-            if let Some(body) = body {
-                builder = builder.json(body);
+            match body {
+                Body::Empty => {}
+                Body::Json(value) => builder = builder.json(value),
+                Body::Bytes(bytes, content_type) => {
+                    builder = builder
+                        .header(reqwest::header::CONTENT_TYPE, content_type)
+                        .body(bytes.to_vec())
+                }
             }
             let response = match builder.send().await {
                 Ok(response) => response,

@@ -15,15 +15,21 @@
 //!   model and its JSON/pretty/template lines
 //! - [`socket`]: the socket.io link to a notificationUrl
 //! - [`exec`]: `--exec`, one command per event
+//! - [`supervisor`]: one target's link kept alive (endpoint, connect, back off, renew)
+//! - [`watch`]: the watch loop of `drive`, `list`, `watch` and `demo`
+//! - [`demo`]: `graphwatch demo`, the emulator watched while it changes
 
 pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod exec;
 pub mod graph;
 pub mod logging;
 pub mod output;
 pub mod socket;
+pub mod supervisor;
 pub mod target;
+pub mod watch;

@@ -380,6 +380,40 @@ fn lookup_failed(err: GraphError, what: &str) -> anyhow::Error {
     }
 }
 
+/// The socketIo request failed after the target was found.
+pub fn socketio_failed(err: GraphError, target: &Target) -> anyhow::Error {
+    let err = match err {
+        GraphError::Token(inner) => return inner,
+        other => other,
+    };
+    match (err.status(), err.code()) {
+        (Some(400), Some("notSupported")) => Error::failure(format!(
+            "Graph does not offer socket.io notifications for {} right now ({})",
+            target.label,
+            err.summary()
+        ))
+        .hint("some business accounts get this, sometimes only for a while; try again later")
+        .into(),
+        (Some(403), _) => Error::target(format!(
+            "access to the notifications of {} was denied ({})",
+            target.label,
+            err.summary()
+        ))
+        .hint("the sign-in needs Files.Read (drives) or Sites.Read.All (lists) and access to the target")
+        .into(),
+        (Some(404), _) => Error::target(format!(
+            "{} has no socket.io endpoint ({})",
+            target.label,
+            err.summary()
+        ))
+        .into(),
+        _ => anyhow::Error::new(err).context(format!(
+            "cannot get the socket.io endpoint of {}",
+            target.label
+        )),
+    }
+}
+
 fn str_field(value: &Value, key: &str) -> Option<String> {
     value.get(key).and_then(Value::as_str).map(str::to_string)
 }

@@ -7,9 +7,8 @@ use serde_json::Value;
 use super::Context;
 use crate::cli::OneTarget;
 use crate::error::Error;
-use crate::graph::GraphError;
 use crate::output;
-use crate::target::{self, DriveSpec, ListSpec, Target, TargetKind, TargetSpec};
+use crate::target::{self, socketio_failed, DriveSpec, ListSpec, TargetKind, TargetSpec};
 
 pub async fn run(ctx: &Context, which: &OneTarget) -> anyhow::Result<()> {
     // A bad SPEC is a usage error even when nobody is signed in: parse first.
@@ -37,38 +36,4 @@ pub async fn run(ctx: &Context, which: &OneTarget) -> anyhow::Result<()> {
         .await
         .map_err(|e| socketio_failed(e, &target))?;
     output::print_json(&subscription, ctx.settings.output)
-}
-
-/// The socketIo request failed after the target was found.
-pub fn socketio_failed(err: GraphError, target: &Target) -> anyhow::Error {
-    let err = match err {
-        GraphError::Token(inner) => return inner,
-        other => other,
-    };
-    match (err.status(), err.code()) {
-        (Some(400), Some("notSupported")) => Error::failure(format!(
-            "Graph does not offer socket.io notifications for {} right now ({})",
-            target.label,
-            err.summary()
-        ))
-        .hint("some business accounts get this, sometimes only for a while; try again later")
-        .into(),
-        (Some(403), _) => Error::target(format!(
-            "access to the notifications of {} was denied ({})",
-            target.label,
-            err.summary()
-        ))
-        .hint("the sign-in needs Files.Read (drives) or Sites.Read.All (lists) and access to the target")
-        .into(),
-        (Some(404), _) => Error::target(format!(
-            "{} has no socket.io endpoint ({})",
-            target.label,
-            err.summary()
-        ))
-        .into(),
-        _ => anyhow::Error::new(err).context(format!(
-            "cannot get the socket.io endpoint of {}",
-            target.label
-        )),
-    }
 }

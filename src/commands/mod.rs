@@ -2,7 +2,9 @@
 //! talks to Graph: resolved options, logging, the stderr [`Ui`] and a [`GraphClient`].
 
 mod account;
+pub mod completions;
 mod endpoint;
+mod stream;
 
 use std::io::IsTerminal as _;
 
@@ -25,6 +27,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Endpoint(args) => {
             endpoint::run(&Context::new(global, &args.graph)?, &args.target).await
         }
+        Command::Drive(args) => {
+            let spec = stream::drive_spec(&args.spec)?;
+            stream::run(global, &args.graph, &args.watch, vec![spec]).await
+        }
+        Command::List(args) => {
+            let spec = stream::list_spec(&args.spec)?;
+            stream::run(global, &args.graph, &args.watch, vec![spec]).await
+        }
+        Command::Watch(args) => {
+            let specs = stream::specs(&args.drives, &args.lists)?;
+            stream::run(global, &args.graph, &args.watch, specs).await
+        }
+        Command::Demo(args) => crate::demo::run(global, args).await,
+        Command::Completions(args) => completions::run(args.shell),
         Command::Emulator(args) => {
             let color = config::color_choice(global.color, None);
             logging::init(
@@ -49,7 +65,12 @@ pub struct Context {
 impl Context {
     /// Resolve the options (flag > env > config.toml > default) and start logging.
     pub fn new(global: &GlobalArgs, args: &GraphArgs) -> anyhow::Result<Context> {
-        let settings = config::resolve(global, args)?;
+        Context::from_settings(global, config::resolve(global, args)?)
+    }
+
+    /// A context for settings made by the program itself (the demo's), not resolved
+    /// from the user's flags, environment and config file.
+    pub fn from_settings(global: &GlobalArgs, settings: Settings) -> anyhow::Result<Context> {
         logging::init(
             global.verbose,
             global.quiet,

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::{Child, Stdio};
 
 use graphwatch_emulator::{EmulatorArgs, Running};
+
+pub mod peer;
 use serde_json::{json, Value};
 
 pub const ADELE: &str = "adele@contoso.onmicrosoft.com";
@@ -52,10 +54,12 @@ impl Env {
     /// environment (no GRAPHWATCH_* from the developer's shell) and the temp config dir.
     pub fn std_cmd(&self, args: &[&str]) -> std::process::Command {
         let mut cmd = self.bare_cmd(args);
-        if args
-            .first()
-            .is_some_and(|c| ["login", "logout", "whoami", "endpoint"].contains(c))
-        {
+        if args.first().is_some_and(|c| {
+            [
+                "login", "logout", "whoami", "endpoint", "drive", "list", "watch",
+            ]
+            .contains(c)
+        }) {
             cmd.args(["--login-url", &self.base]);
             cmd.args(["--graph-url", &format!("{}/v1.0", self.base)]);
         }

@@ -1,0 +1,309 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'graphwatch' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'graphwatch'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'graphwatch' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Sign in with a device code and keep the tokens for the profile')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Forget the profile''s tokens')
+            [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Show the signed-in account, tenant, scopes and token expiry (never a token)')
+            [CompletionResult]::new('endpoint', 'endpoint', [CompletionResultType]::ParameterValue, 'Request the socket.io endpoint of a drive or list once and print it as JSON')
+            [CompletionResult]::new('drive', 'drive', [CompletionResultType]::ParameterValue, 'Watch one drive or document library and write each notification as it arrives')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Watch one SharePoint list and write each notification as it arrives')
+            [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Watch several drives and lists at once, as one merged stream')
+            [CompletionResult]::new('emulator', 'emulator', [CompletionResultType]::ParameterValue, 'Serve the local Graph emulator until stopped')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'See it work with no account: watch the built-in emulator while it makes changes')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'graphwatch;login' {
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Ask for this scope too (repeatable), e.g. --scope Files.Read.All')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--graph-url', '--graph-url', [CompletionResultType]::ParameterName, 'Graph base URL [default: https://graph.microsoft.com/v1.0]')
+            [CompletionResult]::new('--login-url', '--login-url', [CompletionResultType]::ParameterName, 'Sign-in service base URL [default: https://login.microsoftonline.com]')
+            [CompletionResult]::new('--tenant', '--tenant', [CompletionResultType]::ParameterName, 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]')
+            [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]')
+            [CompletionResult]::new('--access-token', '--access-token', [CompletionResultType]::ParameterName, 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'graphwatch;logout' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--graph-url', '--graph-url', [CompletionResultType]::ParameterName, 'Graph base URL [default: https://graph.microsoft.com/v1.0]')
+            [CompletionResult]::new('--login-url', '--login-url', [CompletionResultType]::ParameterName, 'Sign-in service base URL [default: https://login.microsoftonline.com]')
+            [CompletionResult]::new('--tenant', '--tenant', [CompletionResultType]::ParameterName, 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]')
+            [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]')
+            [CompletionResult]::new('--access-token', '--access-token', [CompletionResultType]::ParameterName, 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'graphwatch;whoami' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--graph-url', '--graph-url', [CompletionResultType]::ParameterName, 'Graph base URL [default: https://graph.microsoft.com/v1.0]')
+            [CompletionResult]::new('--login-url', '--login-url', [CompletionResultType]::ParameterName, 'Sign-in service base URL [default: https://login.microsoftonline.com]')
+            [CompletionResult]::new('--tenant', '--tenant', [CompletionResultType]::ParameterName, 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]')
+            [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]')
+            [CompletionResult]::new('--access-token', '--access-token', [CompletionResultType]::ParameterName, 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'graphwatch;endpoint' {
+            [CompletionResult]::new('--drive', '--drive', [CompletionResultType]::ParameterName, 'The drive or document library: me, a drive id, user:UPN, group:ID, site:ID or a SharePoint URL')
+            [CompletionResult]::new('--list', '--list', [CompletionResultType]::ParameterName, 'The SharePoint list: a list URL, or SITE/LIST')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--graph-url', '--graph-url', [CompletionResultType]::ParameterName, 'Graph base URL [default: https://graph.microsoft.com/v1.0]')
+            [CompletionResult]::new('--login-url', '--login-url', [CompletionResultType]::ParameterName, 'Sign-in service base URL [default: https://login.microsoftonline.com]')
+            [CompletionResult]::new('--tenant', '--tenant', [CompletionResultType]::ParameterName, 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]')
+            [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]')
+            [CompletionResult]::new('--access-token', '--access-token', [CompletionResultType]::ParameterName, 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'graphwatch;drive' {
+            [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'One line per event from {field.path} placeholders, e.g. ''{time} {target} {data.resource}''')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Exit 0 after N events were written')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Exit 0 after N events were written')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'Run CMD through the shell once per event: the event''s JSON line on its stdin, GRAPHWATCH_* variables in its environment')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--graph-url', '--graph-url', [CompletionResultType]::ParameterName, 'Graph base URL [default: https://graph.microsoft.com/v1.0]')
+            [CompletionResult]::new('--login-url', '--login-url', [CompletionResultType]::ParameterName, 'Sign-in service base URL [default: https://login.microsoftonline.com]')
+            [CompletionResult]::new('--tenant', '--tenant', [CompletionResultType]::ParameterName, 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]')
+            [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]')
+            [CompletionResult]::new('--access-token', '--access-token', [CompletionResultType]::ParameterName, 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'graphwatch;list' {
+            [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'One line per event from {field.path} placeholders, e.g. ''{time} {target} {data.resource}''')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Exit 0 after N events were written')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Exit 0 after N events were written')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'Run CMD through the shell once per event: the event''s JSON line on its stdin, GRAPHWATCH_* variables in its environment')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--graph-url', '--graph-url', [CompletionResultType]::ParameterName, 'Graph base URL [default: https://graph.microsoft.com/v1.0]')
+            [CompletionResult]::new('--login-url', '--login-url', [CompletionResultType]::ParameterName, 'Sign-in service base URL [default: https://login.microsoftonline.com]')
+            [CompletionResult]::new('--tenant', '--tenant', [CompletionResultType]::ParameterName, 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]')
+            [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]')
+            [CompletionResult]::new('--access-token', '--access-token', [CompletionResultType]::ParameterName, 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'graphwatch;watch' {
+            [CompletionResult]::new('--drive', '--drive', [CompletionResultType]::ParameterName, 'A drive or document library to watch (repeatable)')
+            [CompletionResult]::new('--list', '--list', [CompletionResultType]::ParameterName, 'A SharePoint list to watch (repeatable)')
+            [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'One line per event from {field.path} placeholders, e.g. ''{time} {target} {data.resource}''')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Exit 0 after N events were written')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Exit 0 after N events were written')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'Run CMD through the shell once per event: the event''s JSON line on its stdin, GRAPHWATCH_* variables in its environment')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--graph-url', '--graph-url', [CompletionResultType]::ParameterName, 'Graph base URL [default: https://graph.microsoft.com/v1.0]')
+            [CompletionResult]::new('--login-url', '--login-url', [CompletionResultType]::ParameterName, 'Sign-in service base URL [default: https://login.microsoftonline.com]')
+            [CompletionResult]::new('--tenant', '--tenant', [CompletionResultType]::ParameterName, 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]')
+            [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]')
+            [CompletionResult]::new('--access-token', '--access-token', [CompletionResultType]::ParameterName, 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'graphwatch;emulator' {
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port on 127.0.0.1 (0 picks a free one; the first stdout line tells which)')
+            [CompletionResult]::new('--ping-interval-ms', '--ping-interval-ms', [CompletionResultType]::ParameterName, 'Engine.IO ping interval in milliseconds')
+            [CompletionResult]::new('--ping-timeout-ms', '--ping-timeout-ms', [CompletionResultType]::ParameterName, 'Engine.IO ping timeout in milliseconds')
+            [CompletionResult]::new('--persist', '--persist', [CompletionResultType]::ParameterName, 'Keep data, tokens and subscriptions in this JSON file, so a restarted emulator carries on')
+            [CompletionResult]::new('--approve-after-polls', '--approve-after-polls', [CompletionResultType]::ParameterName, 'Token polls before a device code is approved automatically (0 = only by hand at /devicelogin)')
+            [CompletionResult]::new('--device-code-interval-secs', '--device-code-interval-secs', [CompletionResultType]::ParameterName, 'Polling interval, in seconds, that the device-code endpoint asks for')
+            [CompletionResult]::new('--device-code-lifetime-secs', '--device-code-lifetime-secs', [CompletionResultType]::ParameterName, 'Lifetime of a device code, in seconds')
+            [CompletionResult]::new('--token-lifetime-secs', '--token-lifetime-secs', [CompletionResultType]::ParameterName, 'Lifetime of an access token, in seconds')
+            [CompletionResult]::new('--subscription-lifetime-secs', '--subscription-lifetime-secs', [CompletionResultType]::ParameterName, 'Lifetime of a socketIo subscription, in seconds; its sockets are disconnected when it ends')
+            [CompletionResult]::new('--notify-delay-ms', '--notify-delay-ms', [CompletionResultType]::ParameterName, 'Delay between a change and its notification, in milliseconds (the live service: 5-36 s)')
+            [CompletionResult]::new('--notify-duplicates', '--notify-duplicates', [CompletionResultType]::ParameterName, 'How many times each notification is sent (the live service often sends two)')
+            [CompletionResult]::new('--delta-page-size', '--delta-page-size', [CompletionResultType]::ParameterName, 'Items per delta page')
+            [CompletionResult]::new('--delta-lag-ms', '--delta-lag-ms', [CompletionResultType]::ParameterName, 'A change becomes visible to delta only this many milliseconds after it is made')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'graphwatch;demo' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
+            [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'One line per event from {field.path} placeholders, as for `graphwatch drive`')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'graphwatch;completions' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'graphwatch;help' {
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Sign in with a device code and keep the tokens for the profile')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Forget the profile''s tokens')
+            [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Show the signed-in account, tenant, scopes and token expiry (never a token)')
+            [CompletionResult]::new('endpoint', 'endpoint', [CompletionResultType]::ParameterValue, 'Request the socket.io endpoint of a drive or list once and print it as JSON')
+            [CompletionResult]::new('drive', 'drive', [CompletionResultType]::ParameterValue, 'Watch one drive or document library and write each notification as it arrives')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Watch one SharePoint list and write each notification as it arrives')
+            [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Watch several drives and lists at once, as one merged stream')
+            [CompletionResult]::new('emulator', 'emulator', [CompletionResultType]::ParameterValue, 'Serve the local Graph emulator until stopped')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'See it work with no account: watch the built-in emulator while it makes changes')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'graphwatch;help;login' {
+            break
+        }
+        'graphwatch;help;logout' {
+            break
+        }
+        'graphwatch;help;whoami' {
+            break
+        }
+        'graphwatch;help;endpoint' {
+            break
+        }
+        'graphwatch;help;drive' {
+            break
+        }
+        'graphwatch;help;list' {
+            break
+        }
+        'graphwatch;help;watch' {
+            break
+        }
+        'graphwatch;help;emulator' {
+            break
+        }
+        'graphwatch;help;demo' {
+            break
+        }
+        'graphwatch;help;completions' {
+            break
+        }
+        'graphwatch;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,214 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_graphwatch_global_optspecs
+    string join \n v/verbose q/quiet color= h/help V/version
+end
+
+function __fish_graphwatch_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_graphwatch_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_graphwatch_using_subcommand
+    set -l cmd (__fish_graphwatch_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -s h -l help -d 'Print help'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -s V -l version -d 'Print version'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "login" -d 'Sign in with a device code and keep the tokens for the profile'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "logout" -d 'Forget the profile\'s tokens'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "whoami" -d 'Show the signed-in account, tenant, scopes and token expiry (never a token)'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "endpoint" -d 'Request the socket.io endpoint of a drive or list once and print it as JSON'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "drive" -d 'Watch one drive or document library and write each notification as it arrives'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "list" -d 'Watch one SharePoint list and write each notification as it arrives'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "watch" -d 'Watch several drives and lists at once, as one merged stream'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "emulator" -d 'Serve the local Graph emulator until stopped'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "demo" -d 'See it work with no account: watch the built-in emulator while it makes changes'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l scope -d 'Ask for this scope too (repeatable), e.g. --scope Files.Read.All' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
+pretty\t'For people'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l graph-url -d 'Graph base URL [default: https://graph.microsoft.com/v1.0]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l login-url -d 'Sign-in service base URL [default: https://login.microsoftonline.com]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s V -l version -d 'Print version'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
+pretty\t'For people'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l graph-url -d 'Graph base URL [default: https://graph.microsoft.com/v1.0]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l login-url -d 'Sign-in service base URL [default: https://login.microsoftonline.com]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s V -l version -d 'Print version'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
+pretty\t'For people'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l graph-url -d 'Graph base URL [default: https://graph.microsoft.com/v1.0]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l login-url -d 'Sign-in service base URL [default: https://login.microsoftonline.com]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -s V -l version -d 'Print version'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l drive -d 'The drive or document library: me, a drive id, user:UPN, group:ID, site:ID or a SharePoint URL' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l list -d 'The SharePoint list: a list URL, or SITE/LIST' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
+pretty\t'For people'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l graph-url -d 'Graph base URL [default: https://graph.microsoft.com/v1.0]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l login-url -d 'Sign-in service base URL [default: https://login.microsoftonline.com]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -s V -l version -d 'Print version'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l template -d 'One line per event from {field.path} placeholders, e.g. \'{time} {target} {data.resource}\'' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s n -l count -d 'Exit 0 after N events were written' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
+pretty\t'For people'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l graph-url -d 'Graph base URL [default: https://graph.microsoft.com/v1.0]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l login-url -d 'Sign-in service base URL [default: https://login.microsoftonline.com]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s V -l version -d 'Print version'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l template -d 'One line per event from {field.path} placeholders, e.g. \'{time} {target} {data.resource}\'' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s n -l count -d 'Exit 0 after N events were written' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
+pretty\t'For people'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l graph-url -d 'Graph base URL [default: https://graph.microsoft.com/v1.0]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l login-url -d 'Sign-in service base URL [default: https://login.microsoftonline.com]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s V -l version -d 'Print version'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l drive -d 'A drive or document library to watch (repeatable)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l list -d 'A SharePoint list to watch (repeatable)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l template -d 'One line per event from {field.path} placeholders, e.g. \'{time} {target} {data.resource}\'' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s n -l count -d 'Exit 0 after N events were written' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
+pretty\t'For people'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l graph-url -d 'Graph base URL [default: https://graph.microsoft.com/v1.0]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l login-url -d 'Sign-in service base URL [default: https://login.microsoftonline.com]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s V -l version -d 'Print version'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l port -d 'Port on 127.0.0.1 (0 picks a free one; the first stdout line tells which)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l ping-interval-ms -d 'Engine.IO ping interval in milliseconds' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l ping-timeout-ms -d 'Engine.IO ping timeout in milliseconds' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l persist -d 'Keep data, tokens and subscriptions in this JSON file, so a restarted emulator carries on' -r -F
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l approve-after-polls -d 'Token polls before a device code is approved automatically (0 = only by hand at /devicelogin)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l device-code-interval-secs -d 'Polling interval, in seconds, that the device-code endpoint asks for' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l device-code-lifetime-secs -d 'Lifetime of a device code, in seconds' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l token-lifetime-secs -d 'Lifetime of an access token, in seconds' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l subscription-lifetime-secs -d 'Lifetime of a socketIo subscription, in seconds; its sockets are disconnected when it ends' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l notify-delay-ms -d 'Delay between a change and its notification, in milliseconds (the live service: 5-36 s)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l notify-duplicates -d 'How many times each notification is sent (the live service often sends two)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l delta-page-size -d 'Items per delta page' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l delta-lag-ms -d 'A change becomes visible to delta only this many milliseconds after it is made' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -s h -l help -d 'Print help'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -s V -l version -d 'Print version'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
+pretty\t'For people'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -l template -d 'One line per event from {field.path} placeholders, as for `graphwatch drive`' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand completions" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand completions" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions help" -f -a "login" -d 'Sign in with a device code and keep the tokens for the profile'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions help" -f -a "logout" -d 'Forget the profile\'s tokens'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions help" -f -a "whoami" -d 'Show the signed-in account, tenant, scopes and token expiry (never a token)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions help" -f -a "endpoint" -d 'Request the socket.io endpoint of a drive or list once and print it as JSON'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions help" -f -a "drive" -d 'Watch one drive or document library and write each notification as it arrives'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions help" -f -a "list" -d 'Watch one SharePoint list and write each notification as it arrives'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions help" -f -a "watch" -d 'Watch several drives and lists at once, as one merged stream'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions help" -f -a "emulator" -d 'Serve the local Graph emulator until stopped'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions help" -f -a "demo" -d 'See it work with no account: watch the built-in emulator while it makes changes'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

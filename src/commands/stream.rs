@@ -1,0 +1,35 @@
+//! `drive`, `list` and `watch`: check the SPECs and options, then run the watch loop.
+
+use crate::cli::{GlobalArgs, GraphArgs, WatchArgs};
+use crate::target::{DriveSpec, ListSpec, TargetSpec};
+use crate::watch::{self, Hooks, WatchOptions};
+
+use super::Context;
+
+pub fn drive_spec(text: &str) -> anyhow::Result<TargetSpec> {
+    Ok(TargetSpec::Drive(DriveSpec::parse(text)?))
+}
+
+pub fn list_spec(text: &str) -> anyhow::Result<TargetSpec> {
+    Ok(TargetSpec::List(ListSpec::parse(text)?))
+}
+
+/// `--drive …` then `--list …`, in that order.
+pub fn specs(drives: &[String], lists: &[String]) -> anyhow::Result<Vec<TargetSpec>> {
+    let drives = drives.iter().map(|d| drive_spec(d));
+    let lists = lists.iter().map(|l| list_spec(l));
+    drives.chain(lists).collect()
+}
+
+/// Bad SPECs and options are reported before anything else (no sign-in needed to be
+/// told that a flag is wrong); then the options are resolved and the watch runs.
+pub async fn run(
+    global: &GlobalArgs,
+    graph: &GraphArgs,
+    args: &WatchArgs,
+    specs: Vec<TargetSpec>,
+) -> anyhow::Result<()> {
+    let options = WatchOptions::from_args(args)?;
+    let ctx = Context::new(global, graph)?;
+    watch::run(&ctx, &specs, options, Hooks::default()).await
+}

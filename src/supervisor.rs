@@ -1,0 +1,526 @@
+//! One target's link to Graph, kept alive: request the socket.io endpoint, connect,
+//! forward every notification, and after any failure back off and start again with a
+//! **fresh** endpoint (the old URL may have expired: reference §2).
+//!
+//! A [`Supervisor`] is a small state machine, one state per step, so that the next
+//! steps (delta polling while the socketIo request fails, finer fault handling) slot in
+//! as states of their own:
+//!
+//! ```text
+//!   Subscribe ──ok──▶ Connect ──ok──▶ Live ──disconnected──▶ Wait ──▶ Subscribe
+//!       │               │              │  ▲
+//!       │ transient     │ transient    │  └─ renew: new endpoint, connect, drop the old
+//!       ▼               ▼              │
+//!      Wait            Wait            └─ permanent error ─▶ Lost (the target ends)
+//! ```
+//!
+//! What counts as permanent: the token is refused or missing (exit 3), 403/404 on the
+//! socketIo request (exit 4), other 4xx except `400 notSupported`, 408, 409 and 429, an
+//! unusable notificationUrl. Everything else — 5xx, throttling, `400 notSupported`
+//! (some business accounts get it, sometimes only for a while), network failures, a
+//! refused or timed-out socket.io handshake — is retried forever with [`Backoff`].
+//!
+//! The supervisor prints nothing: it sends [`Report`]s, and the watch loop decides what
+//! goes to stdout (events) and stderr (status), so that output stays in one place.
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::graph::{GraphClient, GraphError};
+use crate::output::Event;
+use crate::socket::{self, Connection, SocketError, SocketEvent, SocketOptions};
+use crate::target::{self, Target};
+
+/// What a supervisor tells the watch loop.
+#[derive(Debug)]
+pub enum Report {
+    /// An event to write.
+    Event(Event),
+    /// Something about the link of target `label`, for stderr.
+    Status { label: String, status: Status },
+}
+
+/// The life of one target's link, as the user hears of it.
+#[derive(Debug)]
+pub enum Status {
+    /// Asking Graph for the endpoint and connecting (at -v).
+    Connecting { endpoint: Option<String> },
+    /// Joined the namespace; `first` the first time for this target.
+    Connected { first: bool, display_name: String },
+    /// A live link ended; the next attempt is in `retry_in`.
+    Disconnected { reason: String, retry_in: Duration },
+    /// No link could be made; the next attempt is in `retry_in`.
+    Retrying { error: String, retry_in: Duration },
+    /// Switched to a fresh endpoint before the old one expired.
+    Renewed { expires: Option<DateTime<Utc>> },
+    /// A renewal failed; the old link stays in use and renewal is tried again.
+    RenewalFailed { error: String, retry_in: Duration },
+    /// The target is given up: a permanent error. Nothing follows.
+    Lost(anyhow::Error),
+}
+
+/// Timings of a supervisor. The defaults are those of the reference (§1–2).
+#[derive(Debug, Clone)]
+pub struct SupervisorOptions {
+    pub socket: SocketOptions,
+    /// First wait after a failure; doubles per failure up to `max_backoff`.
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+    /// A link that stayed up this long resets the backoff.
+    pub stable_after: Duration,
+    /// Fetch a new endpoint this long before the subscription expires.
+    pub renew_before: Duration,
+    /// After a failed renewal, try again this much later (keeping the old link).
+    pub renew_retry: Duration,
+}
+
+impl Default for SupervisorOptions {
+    fn default() -> Self {
+        SupervisorOptions {
+            socket: SocketOptions {
+                connect_timeout: Duration::from_secs(20),
+            },
+            first_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            stable_after: Duration::from_secs(60),
+            renew_before: Duration::from_secs(120),
+            renew_retry: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Exponential backoff with jitter: `first`, doubling to `max`, each delay randomised
+/// by ±20 % (never above `max`) so that many watchers cut off at once do not all come
+/// back in the same second.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    first: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub fn new(first: Duration, max: Duration) -> Backoff {
+        Backoff {
+            first,
+            max,
+            next: first,
+        }
+    }
+
+    /// The wait before the next attempt; the one after it will be twice as long.
+    pub fn next_delay(&mut self) -> Duration {
+        self.next_delay_with(rand::random::<f64>())
+    }
+
+    /// As [`Backoff::next_delay`], with the random draw (0 ≤ `unit` < 1) given.
+    pub fn next_delay_with(&mut self, unit: f64) -> Duration {
+        let base = self.next;
+        self.next = (base * 2).min(self.max);
+        let factor = 0.8 + 0.4 * unit.clamp(0.0, 1.0);
+        base.mul_f64(factor).min(self.max)
+    }
+
+    /// Start again from `first` (after a link that stayed up).
+    pub fn reset(&mut self) {
+        self.next = self.first;
+    }
+}
+
+/// A socketIo answer: where to connect, and until when. `Debug` hides the URL (its
+/// query is the credential).
+struct Subscription {
+    notification_url: String,
+    expires: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field(
+                "notification_url",
+                &socket::redact_url(&self.notification_url),
+            )
+            .field("expires", &self.expires)
+            .finish()
+    }
+}
+
+/// A live link and when to renew it.
+struct Live {
+    connection: Connection,
+    since: Instant,
+    renew_at: Option<Instant>,
+}
+
+/// The states of [`Supervisor::run`].
+enum State {
+    /// Ask Graph for a fresh endpoint.
+    Subscribe,
+    /// Connect to the endpoint just received.
+    Connect(Subscription),
+    /// Forward notifications; renew before expiry.
+    Live(Live),
+    /// Wait, then subscribe again.
+    Wait(Duration),
+    /// Give up on the target.
+    Lost(anyhow::Error),
+    /// The watch loop is gone: stop quietly.
+    Stop,
+}
+
+/// A failure, sorted by what to do about it.
+enum Failure {
+    /// Try again later.
+    Transient(String),
+    /// Give up on the target.
+    Permanent(anyhow::Error),
+}
+
+/// Keeps one target's link alive and forwards its notifications. See the module docs.
+pub struct Supervisor {
+    target: Target,
+    client: GraphClient,
+    reports: mpsc::UnboundedSender<Report>,
+    options: SupervisorOptions,
+    backoff: Backoff,
+    connected_before: bool,
+}
+
+impl Supervisor {
+    pub fn new(
+        target: Target,
+        client: GraphClient,
+        reports: mpsc::UnboundedSender<Report>,
+        options: SupervisorOptions,
+    ) -> Supervisor {
+        Supervisor {
+            backoff: Backoff::new(options.first_backoff, options.max_backoff),
+            target,
+            client,
+            reports,
+            options,
+            connected_before: false,
+        }
+    }
+
+    /// Run until the target is lost for good, or the watch loop stops listening.
+    pub async fn run(mut self) {
+        let mut state = State::Subscribe;
+        loop {
+            state = match state {
+                State::Subscribe => self.subscribe().await,
+                State::Connect(subscription) => self.connect(subscription).await,
+                State::Live(live) => self.live(live).await,
+                State::Wait(delay) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => State::Subscribe,
+                        _ = self.reports.closed() => State::Stop,
+                    }
+                }
+                State::Lost(error) => {
+                    self.status(Status::Lost(error));
+                    return;
+                }
+                State::Stop => return,
+            };
+        }
+    }
+
+    async fn subscribe(&mut self) -> State {
+        self.status(Status::Connecting { endpoint: None });
+        match self.request_endpoint().await {
+            Ok(subscription) => State::Connect(subscription),
+            Err(Failure::Transient(error)) => self.retry(error),
+            Err(Failure::Permanent(error)) => State::Lost(error),
+        }
+    }
+
+    async fn connect(&mut self, subscription: Subscription) -> State {
+        self.status(Status::Connecting {
+            endpoint: Some(socket::redact_url(&subscription.notification_url)),
+        });
+        match self.open(&subscription).await {
+            Ok(connection) => {
+                self.status(Status::Connected {
+                    first: !self.connected_before,
+                    display_name: self.target.display_name.clone(),
+                });
+                self.connected_before = true;
+                State::Live(Live {
+                    connection,
+                    since: Instant::now(),
+                    renew_at: self.renew_at(subscription.expires),
+                })
+            }
+            Err(Failure::Transient(error)) => self.retry(error),
+            Err(Failure::Permanent(error)) => State::Lost(error),
+        }
+    }
+
+    async fn live(&mut self, mut live: Live) -> State {
+        loop {
+            let renew = async {
+                match live.renew_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                event = live.connection.next() => match event {
+                    Some(SocketEvent::Connected) => {}
+                    Some(SocketEvent::Notification(payload)) => {
+                        if !self.forward(payload) {
+                            return State::Stop;
+                        }
+                    }
+                    Some(SocketEvent::Disconnected { reason }) => {
+                        return self.disconnected(&live, reason.to_string());
+                    }
+                    None => return self.disconnected(&live, "the connection ended".into()),
+                },
+                _ = renew => {
+                    if let Err(error) = self.renew(&mut live).await {
+                        return State::Lost(error);
+                    }
+                }
+                _ = self.reports.closed() => return State::Stop,
+            }
+        }
+    }
+
+    /// Fetch a new endpoint and switch to it: connect the new link, then close the old
+    /// one (forwarding what it still held). Notifications sent in the moment both are up
+    /// may arrive twice; Graph duplicates them anyway. A failed renewal keeps the old
+    /// link and tries again after `renew_retry`, as the reference's clients do; only a
+    /// permanent error ends the target.
+    async fn renew(&mut self, live: &mut Live) -> Result<(), anyhow::Error> {
+        let fresh = match self.request_endpoint().await {
+            Ok(subscription) => self.open(&subscription).await.map(|c| (c, subscription)),
+            Err(failure) => Err(failure),
+        };
+        match fresh {
+            Ok((connection, subscription)) => {
+                let old = std::mem::replace(&mut live.connection, connection);
+                live.since = Instant::now();
+                live.renew_at = self.renew_at(subscription.expires);
+                for event in old.close().await {
+                    if let SocketEvent::Notification(payload) = event {
+                        self.forward(payload);
+                    }
+                }
+                self.status(Status::Renewed {
+                    expires: subscription.expires,
+                });
+                Ok(())
+            }
+            Err(Failure::Transient(error)) => {
+                let retry_in = self.options.renew_retry;
+                live.renew_at = Some(Instant::now() + retry_in);
+                self.status(Status::RenewalFailed { error, retry_in });
+                Ok(())
+            }
+            Err(Failure::Permanent(error)) => Err(error),
+        }
+    }
+
+    fn disconnected(&mut self, live: &Live, reason: String) -> State {
+        if live.since.elapsed() >= self.options.stable_after {
+            self.backoff.reset();
+        }
+        let retry_in = self.backoff.next_delay();
+        self.status(Status::Disconnected { reason, retry_in });
+        State::Wait(retry_in)
+    }
+
+    fn retry(&mut self, error: String) -> State {
+        let retry_in = self.backoff.next_delay();
+        self.status(Status::Retrying { error, retry_in });
+        State::Wait(retry_in)
+    }
+
+    /// `GET …/subscriptions/socketIo` through the Graph client (which already retries
+    /// throttling and 5xx a few times within the request).
+    async fn request_endpoint(&self) -> Result<Subscription, Failure> {
+        let answer: Value = match self.client.get_json(&self.target.socketio_path()).await {
+            Ok(answer) => answer,
+            Err(e) if is_permanent(&e) => {
+                return Err(Failure::Permanent(target::socketio_failed(e, &self.target)))
+            }
+            Err(e) => return Err(Failure::Transient(e.summary())),
+        };
+        let Some(url) = answer.get("notificationUrl").and_then(Value::as_str) else {
+            return Err(Failure::Permanent(
+                crate::error::Error::failure(format!(
+                    "Graph's socketIo answer for {} has no notificationUrl",
+                    self.target.label
+                ))
+                .hint("check --graph-url")
+                .into(),
+            ));
+        };
+        let expires = answer
+            .get("expirationDateTime")
+            .and_then(Value::as_str)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        Ok(Subscription {
+            notification_url: url.to_string(),
+            expires,
+        })
+    }
+
+    async fn open(&self, subscription: &Subscription) -> Result<Connection, Failure> {
+        socket::connect(&subscription.notification_url, &self.options.socket)
+            .await
+            .map_err(|e| match e {
+                SocketError::InvalidUrl(_) | SocketError::Runtime(_) => Failure::Permanent(
+                    anyhow::Error::new(e).context(format!("cannot watch {}", self.target.label)),
+                ),
+                other => Failure::Transient(other.to_string()),
+            })
+    }
+
+    /// When to renew a subscription that expires at `expires`: `renew_before` ahead, or
+    /// halfway for one that lives shorter than twice that; never sooner than in a second.
+    fn renew_at(&self, expires: Option<DateTime<Utc>>) -> Option<Instant> {
+        let left = (expires? - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        Some(Instant::now() + renew_in(left, self.options.renew_before))
+    }
+
+    /// One `notification` event: one [`Event`] per element. `false` once nobody listens.
+    fn forward(&self, payload: Value) -> bool {
+        for data in socket::decode_notifications(payload) {
+            let event = Event::notification(self.target.label.clone(), data);
+            if self.reports.send(Report::Event(event)).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn status(&self, status: Status) {
+        let _ = self.reports.send(Report::Status {
+            label: self.target.label.clone(),
+            status,
+        });
+    }
+}
+
+/// How long until renewing a subscription with `left` to live: `before` ahead of its
+/// end, or halfway for one that lives shorter than twice that; at least a second.
+fn renew_in(left: Duration, before: Duration) -> Duration {
+    (left - before.min(left / 2)).max(Duration::from_secs(1))
+}
+
+/// Errors of the socketIo request that no retry will cure (see the module docs).
+fn is_permanent(err: &GraphError) -> bool {
+    match err {
+        GraphError::Token(_) | GraphError::ForeignLink(_) => true,
+        GraphError::Transport { .. } | GraphError::Decode { .. } => false,
+        GraphError::Status { status, code, .. } => match *status {
+            400 => code != "notSupported",
+            408 | 409 | 429 => false,
+            401..=499 => true,
+            _ => false,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn backoff_doubles_from_one_second_to_a_minute() {
+        let mut backoff = Backoff::new(S, 60 * S);
+        let middle: Vec<u64> = (0..9)
+            .map(|_| backoff.next_delay_with(0.5).as_secs())
+            .collect();
+        assert_eq!(middle, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+
+    #[test]
+    fn backoff_jitter_stays_within_twenty_percent_and_under_the_cap() {
+        let mut low = Backoff::new(S, 60 * S);
+        let mut high = Backoff::new(S, 60 * S);
+        for _ in 0..10 {
+            let (lo, hi) = (low.next_delay_with(0.0), high.next_delay_with(0.999));
+            assert!(lo < hi || lo == 60 * S, "{lo:?} {hi:?}");
+            assert!(hi <= 60 * S);
+        }
+        assert_eq!(Backoff::new(S, 60 * S).next_delay_with(0.0), S.mul_f64(0.8));
+        let random = Backoff::new(S, 60 * S).next_delay();
+        assert!(
+            random >= S.mul_f64(0.8) && random <= S.mul_f64(1.2),
+            "{random:?}"
+        );
+    }
+
+    #[test]
+    fn backoff_reset_starts_again() {
+        let mut backoff = Backoff::new(S, 60 * S);
+        for _ in 0..5 {
+            backoff.next_delay_with(0.5);
+        }
+        backoff.reset();
+        assert_eq!(backoff.next_delay_with(0.5), S);
+    }
+
+    fn status(status: u16, code: &str) -> GraphError {
+        GraphError::Status {
+            request: "GET /x".into(),
+            status,
+            code: code.into(),
+            message: String::new(),
+            retry_after: None,
+            location: None,
+        }
+    }
+
+    #[test]
+    fn transient_and_permanent_socketio_failures() {
+        for transient in [
+            status(400, "notSupported"),
+            status(429, "TooManyRequests"),
+            status(500, "generalException"),
+            status(503, "serviceNotAvailable"),
+            status(408, "timeout"),
+        ] {
+            assert!(!is_permanent(&transient), "{transient}");
+        }
+        for permanent in [
+            status(400, "invalidRequest"),
+            status(401, "InvalidAuthenticationToken"),
+            status(403, "accessDenied"),
+            status(404, "itemNotFound"),
+            GraphError::Token(anyhow::anyhow!("not signed in")),
+        ] {
+            assert!(is_permanent(&permanent), "{permanent}");
+        }
+    }
+
+    #[test]
+    fn renewal_is_two_minutes_ahead_or_halfway() {
+        assert_eq!(renew_in(3600 * S, 120 * S), 3480 * S);
+        assert_eq!(renew_in(200 * S, 120 * S), 100 * S);
+        assert_eq!(renew_in(Duration::ZERO, 120 * S), S);
+    }
+
+    #[test]
+    fn subscription_debug_hides_the_token() {
+        let s = Subscription {
+            notification_url: "https://h.example/notifications?token=s3cr3t".into(),
+            expires: None,
+        };
+        let text = format!("{s:?}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+    }
+}
