@@ -15,15 +15,21 @@
 //!   model and its JSON/pretty/template lines
 //! - [`socket`]: the socket.io link to a notificationUrl
 //! - [`exec`]: `--exec`, one command per event
+//! - [`delta`], [`coalesce`], [`state`], [`pathindex`]: `--changes`: delta rounds per
+//!   target, when to run them, the `--state` cursors, the `--path` filter
 
 pub mod auth;
 pub mod cli;
+pub mod coalesce;
 pub mod commands;
 pub mod config;
+pub mod delta;
 pub mod error;
 pub mod exec;
 pub mod graph;
 pub mod logging;
 pub mod output;
+pub mod pathindex;
 pub mod socket;
+pub mod state;
 pub mod target;
