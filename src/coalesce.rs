@@ -165,10 +165,22 @@ impl Coalescer {
         self.running.is_some()
     }
 
+    /// Why the running round runs.
+    pub fn current(&self) -> Option<Reason> {
+        self.running.map(|r| r.reason)
+    }
+
     /// Feed one input at `now`; returns the reason of a round that starts now, if one
     /// does. After that, the next input must be its `RoundFinished` or `RoundFailed`
     /// (notifications may come in between; they schedule one more round).
     pub fn handle(&mut self, input: Input, now: Instant) -> Option<Reason> {
+        self.record(input, now);
+        self.start_if_due(now)
+    }
+
+    /// Take an input without starting a round (the edge starts rounds only where it
+    /// can act on them, in [`Coalescer::next_round`]).
+    fn record(&mut self, input: Input, now: Instant) {
         match input {
             Input::Notification => self.notified(now),
             Input::Start => {
@@ -181,11 +193,10 @@ impl Coalescer {
                     });
                 }
             }
-            Input::RoundFinished { empty } => self.finished(empty, now),
-            Input::RoundFailed { retry_after } => self.failed(retry_after, now),
+            Input::RoundFinished { empty } => self.on_finished(empty, now),
+            Input::RoundFailed { retry_after } => self.on_failed(retry_after, now),
             Input::Tick => {}
         }
-        self.start_if_due(now)
     }
 
     /// When to [`Input::Tick`] next: a round is due then. `None` while a round runs or
@@ -247,7 +258,7 @@ impl Coalescer {
         }
     }
 
-    fn finished(&mut self, empty: bool, now: Instant) {
+    fn on_finished(&mut self, empty: bool, now: Instant) {
         let Some(round) = self.running.take() else {
             return;
         };
@@ -270,7 +281,7 @@ impl Coalescer {
         }
     }
 
-    fn failed(&mut self, retry_after: Option<Duration>, now: Instant) {
+    fn on_failed(&mut self, retry_after: Option<Duration>, now: Instant) {
         let Some(round) = self.running.take() else {
             return;
         };
@@ -355,23 +366,22 @@ impl Coalescer {
                 biased;
                 out = &mut round => return out,
                 got = recv(&mut pokes), if listen => match got {
-                    Some(()) => {
-                        self.handle(Input::Notification, Instant::now());
-                    }
+                    Some(()) => self.record(Input::Notification, Instant::now()),
                     None => self.pokes_closed = true,
                 },
             }
         }
     }
 
-    /// The started round finished (`empty`: no changes).
+    /// The started round finished (`empty`: no changes). The next round, even one due
+    /// at once, is started by [`Coalescer::next_round`].
     pub fn finished(&mut self, empty: bool) {
-        self.handle(Input::RoundFinished { empty }, Instant::now());
+        self.record(Input::RoundFinished { empty }, Instant::now());
     }
 
-    /// The started round failed.
+    /// The started round failed (`retry_after`: what Graph asked for, if anything).
     pub fn failed(&mut self, retry_after: Option<Duration>) {
-        self.handle(Input::RoundFailed { retry_after }, Instant::now());
+        self.record(Input::RoundFailed { retry_after }, Instant::now());
     }
 }
 
@@ -555,6 +565,7 @@ mod tests {
         let mut c = Coalescer::new(settings(), t0);
         assert_eq!(c.handle(Input::Start, t0), Some(Reason::Start));
         assert!(c.is_running());
+        assert_eq!(c.current(), Some(Reason::Start));
         assert_eq!(c.deadline(), None);
         assert_eq!(c.handle(Input::RoundFinished { empty: true }, t0 + MS), None);
         // No re-check after an empty start round (nothing was announced).

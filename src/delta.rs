@@ -93,12 +93,20 @@ pub enum Outcome {
     /// The changes since the previous cursor.
     Changes(Round),
     /// The cursor was no longer valid (410, or a saved cursor for another Graph host):
-    /// the feed took a new baseline. Changes since the old cursor are unknown: write a
-    /// `resync` line ([`Event::resync`] with `reason`) so scripts rescan, and do not
-    /// write `baseline.changes` as change lines (they are the current state of every
-    /// item when the baseline was an enumeration — a path index wants them, people
-    /// don't). Commit `baseline.cursor` like any round's.
-    Resync { reason: String, baseline: Round },
+    /// the feed took a new baseline, and has said so on stderr (a warning with
+    /// `message`). Changes since the old cursor are unknown: write a `resync` line
+    /// (`Event::resync(label, reason)`) so scripts rescan, and do not write
+    /// `baseline.changes` as change lines (they are the current state of every item
+    /// when the baseline was an enumeration — a path index wants them, people don't).
+    /// Commit `baseline.cursor` like any round's.
+    Resync {
+        /// Short and stable, for the `resync` line: Graph's error code
+        /// (`resyncRequired`, `resyncChangesApplyDifferences`, …) or `foreignCursor`.
+        reason: String,
+        /// The sentence for people.
+        message: String,
+        baseline: Round,
+    },
 }
 
 impl Outcome {
@@ -249,15 +257,18 @@ impl DeltaFeed {
                 Ok(Outcome::Changes(round))
             }
             Err(DeltaError::Graph { source, .. }) if source.is_gone() => {
-                let reason = format!(
-                    "the delta cursor is no longer valid ({} {}); starting again from a new baseline",
-                    source.status().unwrap_or(410),
-                    source.code().unwrap_or("resyncRequired"),
+                let reason = source.code().unwrap_or("resyncRequired").to_string();
+                let message = format!(
+                    "the delta cursor is no longer valid (410 {reason}); starting again from a new baseline: changes since the last round are unknown"
                 );
                 let location = source.location().map(str::to_string);
-                tracing::warn!("{}: {reason}", self.target.label);
+                tracing::warn!("{}: {message}", self.target.label);
                 let baseline = self.baseline(location).await?;
-                Ok(Outcome::Resync { reason, baseline })
+                Ok(Outcome::Resync {
+                    reason,
+                    message,
+                    baseline,
+                })
             }
             // A saved cursor from another Graph host (the state file was written
             // against another --graph-url): as good as expired.
@@ -265,12 +276,16 @@ impl DeltaFeed {
                 source: GraphError::ForeignLink(link),
                 ..
             }) if self.is_cursor_link(&cursor, &link) => {
-                let reason = format!(
-                    "the saved delta cursor belongs to another Graph host ({link}); starting again from a new baseline"
+                let message = format!(
+                    "the saved delta cursor belongs to another Graph host ({link}); starting again from a new baseline: changes since the last round are unknown"
                 );
-                tracing::warn!("{}: {reason}", self.target.label);
+                tracing::warn!("{}: {message}", self.target.label);
                 let baseline = self.baseline(None).await?;
-                Ok(Outcome::Resync { reason, baseline })
+                Ok(Outcome::Resync {
+                    reason: "foreignCursor".into(),
+                    message,
+                    baseline,
+                })
             }
             Err(e) => Err(e),
         }
