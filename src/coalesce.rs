@@ -249,7 +249,8 @@ impl Coalescer {
     }
 
     fn notification_round(&self, window: Window) -> Pending {
-        let due = (window.first + self.settings.max_delay).min(window.last + self.settings.debounce);
+        let due =
+            (window.first + self.settings.max_delay).min(window.last + self.settings.debounce);
         Pending {
             reason: Reason::Notification,
             due,
@@ -567,7 +568,10 @@ mod tests {
         assert!(c.is_running());
         assert_eq!(c.current(), Some(Reason::Start));
         assert_eq!(c.deadline(), None);
-        assert_eq!(c.handle(Input::RoundFinished { empty: true }, t0 + MS), None);
+        assert_eq!(
+            c.handle(Input::RoundFinished { empty: true }, t0 + MS),
+            None
+        );
         // No re-check after an empty start round (nothing was announced).
         assert_eq!(c.deadline(), Some(t0 + MS + Duration::from_secs(300)));
     }
@@ -579,14 +583,25 @@ mod tests {
         c.handle(Input::Start, t0);
         let retry = Duration::from_secs(30);
         assert_eq!(
-            c.handle(Input::RoundFailed { retry_after: Some(retry) }, t0),
+            c.handle(
+                Input::RoundFailed {
+                    retry_after: Some(retry)
+                },
+                t0
+            ),
             None
         );
         // A notification 1 s later does not bring the round forward.
-        assert_eq!(c.handle(Input::Notification, t0 + Duration::from_secs(1)), None);
+        assert_eq!(
+            c.handle(Input::Notification, t0 + Duration::from_secs(1)),
+            None
+        );
         assert_eq!(c.deadline(), Some(t0 + retry));
         assert_eq!(c.handle(Input::Tick, t0 + retry - MS), None);
-        assert_eq!(c.handle(Input::Tick, t0 + retry), Some(Reason::Notification));
+        assert_eq!(
+            c.handle(Input::Tick, t0 + retry),
+            Some(Reason::Notification)
+        );
         // Without Retry-After: 1 s, 2 s, 4 s … capped.
         let mut c = Coalescer::new(settings(), t0);
         let mut now = t0;

@@ -366,9 +366,8 @@ impl DeltaFeed {
                     return Err(self.shape("a page links to itself as the next page".into()))
                 }
                 (None, None) => {
-                    return Err(
-                        self.shape("a page has neither @odata.nextLink nor @odata.deltaLink".into())
-                    )
+                    return Err(self
+                        .shape("a page has neither @odata.nextLink nor @odata.deltaLink".into()))
                 }
             }
         }

@@ -59,10 +59,11 @@ impl PathIndex {
     pub fn new(folder: &str) -> Result<PathIndex, Error> {
         let segments: Vec<&str> = folder.split('/').filter(|s| !s.is_empty()).collect();
         if segments.iter().any(|s| *s == "." || *s == "..") {
-            return Err(Error::usage(format!(
-                "--path {folder}: `.` and `..` are not allowed"
-            ))
-            .hint("give the folder's path from the drive's root, e.g. --path /Documents/Reports"));
+            return Err(
+                Error::usage(format!("--path {folder}: `.` and `..` are not allowed")).hint(
+                    "give the folder's path from the drive's root, e.g. --path /Documents/Reports",
+                ),
+            );
         }
         Ok(PathIndex {
             folder: format!("/{}", segments.join("/")),
@@ -266,8 +267,7 @@ mod tests {
         Change {
             id: "root".into(),
             kind: ChangeKind::Updated,
-            item: RawValue::from_string(r#"{"id":"root","name":"root","root":{}}"#.into())
-                .unwrap(),
+            item: RawValue::from_string(r#"{"id":"root","name":"root","root":{}}"#.into()).unwrap(),
             name: Some("root".into()),
             parent_id: None,
             is_root: true,
@@ -342,10 +342,7 @@ mod tests {
     #[test]
     fn new_items_deep_under_the_folder_pass_even_if_the_parent_comes_later() {
         let mut index = sample();
-        let got = index.filter(vec![
-            item("n", "new.txt", "sub"),
-            item("sub", "Sub", "q"),
-        ]);
+        let got = index.filter(vec![item("n", "new.txt", "sub"), item("sub", "Sub", "q")]);
         assert_eq!(
             summary(&got),
             vec![("n".into(), "updated"), ("sub".into(), "updated")]

@@ -151,22 +151,23 @@ impl StateFile {
             }
         };
         let damaged = |why: String| -> anyhow::Error {
-            Error::usage(format!("the state file {} is damaged ({why})", path.display()))
-                .hint("fix or delete it (graphwatch then starts from now)")
-                .into()
+            Error::usage(format!(
+                "the state file {} is damaged ({why})",
+                path.display()
+            ))
+            .hint("fix or delete it (graphwatch then starts from now)")
+            .into()
         };
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?;
         match value.get("version").and_then(serde_json::Value::as_u64) {
             Some(v) if v == u64::from(FORMAT_VERSION) => {}
-            Some(v) => {
-                return Err(Error::usage(format!(
-                    "the state file {} has version {v}, this graphwatch reads version {FORMAT_VERSION}",
-                    path.display()
-                ))
-                .hint("use another --state file, or delete this one (graphwatch then starts from now)")
-                .into())
-            }
+            Some(v) => return Err(Error::usage(format!(
+                "the state file {} has version {v}, this graphwatch reads version {FORMAT_VERSION}",
+                path.display()
+            ))
+            .hint("use another --state file, or delete this one (graphwatch then starts from now)")
+            .into()),
             None => return Err(damaged("no version".into())),
         }
         let data: StateData = serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
@@ -273,8 +274,12 @@ mod tests {
         };
         let mut state = StateFile::load(&path).unwrap();
         assert_eq!(state.resume(&me), Resume::Fresh);
-        state.commit(&me, "https://g/v1.0/drives/b!x/root/delta?token=1").unwrap();
-        state.commit(&list, "https://g/v1.0/sites/s/lists/l/items/delta?token=2").unwrap();
+        state
+            .commit(&me, "https://g/v1.0/drives/b!x/root/delta?token=1")
+            .unwrap();
+        state
+            .commit(&list, "https://g/v1.0/sites/s/lists/l/items/delta?token=2")
+            .unwrap();
         let again = StateFile::load(&path).unwrap();
         assert_eq!(
             again.resume(&me),
@@ -298,7 +303,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         let mut state = StateFile::load(&path).unwrap();
-        state.commit(&drive("drive:me", "b!adele"), "https://g/a").unwrap();
+        state
+            .commit(&drive("drive:me", "b!adele"), "https://g/a")
+            .unwrap();
         let state = StateFile::load(&path).unwrap();
         let now = drive("drive:me", "b!megan");
         let resume = state.resume(&now);
@@ -340,7 +347,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         let mut state = StateFile::load(&path).unwrap();
-        state.commit(&drive("drive:me", "b!x"), "https://g/d?token=CURSOR").unwrap();
+        state
+            .commit(&drive("drive:me", "b!x"), "https://g/d?token=CURSOR")
+            .unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         // Only the file itself is left: no temporary file.
@@ -367,7 +376,11 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.to_string(), "disk full");
         assert_eq!(std::fs::read(&path).unwrap(), before);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temp removed");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temp removed"
+        );
         assert_eq!(
             StateFile::load(&path).unwrap().resume(&me),
             Resume::Cursor("https://g/old".into())

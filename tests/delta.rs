@@ -262,7 +262,10 @@ async fn a_burst_of_20_changes_is_each_item_once_in_at_most_3_rounds() {
         .get_json(&target.socketio_path())
         .await
         .expect("socketIo endpoint");
-    let url = subscription["notificationUrl"].as_str().unwrap().to_string();
+    let url = subscription["notificationUrl"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mut connection = socket::connect(&url, &SocketOptions::default())
         .await
         .expect("joins");
@@ -275,7 +278,9 @@ async fn a_burst_of_20_changes_is_each_item_once_in_at_most_3_rounds() {
 
     let mut ids = Vec::new();
     for i in 0..20 {
-        ids.push(id_of(&emu.upload(&format!("Burst/file{i:02}.txt"), "x").await));
+        ids.push(id_of(
+            &emu.upload(&format!("Burst/file{i:02}.txt"), "x").await,
+        ));
     }
     // Rounds until every notification of the burst was taken in and nothing is left to
     // do (no safety-net poll in these settings).
@@ -292,7 +297,11 @@ async fn a_burst_of_20_changes_is_each_item_once_in_at_most_3_rounds() {
             break;
         }
     }
-    assert_eq!(count.load(Ordering::SeqCst), 40, "20 changes, each notified twice");
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        40,
+        "20 changes, each notified twice"
+    );
 
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (_, round) in &rounds {
@@ -339,10 +348,12 @@ async fn repeated_changes_to_one_item_come_once_with_the_last_state() {
     ids.dedup();
     assert_eq!(ids.len(), n);
     // The same, paged one item at a time: pages agree and every id comes once.
-    emu.running.state.set_settings(graphwatch_emulator::Settings {
-        delta_page_size: 1,
-        ..emu.running.state.settings()
-    });
+    emu.running
+        .state
+        .set_settings(graphwatch_emulator::Settings {
+            delta_page_size: 1,
+            ..emu.running.state.settings()
+        });
     for n in 6..=8 {
         emu.upload("Notes/todo.txt", &"x".repeat(n * 10)).await;
     }
@@ -468,7 +479,10 @@ async fn a_410_starts_a_new_baseline_once_and_reports_a_resync() {
     let id = id_of(&emu.upload("After/resync.txt", "r").await);
     let round = changes(feed.round().await.unwrap());
     assert!(round.changes.iter().any(|c| c.id == id));
-    assert!(!round.changes.iter().any(|c| c.id == lost), "before the baseline");
+    assert!(
+        !round.changes.iter().any(|c| c.id == lost),
+        "before the baseline"
+    );
 
     // A 410 on the baseline too is an error, not a loop.
     emu.control(
@@ -503,7 +517,11 @@ async fn an_unknown_cursor_follows_the_location_to_a_new_baseline() {
         .any(|c| c.name.as_deref() == Some("a.txt")));
     let id = id_of(&emu.upload("Existing/b.txt", "b").await);
     let round = changes(feed.round().await.unwrap());
-    let names: Vec<_> = round.changes.iter().filter_map(|c| c.name.clone()).collect();
+    let names: Vec<_> = round
+        .changes
+        .iter()
+        .filter_map(|c| c.name.clone())
+        .collect();
     assert!(round.changes.iter().any(|c| c.id == id));
     assert!(!names.contains(&"a.txt".to_string()), "{names:?}");
 
@@ -539,7 +557,8 @@ async fn retry_after_is_waited_out_before_the_next_delta_request() {
     // Beyond the cap: the round fails at once with the wait, and the feed's next
     // request still waits until Retry-After has elapsed.
     let mut feed = DeltaFeed::new(
-        emu.client().with_max_retry_after(Duration::from_millis(500)),
+        emu.client()
+            .with_max_retry_after(Duration::from_millis(500)),
         emu.drive(),
         feed.cursor().map(str::to_string),
     );
@@ -600,14 +619,25 @@ async fn the_state_file_resumes_and_nothing_changed_while_down_is_lost() {
         .map(|ch| (ch.id.clone(), ch.kind))
         .collect();
     assert_eq!(kinds.get(&b), Some(&ChangeKind::Updated), "made while down");
-    assert_eq!(kinds.get(&a), Some(&ChangeKind::Deleted), "deleted while down");
-    assert_eq!(kinds.get(&c), Some(&ChangeKind::Updated), "repeated, not skipped");
+    assert_eq!(
+        kinds.get(&a),
+        Some(&ChangeKind::Deleted),
+        "deleted while down"
+    );
+    assert_eq!(
+        kinds.get(&c),
+        Some(&ChangeKind::Updated),
+        "repeated, not skipped"
+    );
 
     // No secret in the file: not the access token, only cursors.
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(!text.contains(&emu.token));
     let value: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(value["targets"]["drive:me"]["resource"], "drive:b!AdeleVanceOneDrive");
+    assert_eq!(
+        value["targets"]["drive:me"]["resource"],
+        "drive:b!AdeleVanceOneDrive"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -645,7 +675,10 @@ async fn the_path_filter_follows_moves_and_deletes() {
         .into_iter()
         .map(|ch| (ch.id, ch.kind))
         .collect();
-    let mut expect = vec![(a.clone(), ChangeKind::Updated), (new.clone(), ChangeKind::Updated)];
+    let mut expect = vec![
+        (a.clone(), ChangeKind::Updated),
+        (new.clone(), ChangeKind::Updated),
+    ];
     let mut got = kept.clone();
     got.sort_by(|x, y| x.0.cmp(&y.0));
     expect.sort_by(|x, y| x.0.cmp(&y.0));
@@ -672,7 +705,11 @@ async fn the_path_filter_follows_moves_and_deletes() {
     emu.upload("Other/a.txt", "a3").await;
     emu.upload("Proj/Sub/c.txt", "c3").await;
     let round = changes(feed.round().await.unwrap());
-    let kept: Vec<String> = index.filter(round.changes).into_iter().map(|ch| ch.id).collect();
+    let kept: Vec<String> = index
+        .filter(round.changes)
+        .into_iter()
+        .map(|ch| ch.id)
+        .collect();
     assert_eq!(kept, vec![c]);
     emu.stop().await;
 }
