@@ -18,8 +18,11 @@ use crate::error::Code;
 
 /// Attempts per request for throttling (429/503), other 5xx and connection failures.
 const MAX_ATTEMPTS: u32 = 5;
-/// Longest wait for one `Retry-After`; Graph normally asks for seconds, and a longer
-/// request is more likely a broken proxy than a real instruction.
+/// Longest `Retry-After` the client waits out by itself; Graph normally asks for
+/// seconds. A longer one is not cut short (retrying before it elapsed is what gets a
+/// client throttled harder): the request fails with the wait in
+/// [`GraphError::retry_after`] and the caller decides (the delta feed waits it out before
+/// its next request; a one-off command reports it).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 /// First backoff for errors without `Retry-After`; doubles per attempt.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -95,6 +98,16 @@ impl GraphError {
         }
     }
 
+    /// The `Retry-After` of the error answer (429/503): how long Graph asked us to wait
+    /// before the next request. Set when the client did not wait it out itself (longer
+    /// than its cap, or the last attempt).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            GraphError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// The `Location` header of the error answer (410 on delta).
     pub fn location(&self) -> Option<&str> {
         match self {
@@ -165,6 +178,8 @@ pub struct GraphClient {
     /// e.g. `https://graph.microsoft.com/v1.0`; its path never ends with `/`.
     base: Url,
     tokens: TokenSource,
+    /// Longest `Retry-After` waited out inside a request (see [`MAX_RETRY_AFTER`]).
+    max_retry_after: Duration,
 }
 
 /// The HTTP client every part of graphwatch uses: rustls, timeouts, our user agent.
@@ -182,7 +197,19 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
 
 impl GraphClient {
     pub fn new(http: reqwest::Client, base: Url, tokens: TokenSource) -> Self {
-        GraphClient { http, base, tokens }
+        GraphClient {
+            http,
+            base,
+            tokens,
+            max_retry_after: MAX_RETRY_AFTER,
+        }
+    }
+
+    /// Wait out a `Retry-After` inside a request only up to `cap`; a longer one fails
+    /// the request with [`GraphError::retry_after`] set. (Tests use a short cap.)
+    pub fn with_max_retry_after(mut self, cap: Duration) -> Self {
+        self.max_retry_after = cap;
+        self
     }
 
     pub fn base(&self) -> &Url {
@@ -352,9 +379,11 @@ impl GraphClient {
             let retry_after = retry_after(response.headers());
             let throttled = status == StatusCode::TOO_MANY_REQUESTS
                 || status == StatusCode::SERVICE_UNAVAILABLE;
-            if (throttled || status.is_server_error()) && attempt < MAX_ATTEMPTS {
+            // A Retry-After beyond the cap is not shortened: the error carries it.
+            let too_long = retry_after.is_some_and(|wait| wait > self.max_retry_after);
+            if (throttled || status.is_server_error()) && attempt < MAX_ATTEMPTS && !too_long {
                 let wait = match retry_after {
-                    Some(wait) => wait.min(MAX_RETRY_AFTER),
+                    Some(wait) => wait,
                     None => backoff(attempt),
                 };
                 tracing::info!(

@@ -18,18 +18,24 @@
 //! - [`supervisor`]: one target's link kept alive (endpoint, connect, back off, renew)
 //! - [`watch`]: the watch loop of `drive`, `list`, `watch` and `demo`
 //! - [`demo`]: `graphwatch demo`, the emulator watched while it changes
+//! - [`delta`], [`coalesce`], [`state`], [`pathindex`]: `--changes`: delta rounds per
+//!   target, when to run them, the `--state` cursors, the `--path` filter
 
 pub mod auth;
 pub mod cli;
+pub mod coalesce;
 pub mod commands;
 pub mod config;
+pub mod delta;
 pub mod demo;
 pub mod error;
 pub mod exec;
 pub mod graph;
 pub mod logging;
 pub mod output;
+pub mod pathindex;
 pub mod socket;
+pub mod state;
 pub mod supervisor;
 pub mod target;
 pub mod watch;

@@ -137,22 +137,8 @@ impl TokenStore {
         self.ensure_dir()?;
         let path = self.path();
         let json = serde_json::to_vec_pretty(tokens).context("cannot encode the token cache")?;
-        let write = || -> std::io::Result<()> {
-            // tempfile creates the file with mode 0600 on Unix.
-            let mut tmp = tempfile::Builder::new()
-                .prefix(&format!(".{}.", self.profile))
-                .suffix(".tmp")
-                .tempfile_in(&self.dir)?;
-            restrict(tmp.path(), 0o600)?;
-            tmp.write_all(&json)?;
-            tmp.as_file().sync_all()?;
-            tmp.persist(&path).map_err(|e| e.error)?;
-            // Make the rename itself durable.
-            #[cfg(unix)]
-            File::open(&self.dir)?.sync_all()?;
-            Ok(())
-        };
-        write().with_context(|| format!("cannot write the token cache {}", path.display()))
+        write_private(&path, |file| file.write_all(&json))
+            .with_context(|| format!("cannot write the token cache {}", path.display()))
     }
 
     /// Delete the cache; `true` if there was one.
@@ -191,6 +177,39 @@ impl TokenStore {
             .and_then(|()| restrict(&self.dir, 0o700))
             .with_context(|| format!("cannot create {}", self.dir.display()))
     }
+}
+
+/// Replace `path` atomically with what `fill` writes, readable by its owner only (0600
+/// on Unix from the moment the file exists): a temporary file beside it is written,
+/// fsynced and renamed over it, then the directory is fsynced. A reader never sees half
+/// a file, and when anything fails (or the process dies) the old file is left as it
+/// was and the temporary file is removed (or, after a crash, left as a `.NAME.*.tmp`).
+/// Used for the token cache and the `--state` file.
+pub fn write_private(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // tempfile creates the file with mode 0600 on Unix.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    restrict(tmp.path(), 0o600)?;
+    fill(tmp.as_file_mut())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    // Make the rename itself durable.
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 #[cfg(unix)]

@@ -1,0 +1,587 @@
+//! The delta engine of `--changes`: one [`DeltaFeed`] per target turns "something
+//! changed" into the list of changed items (reference §4).
+//!
+//! A round pages through `@odata.nextLink` until a page carries `@odata.deltaLink`; that
+//! link is the cursor of the next round. Delta is latest state, not history, and the same
+//! item can still show up more than once within a round (on several pages, or as an
+//! ancestor of several changed files): the round keeps the **last** occurrence of each
+//! id, at the position of that last occurrence, so a reader sees every item once and in
+//! the order of its final state. Items are kept as the raw JSON delta sent
+//! ([`RawValue`]), key order and all, because the SPEC promises the item "exactly as
+//! delta returned it".
+//!
+//! Rules the feed keeps on its own, so that the watch loop cannot get them wrong:
+//!
+//! - one request at a time per target: every method takes `&mut self`, so one task owns
+//!   the feed and a second round cannot start while one runs;
+//! - a `Retry-After` is honoured even when it is longer than the [`GraphClient`] waits
+//!   by itself: the feed remembers it and its next request waits until it has elapsed,
+//!   whoever calls;
+//! - a 410 (cursor no longer valid) never loops: the feed takes a new baseline once and
+//!   reports [`Outcome::Resync`]; if the baseline fails too, that is an error;
+//! - a failed round leaves the cursor where it was, so the next round repeats it
+//!   (at-least-once, never a skipped change).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::time::Instant;
+
+use crate::graph::{redact_link, GraphClient, GraphError};
+use crate::output::{compact, ChangeKind, Event};
+use crate::target::{Target, TargetKind};
+
+/// A delta round longer than this many pages is treated as a broken server rather
+/// than followed for ever (200 items a page on the live service: 20 million items).
+const MAX_PAGES: usize = 100_000;
+
+/// One changed item of a round.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The item's `id`.
+    pub id: String,
+    /// `deleted` when the item carries a `deleted` facet, as delta marks removed items.
+    pub kind: ChangeKind,
+    /// The item exactly as delta returned it (compacted to one line, keys in order).
+    pub item: Box<RawValue>,
+    /// `name` (driveItems; deleted items on business accounts have none).
+    pub name: Option<String>,
+    /// `parentReference.id`: the parent folder (driveItems) or the list (listItems).
+    pub parent_id: Option<String>,
+    /// The drive's root folder (it has a `root` facet).
+    pub is_root: bool,
+}
+
+impl Change {
+    /// The `change` line for this item, with [`Change::kind`] as its change type. (The
+    /// path filter can turn an update into `deleted` when an item left the folder.)
+    pub fn into_event(self, target: impl Into<String>) -> Event {
+        Event::Change {
+            time: chrono::Utc::now(),
+            target: target.into(),
+            change: self.kind,
+            item: self.item,
+        }
+    }
+}
+
+/// The changes of one round and the cursor after them.
+#[derive(Debug, Clone)]
+pub struct Round {
+    /// Changed items in order, each id once (its last occurrence).
+    pub changes: Vec<Change>,
+    /// The new `@odata.deltaLink`. The feed already continues from it; the caller
+    /// saves it in the `--state` file only after the round's lines were written and
+    /// flushed ([`crate::state::StateFile::commit`]).
+    pub cursor: String,
+    /// Delta requests the round took.
+    pub pages: usize,
+}
+
+impl Round {
+    /// No item changed (delta may lag the notification: look again shortly).
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+/// What a call to [`DeltaFeed::round`] found.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The changes since the previous cursor.
+    Changes(Round),
+    /// The cursor was no longer valid (410, or a saved cursor for another Graph host):
+    /// the feed took a new baseline, and has said so on stderr (a warning with
+    /// `message`). Changes since the old cursor are unknown: write a `resync` line
+    /// (`Event::resync(label, reason)`) so scripts rescan, and do not write
+    /// `baseline.changes` as change lines (they are the current state of every item
+    /// when the baseline was an enumeration — a path index wants them, people don't).
+    /// Commit `baseline.cursor` like any round's.
+    Resync {
+        /// Short and stable, for the `resync` line: Graph's error code
+        /// (`resyncRequired`, `resyncChangesApplyDifferences`, …) or `foreignCursor`.
+        reason: String,
+        /// The sentence for people.
+        message: String,
+        baseline: Round,
+    },
+}
+
+impl Outcome {
+    /// The cursor to commit after this outcome's lines were written.
+    pub fn cursor(&self) -> &str {
+        match self {
+            Outcome::Changes(round) => &round.cursor,
+            Outcome::Resync { baseline, .. } => &baseline.cursor,
+        }
+    }
+}
+
+/// A failed delta round or baseline.
+#[derive(Debug, thiserror::Error)]
+pub enum DeltaError {
+    /// The request failed (throttled beyond the client's patience, network, 5xx, 403, …).
+    #[error("delta for {target}: {source}")]
+    Graph {
+        target: String,
+        #[source]
+        source: GraphError,
+    },
+    /// Graph answered with something that is not a delta page.
+    #[error("delta for {target}: unexpected answer from Graph ({detail})")]
+    Shape { target: String, detail: String },
+}
+
+impl DeltaError {
+    /// How long Graph asked to wait (429/503 with `Retry-After`). The feed honours it
+    /// by itself; the scheduler uses it to not even try earlier.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            DeltaError::Graph { source, .. } => source.retry_after(),
+            DeltaError::Shape { .. } => None,
+        }
+    }
+
+    /// The underlying Graph error, if the request failed.
+    pub fn graph(&self) -> Option<&GraphError> {
+        match self {
+            DeltaError::Graph { source, .. } => Some(source),
+            DeltaError::Shape { .. } => None,
+        }
+    }
+
+    /// Worth another round later (throttling, server errors, network, a bad page),
+    /// as opposed to a refused token or a target that is gone or forbidden, which
+    /// another try will not fix.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DeltaError::Shape { .. } => true,
+            DeltaError::Graph { source, .. } => match source {
+                GraphError::Transport { .. } | GraphError::Decode { .. } => true,
+                GraphError::Status { status, .. } => {
+                    matches!(status, 408 | 409 | 429) || *status >= 500
+                }
+                GraphError::Token(_) | GraphError::ForeignLink(_) => false,
+            },
+        }
+    }
+}
+
+/// The delta cursor of one target and the requests that move it. Owned by one task.
+pub struct DeltaFeed {
+    client: GraphClient,
+    target: Target,
+    /// The `@odata.deltaLink` to continue from; `None` until a baseline was taken.
+    cursor: Option<String>,
+    /// Take baselines by enumerating every item (for a path index) instead of
+    /// `token=latest`.
+    enumerate: bool,
+    /// No request before this (a `Retry-After` the client did not wait out).
+    not_before: Option<Instant>,
+}
+
+impl DeltaFeed {
+    /// A feed for `target`, continuing from `cursor` (a deltaLink from the state file)
+    /// or, with `None`, starting from now at the first round.
+    pub fn new(client: GraphClient, target: Target, cursor: Option<String>) -> Self {
+        DeltaFeed {
+            client,
+            target,
+            cursor,
+            enumerate: false,
+            not_before: None,
+        }
+    }
+
+    /// Take every baseline (start and resync) as a full enumeration, whose items are
+    /// returned in [`Outcome::Resync`] / by [`DeltaFeed::enumerate`], instead of
+    /// `token=latest`. For `--path`, which needs to know every folder.
+    pub fn enumerate_baselines(mut self, yes: bool) -> Self {
+        self.enumerate = yes;
+        self
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The deltaLink the next round starts from (`None` before the first baseline).
+    pub fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref()
+    }
+
+    /// Earliest time of the next request, when Graph asked us to wait.
+    pub fn not_before(&self) -> Option<Instant> {
+        self.not_before.filter(|t| *t > Instant::now())
+    }
+
+    /// Start from now: `GET {delta}?token=latest`, following pages to the deltaLink.
+    /// Returns the new cursor.
+    pub async fn start_from_now(&mut self) -> Result<String, DeltaError> {
+        let link = self.client_link(&format!("{}?token=latest", self.target.delta_path()));
+        let round = self.fetch(&link).await?;
+        self.cursor = Some(round.cursor.clone());
+        Ok(round.cursor)
+    }
+
+    /// Enumerate every current item (`GET {delta}` without a token). The items are
+    /// returned, not meant as change lines: the path index is built from them. A feed
+    /// without a cursor continues from the enumeration's deltaLink; a feed resumed from
+    /// a saved cursor keeps it, because it still owes the changes made since then.
+    pub async fn enumerate(&mut self) -> Result<Round, DeltaError> {
+        let link = self.client_link(&self.target.delta_path());
+        let mut round = self.fetch(&link).await?;
+        match &self.cursor {
+            // `round.cursor` is always where the feed continues from.
+            Some(kept) => round.cursor = kept.clone(),
+            None => self.cursor = Some(round.cursor.clone()),
+        }
+        Ok(round)
+    }
+
+    /// One delta round: what changed since the cursor, each item once. Without a cursor
+    /// yet, takes the baseline and returns an empty round.
+    pub async fn round(&mut self) -> Result<Outcome, DeltaError> {
+        let Some(cursor) = self.cursor.clone() else {
+            let round = self.baseline(None).await?;
+            return Ok(Outcome::Changes(Round {
+                changes: Vec::new(),
+                ..round
+            }));
+        };
+        match self.fetch(&cursor).await {
+            Ok(round) => {
+                self.cursor = Some(round.cursor.clone());
+                Ok(Outcome::Changes(round))
+            }
+            Err(DeltaError::Graph { source, .. }) if source.is_gone() => {
+                let reason = source.code().unwrap_or("resyncRequired").to_string();
+                let message = format!(
+                    "the delta cursor is no longer valid (410 {reason}); starting again from a new baseline: changes since the last round are unknown"
+                );
+                let location = source.location().map(str::to_string);
+                tracing::warn!("{}: {message}", self.target.label);
+                let baseline = self.baseline(location).await?;
+                Ok(Outcome::Resync {
+                    reason,
+                    message,
+                    baseline,
+                })
+            }
+            // A saved cursor from another Graph host (the state file was written
+            // against another --graph-url): as good as expired.
+            Err(DeltaError::Graph {
+                source: GraphError::ForeignLink(link),
+                ..
+            }) if self.is_cursor_link(&cursor, &link) => {
+                let message = format!(
+                    "the saved delta cursor belongs to another Graph host ({link}); starting again from a new baseline: changes since the last round are unknown"
+                );
+                tracing::warn!("{}: {message}", self.target.label);
+                let baseline = self.baseline(None).await?;
+                Ok(Outcome::Resync {
+                    reason: "foreignCursor".into(),
+                    message,
+                    baseline,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Take a new baseline: the 410's `Location` (Graph's fresh enumeration) if it is on
+    /// the Graph host, else an enumeration or `token=latest`. Not retried on a second
+    /// 410: that is an error, not a loop.
+    async fn baseline(&mut self, location: Option<String>) -> Result<Round, DeltaError> {
+        let link = match location {
+            Some(link) if self.on_graph_host(&link) => link,
+            Some(link) => {
+                tracing::warn!(
+                    "{}: ignoring a resync link that is not on the Graph host ({})",
+                    self.target.label,
+                    redact_link(&link)
+                );
+                self.default_baseline_link()
+            }
+            None => self.default_baseline_link(),
+        };
+        let round = self.fetch(&link).await?;
+        self.cursor = Some(round.cursor.clone());
+        Ok(round)
+    }
+
+    fn default_baseline_link(&self) -> String {
+        if self.enumerate {
+            self.client_link(&self.target.delta_path())
+        } else {
+            self.client_link(&format!("{}?token=latest", self.target.delta_path()))
+        }
+    }
+
+    /// An absolute link for a path under the Graph base.
+    fn client_link(&self, path: &str) -> String {
+        format!("{}{path}", crate::graph::base_str(self.client.base()))
+    }
+
+    fn on_graph_host(&self, link: &str) -> bool {
+        url::Url::parse(link).is_ok_and(|u| {
+            let base = self.client.base();
+            u.scheme() == base.scheme()
+                && u.host_str().map(str::to_ascii_lowercase)
+                    == base.host_str().map(str::to_ascii_lowercase)
+                && u.port_or_known_default() == base.port_or_known_default()
+        })
+    }
+
+    fn is_cursor_link(&self, cursor: &str, refused: &str) -> bool {
+        redact_link(cursor) == *refused
+    }
+
+    /// Page from `link` to the deltaLink; each id once, at its last occurrence.
+    async fn fetch(&mut self, link: &str) -> Result<Round, DeltaError> {
+        let mut collector = Collector::default();
+        let mut next = link.to_string();
+        let mut pages = 0;
+        loop {
+            if pages >= MAX_PAGES {
+                return Err(self.shape(format!("more than {MAX_PAGES} pages in one round")));
+            }
+            let page = self.get_page(&next).await?;
+            pages += 1;
+            for raw in page.value {
+                collector.push(parse_change(raw).map_err(|detail| self.shape(detail))?);
+            }
+            match (page.next_link, page.delta_link) {
+                (_, Some(delta)) => {
+                    return Ok(Round {
+                        changes: collector.finish(),
+                        cursor: delta,
+                        pages,
+                    })
+                }
+                (Some(link), None) if link != next => next = link,
+                (Some(_), None) => {
+                    return Err(self.shape("a page links to itself as the next page".into()))
+                }
+                (None, None) => {
+                    return Err(self
+                        .shape("a page has neither @odata.nextLink nor @odata.deltaLink".into()))
+                }
+            }
+        }
+    }
+
+    /// One request, after any `Retry-After` still pending; remembers a new one.
+    async fn get_page(&mut self, link: &str) -> Result<Page, DeltaError> {
+        if let Some(at) = self.not_before.take() {
+            if at > Instant::now() {
+                tracing::info!(
+                    "{}: waiting {:.1} s before the next delta request, as Graph asked",
+                    self.target.label,
+                    (at - Instant::now()).as_secs_f64()
+                );
+                tokio::time::sleep_until(at).await;
+            }
+        }
+        match self.client.get_json_url::<Page>(link).await {
+            Ok(page) => Ok(page),
+            Err(source) => {
+                if let Some(wait) = source.retry_after() {
+                    self.not_before = Some(Instant::now() + wait);
+                }
+                Err(DeltaError::Graph {
+                    target: self.target.label.clone(),
+                    source,
+                })
+            }
+        }
+    }
+
+    fn shape(&self, detail: String) -> DeltaError {
+        DeltaError::Shape {
+            target: self.target.label.clone(),
+            detail,
+        }
+    }
+}
+
+/// `drive:{id}` or `list:{site}/{list}`: what a target resolved to, to tell whether a
+/// saved cursor still belongs to it.
+pub fn resource_key(target: &Target) -> String {
+    match &target.kind {
+        TargetKind::Drive { drive_id } => format!("drive:{drive_id}"),
+        TargetKind::List { site_id, list_id } => format!("list:{site_id}/{list_id}"),
+    }
+}
+
+/// One delta page. `value` items stay raw; anything else is ignored.
+#[derive(Deserialize)]
+struct Page {
+    value: Vec<Box<RawValue>>,
+    #[serde(rename = "@odata.nextLink")]
+    next_link: Option<String>,
+    #[serde(rename = "@odata.deltaLink")]
+    delta_link: Option<String>,
+}
+
+/// The fields of an item the engine looks at.
+#[derive(Deserialize)]
+struct Head {
+    id: Option<serde_json::Value>,
+    name: Option<serde_json::Value>,
+    deleted: Option<serde_json::Value>,
+    root: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "parentReference")]
+    parent: Option<serde_json::Value>,
+}
+
+fn parse_change(raw: Box<RawValue>) -> Result<Change, String> {
+    if !raw.get().trim_start().starts_with('{') {
+        return Err("an item in `value` is not an object".into());
+    }
+    let head: Head =
+        serde_json::from_str(raw.get()).map_err(|e| format!("an item cannot be read: {e}"))?;
+    let id = match head.id {
+        Some(serde_json::Value::String(id)) if !id.is_empty() => id,
+        _ => return Err("an item has no string `id`".into()),
+    };
+    // `"deleted": null` is not a deletion (the facet is absent in effect).
+    let deleted = head.deleted.is_some_and(|d| !d.is_null());
+    Ok(Change {
+        id,
+        kind: if deleted {
+            ChangeKind::Deleted
+        } else {
+            ChangeKind::Updated
+        },
+        item: compact(raw),
+        name: head.name.and_then(|n| n.as_str().map(str::to_string)),
+        parent_id: head
+            .parent
+            .as_ref()
+            .and_then(|p| p.get("id"))
+            .and_then(|id| id.as_str())
+            .map(str::to_string),
+        is_root: head.root.is_some(),
+    })
+}
+
+/// Keeps the last occurrence of each id, at the position of that occurrence.
+#[derive(Default)]
+struct Collector {
+    slots: Vec<Option<Change>>,
+    at: HashMap<String, usize>,
+}
+
+impl Collector {
+    fn push(&mut self, change: Change) {
+        if let Some(old) = self.at.insert(change.id.clone(), self.slots.len()) {
+            self.slots[old] = None;
+        }
+        self.slots.push(Some(change));
+    }
+
+    fn finish(self) -> Vec<Change> {
+        self.slots.into_iter().flatten().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_string()).unwrap()
+    }
+
+    #[test]
+    fn last_occurrence_wins_at_its_position() {
+        let mut c = Collector::default();
+        for text in [
+            r#"{"id":"a","name":"a1"}"#,
+            r#"{"id":"b","name":"b1"}"#,
+            r#"{"id":"a","name":"a2"}"#,
+            r#"{"id":"c","name":"c1"}"#,
+            r#"{"id":"b","deleted":{"state":"deleted"}}"#,
+        ] {
+            c.push(parse_change(raw(text)).unwrap());
+        }
+        let got: Vec<_> = c
+            .finish()
+            .into_iter()
+            .map(|ch| (ch.id, ch.kind, ch.item.get().to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "a".into(),
+                    ChangeKind::Updated,
+                    r#"{"id":"a","name":"a2"}"#.into()
+                ),
+                (
+                    "c".into(),
+                    ChangeKind::Updated,
+                    r#"{"id":"c","name":"c1"}"#.into()
+                ),
+                (
+                    "b".into(),
+                    ChangeKind::Deleted,
+                    r#"{"id":"b","deleted":{"state":"deleted"}}"#.into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn items_keep_their_key_order_and_facets() {
+        let ch = parse_change(raw(
+            r#"{ "zeta": 1, "id": "x", "name": "n", "root": {}, "parentReference": {"driveId": "d", "id": "p"} }"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            ch.item.get(),
+            r#"{"zeta":1,"id":"x","name":"n","root":{},"parentReference":{"driveId":"d","id":"p"}}"#
+        );
+        assert!(ch.is_root);
+        assert_eq!(ch.parent_id.as_deref(), Some("p"));
+        assert_eq!(ch.name.as_deref(), Some("n"));
+        let ev = ch.into_event("drive:me");
+        assert!(ev.to_json_line().contains(r#""change":"updated""#));
+    }
+
+    #[test]
+    fn unexpected_items_are_errors_not_panics() {
+        for text in [
+            "[1,2]",
+            "42",
+            r#"{"name":"no id"}"#,
+            r#"{"id":7}"#,
+            r#"{"id":""}"#,
+            r#"{"id":"x","parentReference":5}"#,
+        ] {
+            let got = parse_change(raw(text));
+            if text.contains("parentReference") {
+                // A parentReference of another shape is only "no parent".
+                assert_eq!(got.unwrap().parent_id, None);
+            } else {
+                assert!(got.is_err(), "{text}");
+            }
+        }
+        // null deleted facet is not a deletion
+        let ch = parse_change(raw(r#"{"id":"x","deleted":null}"#)).unwrap();
+        assert_eq!(ch.kind, ChangeKind::Updated);
+    }
+
+    #[test]
+    fn pages_of_another_shape_do_not_decode() {
+        assert!(serde_json::from_str::<Page>(r#"{"value":{}}"#).is_err());
+        assert!(serde_json::from_str::<Page>(r#"{"error":{}}"#).is_err());
+        let p: Page =
+            serde_json::from_str(r#"{"value":[],"@odata.deltaLink":"https://g/d?token=t"}"#)
+                .unwrap();
+        assert!(p.delta_link.is_some() && p.next_link.is_none());
+    }
+}
