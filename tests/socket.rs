@@ -6,10 +6,6 @@
 
 use graphwatch::socket;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -75,88 +71,10 @@ fn decode_notifications(payload: Value) -> Vec<Value> {
 }
 
 // ---------------------------------------------------------------------------------------
-// The Node peer
-
-fn node_server_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node-server")
-}
-
-/// `npm ci` once per test run if the peer's dependencies are missing.
-fn npm_ready() {
-    static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    let ready = READY.get_or_init(|| {
-        let dir = node_server_dir();
-        if dir.join("node_modules/socket.io/package.json").exists() {
-            return Ok(());
-        }
-        let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
-        let status = Command::new(npm)
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .status()
-            .map_err(|e| {
-                format!(
-                    "the socket.io peer test needs Node.js and npm on PATH: cannot run npm ({e})"
-                )
-            })?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(format!("`npm ci` in {} failed ({status})", dir.display()))
-        }
-    });
-    if let Err(why) = ready {
-        panic!("{why}");
-    }
-}
-
-/// A running `node server.js`; killed on drop.
-struct Peer {
-    child: Child,
-    port: u16,
-}
-
-impl Peer {
-    fn start(env: &[(&str, &str)]) -> Peer {
-        npm_ready();
-        let mut child = Command::new("node")
-            .arg("server.js")
-            .current_dir(node_server_dir())
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("the socket.io peer test needs Node.js (`node`) on PATH: {e}")
-            });
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("the peer prints its port");
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the peer's first line is its port, not {line:?}"));
-        Peer { child, port }
-    }
-
-    fn url(&self, token: &str) -> String {
-        format!(
-            "http://127.0.0.1:{}/notifications?token={token}&applicationId=peer-app",
-            self.port
-        )
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+// The Node peer: tests/node-server, shared with the CLI's stream tests.
+#[path = "common/peer.rs"]
+mod peer;
+use peer::Peer;
 
 fn subscription_ids(values: &[Value]) -> Vec<String> {
     values
