@@ -158,14 +158,17 @@ impl ChangesTask {
 
         // 3. Rounds.
         let mut co = Coalescer::new(self.options.settings.clone(), Instant::now());
-        if resumed {
-            // Catch up at once with what changed while graphwatch was down.
-            co.handle(Input::Start, Instant::now());
-        }
+        // Resumed: catch up at once with what changed while graphwatch was down. (`handle`
+        // starts that round itself; every later one is started by `next_round`.)
+        let mut started = resumed
+            .then(|| co.handle(Input::Start, Instant::now()))
+            .flatten();
         loop {
-            tokio::select! {
-                _ = co.next_round(Some(&mut pokes)) => {}
-                lost = socket_lost(&mut supervisor) => return lost,
+            if started.take().is_none() {
+                tokio::select! {
+                    _ = co.next_round(Some(&mut pokes)) => {}
+                    lost = socket_lost(&mut supervisor) => return lost,
+                }
             }
             let outcome = tokio::select! {
                 outcome = co.during(feed.round(), Some(&mut pokes)) => outcome,
