@@ -295,7 +295,7 @@ fn a_burst_of_20_uploads_is_each_file_once_in_at_most_3_delta_rounds() {
         assert_eq!(updates.get(id), Some(&1), "{id} once: {updates:?}");
     }
     assert!(env.counter("notifications.sent") >= 20);
-    assert!(rounds >= 1 && rounds <= 3, "{rounds} delta rounds");
+    assert!((1..=3).contains(&rounds), "{rounds} delta rounds");
     eprintln!("burst of 20 uploads: {rounds} delta round(s) until every file was written");
 }
 
