@@ -183,6 +183,9 @@ Examples:
   graphwatch drive me -o json | jq -r .data.resource
   graphwatch drive https://contoso.sharepoint.com/sites/eng/Shared%20Documents -n 1
   graphwatch drive me --exec 'notify-send \"OneDrive changed\"'
+  graphwatch drive me --changes --state me.json | jq -r .item.name   (what changed; resumes)
+  graphwatch drive me --changes --path /Documents/Reports
+  graphwatch drive me --no-socket --poll 1m                         (websockets blocked)
 
 ",
     watch_footer!()
@@ -196,6 +199,7 @@ List SPEC:  https://HOST/sites/NAME/Lists/LIST[/…] | SITE/LIST
 Examples:
   graphwatch list https://contoso.sharepoint.com/sites/eng/Lists/Issues
   graphwatch list contoso.sharepoint.com:/sites/eng/Issues --timeout 10m -n 1
+  graphwatch list site-eng/Issues --changes | jq .item.fields
 
 ",
     watch_footer!()

@@ -38,6 +38,10 @@ impl Watcher {
     fn start(env: &Env, args: &[&str]) -> Watcher {
         let mut cmd = env.std_cmd(args);
         cmd.env("GRAPHWATCH_ACCESS_TOKEN", env.mint(ADELE));
+        Watcher::spawn_cmd(cmd)
+    }
+
+    fn spawn_cmd(mut cmd: std::process::Command) -> Watcher {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -434,6 +438,27 @@ fn path_keeps_only_items_under_the_folder() {
             "only items under /Reports: {line}"
         );
     }
+}
+
+#[test]
+fn count_counts_change_lines() {
+    let env = env();
+    let mut cmd = env.std_cmd(&["drive", "me", "--changes", "-n", "2", "-o", "json"]);
+    cmd.env("GRAPHWATCH_ACCESS_TOKEN", env.mint(ADELE));
+    let mut w = Watcher::spawn_cmd(cmd);
+    w.wait_stderr("watching drive:me");
+    upload(&env, "Counted/one.txt");
+    let lines = [w.next(), w.next()];
+    assert!(lines.iter().all(|l| l["type"] == "change"), "{lines:?}");
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = w.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "did not exit after 2 lines");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "{}", w.stderr());
 }
 
 #[test]
