@@ -155,7 +155,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__drive)
-            opts="-n -o -v -q -h -V --template --count --timeout --exec --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --template --count --timeout --exec --changes --state --poll --no-socket --path --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -178,6 +178,22 @@ _graphwatch() {
                     return 0
                     ;;
                 --exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --poll)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --debounce)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -521,7 +537,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__list)
-            opts="-n -o -v -q -h -V --template --count --timeout --exec --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --template --count --timeout --exec --changes --state --poll --no-socket --path --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -544,6 +560,22 @@ _graphwatch() {
                     return 0
                     ;;
                 --exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --poll)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --debounce)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -695,7 +727,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__watch)
-            opts="-n -o -v -q -h -V --drive --list --template --count --timeout --exec --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --drive --list --template --count --timeout --exec --changes --state --poll --no-socket --path --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -726,6 +758,22 @@ _graphwatch() {
                     return 0
                     ;;
                 --exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --poll)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --debounce)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -109,6 +109,10 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l template
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s n -l count -d 'Exit 0 after N events were written' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l path -d 'Drives only: write changes of items under this folder only, e.g. /Documents/Reports' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l debounce -d 'Quiet time after the last notification of a burst before a delta round [default: 500ms]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
 pretty\t'For people'"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l graph-url -d 'Graph base URL [default: https://graph.microsoft.com/v1.0]' -r
@@ -120,6 +124,9 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l profile 
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l no-socket -d 'Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l notifications -d 'Keep the raw `notification` lines in the stream too'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -128,6 +135,10 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l template 
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s n -l count -d 'Exit 0 after N events were written' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l path -d 'Drives only: write changes of items under this folder only, e.g. /Documents/Reports' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l debounce -d 'Quiet time after the last notification of a burst before a delta round [default: 500ms]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
 pretty\t'For people'"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l graph-url -d 'Graph base URL [default: https://graph.microsoft.com/v1.0]' -r
@@ -139,6 +150,9 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l profile -
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l no-socket -d 'Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l notifications -d 'Keep the raw `notification` lines in the stream too'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -149,6 +163,10 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l template
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s n -l count -d 'Exit 0 after N events were written' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l path -d 'Drives only: write changes of items under this folder only, e.g. /Documents/Reports' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l debounce -d 'Quiet time after the last notification of a burst before a delta round [default: 500ms]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
 pretty\t'For people'"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l graph-url -d 'Graph base URL [default: https://graph.microsoft.com/v1.0]' -r
@@ -160,6 +178,9 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l profile 
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l no-socket -d 'Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l notifications -d 'Keep the raw `notification` lines in the stream too'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'

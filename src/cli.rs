@@ -183,6 +183,9 @@ Examples:
   graphwatch drive me -o json | jq -r .data.resource
   graphwatch drive https://contoso.sharepoint.com/sites/eng/Shared%20Documents -n 1
   graphwatch drive me --exec 'notify-send \"OneDrive changed\"'
+  graphwatch drive me --changes --state me.json | jq -r .item.name   (what changed; resumes)
+  graphwatch drive me --changes --path /Documents/Reports
+  graphwatch drive me --no-socket --poll 1m                         (websockets blocked)
 
 ",
     watch_footer!()
@@ -196,6 +199,7 @@ List SPEC:  https://HOST/sites/NAME/Lists/LIST[/…] | SITE/LIST
 Examples:
   graphwatch list https://contoso.sharepoint.com/sites/eng/Lists/Issues
   graphwatch list contoso.sharepoint.com:/sites/eng/Issues --timeout 10m -n 1
+  graphwatch list site-eng/Issues --changes | jq .item.fields
 
 ",
     watch_footer!()
@@ -267,7 +271,10 @@ pub struct WatchManyArgs {
 /// `--timeout` and `--template` are kept as text here and checked in
 /// [`crate::watch::WatchOptions::from_args`], so that a bad value is a one-line usage
 /// error (exit 2) like every other bad input, not clap's multi-line one.
-// Room for the delta options of the next issue (--changes, --state, --poll, --path).
+///
+/// The changes-mode options (`--state`, `--poll`, `--path`, `--notifications`,
+/// `--debounce`) need `--changes` (or `--no-socket`, which implies it); that too is
+/// checked in `from_args`, as a one-line usage error.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Watch options")]
 pub struct WatchArgs {
@@ -287,6 +294,34 @@ pub struct WatchArgs {
     /// GRAPHWATCH_* variables in its environment
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
+
+    /// On notifications, ask delta what changed and write one `change` line per changed item
+    #[arg(long, help_heading = "Changes mode")]
+    pub changes: bool,
+
+    /// Keep each target's delta cursor in FILE: a restart writes what changed while it was down
+    #[arg(long, value_name = "FILE", help_heading = "Changes mode")]
+    pub state: Option<std::path::PathBuf>,
+
+    /// Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]
+    #[arg(long, value_name = "INTERVAL", help_heading = "Changes mode")]
+    pub poll: Option<String>,
+
+    /// Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)
+    #[arg(long, help_heading = "Changes mode")]
+    pub no_socket: bool,
+
+    /// Drives only: write changes of items under this folder only, e.g. /Documents/Reports
+    #[arg(long, value_name = "FOLDER", help_heading = "Changes mode")]
+    pub path: Option<String>,
+
+    /// Keep the raw `notification` lines in the stream too
+    #[arg(long, help_heading = "Changes mode")]
+    pub notifications: bool,
+
+    /// Quiet time after the last notification of a burst before a delta round [default: 500ms]
+    #[arg(long, value_name = "DURATION", help_heading = "Changes mode")]
+    pub debounce: Option<String>,
 }
 
 /// `graphwatch demo`: output choices only; everything else is the emulator's.

@@ -22,6 +22,7 @@
 //!   target, when to run them, the `--state` cursors, the `--path` filter
 
 pub mod auth;
+pub mod changes;
 pub mod cli;
 pub mod coalesce;
 pub mod commands;

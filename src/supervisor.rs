@@ -36,11 +36,19 @@ use crate::output::Event;
 use crate::socket::{self, Connection, SocketError, SocketEvent, SocketOptions};
 use crate::target::{self, Target};
 
-/// What a supervisor tells the watch loop.
+/// What a supervisor (or a `--changes` task) tells the watch loop.
 #[derive(Debug)]
 pub enum Report {
     /// An event to write.
     Event(Event),
+    /// A delta round of `target` (`--changes`): write and flush `events`, then save
+    /// `cursor` in the `--state` file. The loop does both, in that order, so a cursor
+    /// is never saved before its lines were out (see [`crate::changes`]).
+    Round {
+        target: Target,
+        events: Vec<Event>,
+        cursor: String,
+    },
     /// Something about the link of target `label`, for stderr.
     Status { label: String, status: Status },
 }
@@ -62,6 +70,13 @@ pub enum Status {
     RenewalFailed { error: String, retry_in: Duration },
     /// The target is given up: a permanent error. Nothing follows.
     Lost(anyhow::Error),
+    /// `--no-socket`: the baseline is taken and delta is asked every `every`.
+    Polling {
+        display_name: String,
+        every: Option<Duration>,
+    },
+    /// A delta round failed; the next one is in `retry_in`.
+    DeltaFailed { error: String, retry_in: Duration },
 }
 
 /// Timings of a supervisor. The defaults are those of the reference (§1–2).
@@ -190,6 +205,11 @@ pub struct Supervisor {
     options: SupervisorOptions,
     backoff: Backoff,
     connected_before: bool,
+    /// `--changes`: one message per notification element for the target's delta task.
+    pokes: Option<mpsc::Sender<()>>,
+    /// Send `notification` events to the loop (always, unless poking without
+    /// `--notifications`).
+    notifications: bool,
 }
 
 impl Supervisor {
@@ -206,11 +226,36 @@ impl Supervisor {
             reports,
             options,
             connected_before: false,
+            pokes: None,
+            notifications: true,
         }
     }
 
-    /// Run until the target is lost for good, or the watch loop stops listening.
-    pub async fn run(mut self) {
+    /// `--changes`: poke `pokes` once per notification element (never blocking: a
+    /// full channel already means "a round is due"), and forward the `notification`
+    /// events to the loop only if `keep_notifications`.
+    pub fn poking(mut self, pokes: mpsc::Sender<()>, keep_notifications: bool) -> Supervisor {
+        self.pokes = Some(pokes);
+        self.notifications = keep_notifications;
+        self
+    }
+
+    /// Run until the target is lost for good (reported as [`Status::Lost`]), or the
+    /// watch loop stops listening.
+    pub async fn run(self) {
+        let reports = self.reports.clone();
+        let label = self.target.label.clone();
+        if let Some(error) = self.watch().await {
+            let _ = reports.send(Report::Status {
+                label,
+                status: Status::Lost(error),
+            });
+        }
+    }
+
+    /// As [`Supervisor::run`], but a permanent error is returned rather than reported:
+    /// for the `--changes` task that owns this supervisor and reports for the target.
+    pub async fn watch(mut self) -> Option<anyhow::Error> {
         let mut state = State::Subscribe;
         loop {
             state = match state {
@@ -223,11 +268,8 @@ impl Supervisor {
                         _ = self.reports.closed() => State::Stop,
                     }
                 }
-                State::Lost(error) => {
-                    self.status(Status::Lost(error));
-                    return;
-                }
-                State::Stop => return,
+                State::Lost(error) => return Some(error),
+                State::Stop => return None,
             };
         }
     }
@@ -396,6 +438,12 @@ impl Supervisor {
     /// One `notification` event: one [`Event`] per element. `false` once nobody listens.
     fn forward(&self, payload: Value) -> bool {
         for data in socket::decode_notifications(payload) {
+            if let Some(pokes) = &self.pokes {
+                let _ = pokes.try_send(());
+            }
+            if !self.notifications {
+                continue;
+            }
             let event = Event::notification(self.target.label.clone(), data);
             if self.reports.send(Report::Event(event)).is_err() {
                 return false;

@@ -23,11 +23,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+use crate::changes::{ChangesOptions, ChangesTask};
 use crate::cli::WatchArgs;
 use crate::commands::Context;
 use crate::error::Error;
 use crate::exec::{ExecOptions, ExecRunner};
 use crate::output::{Output, Template, Ui};
+use crate::state::StateFile;
 use crate::supervisor::{Report, Status, Supervisor, SupervisorOptions};
 use crate::target::{self, Target, TargetSpec};
 
@@ -39,6 +41,8 @@ pub struct WatchOptions {
     pub timeout: Option<(Duration, String)>,
     pub exec: Option<String>,
     pub template: Option<Template>,
+    /// `--changes` (or `--no-socket`) and its options.
+    pub changes: Option<ChangesOptions>,
 }
 
 impl WatchOptions {
@@ -74,8 +78,66 @@ impl WatchOptions {
             timeout,
             exec: args.exec.clone(),
             template,
+            changes: changes_options(args)?,
         })
     }
+}
+
+/// The changes-mode options, checked: `None` without `--changes`/`--no-socket` (and
+/// then none of its options may be given).
+fn changes_options(args: &WatchArgs) -> Result<Option<ChangesOptions>, Error> {
+    if !(args.changes || args.no_socket) {
+        let given = [
+            ("--state", args.state.is_some()),
+            ("--poll", args.poll.is_some()),
+            ("--path", args.path.is_some()),
+            ("--notifications", args.notifications),
+            ("--debounce", args.debounce.is_some()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, given)| *given) {
+            return Err(Error::usage(format!("{flag} needs --changes"))
+                .hint("add --changes (or --no-socket to poll without a socket)"));
+        }
+        return Ok(None);
+    }
+    if args.no_socket && args.notifications {
+        return Err(
+            Error::usage("--notifications with --no-socket: there are none")
+                .hint("leave out one of them"),
+        );
+    }
+    let duration = |flag: &str, text: &str| {
+        parse_duration(text).map_err(|why| {
+            Error::usage(format!("{flag} {text:?} {why}"))
+                .hint("write a duration such as 30s, 5m, 1h30m or 500ms")
+        })
+    };
+    let mut settings = crate::coalesce::Settings::default();
+    settings.poll = Some(match &args.poll {
+        Some(text) => duration("--poll", text)?,
+        None if args.no_socket => Duration::from_secs(60),
+        None => settings.poll.unwrap_or(Duration::from_secs(300)),
+    });
+    if let Some(text) = &args.debounce {
+        settings.debounce = duration("--debounce", text)?;
+        settings.max_delay = settings.max_delay.max(settings.debounce);
+    }
+    if let Some(folder) = &args.path {
+        if !folder.starts_with('/') {
+            return Err(Error::usage(format!(
+                "--path {folder:?} is not a folder path from the drive's root"
+            ))
+            .hint("start it with /, e.g. --path /Documents/Reports"));
+        }
+        crate::pathindex::PathIndex::new(folder)?;
+    }
+    Ok(Some(ChangesOptions {
+        socket: !args.no_socket,
+        keep_notifications: args.notifications,
+        settings,
+        path: args.path.clone(),
+        state: args.state.clone(),
+    }))
 }
 
 /// A duration as people write it: a number and a unit (`ms`, `s`, `m`, `h`, `d`), one
@@ -175,6 +237,18 @@ pub async fn run(
     let mut stop = hooks.stop.take();
     let mut status = StatusLine::new(&ctx.ui);
     let client = ctx.graph_client();
+    let changes = options.changes.clone();
+    if let Some(changes) = &changes {
+        if changes.path.is_some() && specs.iter().any(|s| matches!(s, TargetSpec::List(_))) {
+            return Err(Error::usage("--path is for drives; lists have no folders")
+                .hint("leave out --path, or watch drives only")
+                .into());
+        }
+    }
+    let mut state = match changes.as_ref().and_then(|c| c.state.as_deref()) {
+        Some(path) => Some(StateFile::load(path)?),
+        None => None,
+    };
 
     // 1. Resolve every target (and fail before connecting anything if one is wrong).
     status.spin("resolving");
@@ -187,16 +261,41 @@ pub async fn run(
     let labels: Vec<&str> = targets.iter().map(|t| t.label.as_str()).collect();
     status.spin(&format!("connecting to {}", labels.join(", ")));
 
-    // 2. One supervisor per target, all reporting into one channel.
+    // 2. One supervisor (or, with --changes, one changes task owning it) per target,
+    //    all reporting into one channel.
     let (reports_tx, mut reports) = mpsc::unbounded_channel();
     for target in &targets {
-        let supervisor = Supervisor::new(
-            target.clone(),
-            client.clone(),
-            reports_tx.clone(),
-            SupervisorOptions::default(),
-        );
-        tokio::spawn(supervisor.run());
+        match &changes {
+            Some(changes) => {
+                let cursor = match &state {
+                    Some(state) => {
+                        let resume = state.resume(target);
+                        if let Some(warning) = resume.warning(&target.label, state.path()) {
+                            status.error(format!("graphwatch: {warning}"));
+                        }
+                        resume.cursor()
+                    }
+                    None => None,
+                };
+                let task = ChangesTask {
+                    target: target.clone(),
+                    client: client.clone(),
+                    reports: reports_tx.clone(),
+                    options: changes.clone(),
+                    cursor,
+                };
+                tokio::spawn(task.run());
+            }
+            None => {
+                let supervisor = Supervisor::new(
+                    target.clone(),
+                    client.clone(),
+                    reports_tx.clone(),
+                    SupervisorOptions::default(),
+                );
+                tokio::spawn(supervisor.run());
+            }
+        }
     }
     drop(reports_tx);
 
@@ -214,9 +313,28 @@ pub async fn run(
     let mut active = targets.len();
     let mut lost: Vec<String> = Vec::new();
     let mut last_error: Option<anyhow::Error> = None;
-    let end = loop {
+    let end = 'stream: loop {
         tokio::select! {
             report = reports.recv() => match report {
+                // A delta round: every line written and flushed, then (and only then,
+                // for at-least-once) its cursor saved. Stopping in the middle
+                // (--count) leaves the previous cursor: the round repeats next time.
+                Some(Report::Round { target, events, cursor }) => {
+                    for event in &events {
+                        output.write(event)?;
+                        if let Some(exec) = &exec {
+                            exec.submit(event);
+                        }
+                        progress.written += 1;
+                        publish(&hooks, progress);
+                        if options.count.is_some_and(|n| progress.written >= n) {
+                            break 'stream End::Count;
+                        }
+                    }
+                    if let Some(state) = &mut state {
+                        state.commit(&target, &cursor)?;
+                    }
+                }
                 Some(Report::Event(event)) => {
                     output.write(&event)?;
                     if let Some(exec) = &exec {
@@ -243,7 +361,7 @@ pub async fn run(
                     status.done_if(progress.joined + lost.len() >= targets.len());
                 }
                 Some(Report::Status { label, status: s }) => {
-                    if matches!(s, Status::Connected { first: true, .. }) {
+                    if matches!(s, Status::Connected { first: true, .. } | Status::Polling { .. }) {
                         progress.joined += 1;
                         publish(&hooks, progress);
                         status.done_if(progress.joined + lost.len() >= targets.len());
@@ -480,6 +598,17 @@ impl StatusLine {
             ),
             Status::RenewalFailed { error, retry_in } => self.note(format!(
                 "{label}: cannot renew the endpoint ({error}); keeping the current link, trying again in {}",
+                human(retry_in)
+            )),
+            Status::Polling {
+                display_name,
+                every,
+            } => self.note(format!(
+                "watching {label} ({display_name}) by asking delta every {}…",
+                every.map(human).unwrap_or_else(|| "while".into())
+            )),
+            Status::DeltaFailed { error, retry_in } => self.note(format!(
+                "{label}: {error}; asking delta again in {}",
                 human(retry_in)
             )),
             // Handled by the loop.

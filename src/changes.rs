@@ -1,0 +1,267 @@
+//! `--changes`: one task per target that turns notifications into `change` lines.
+//!
+//! It drives the building blocks — [`DeltaFeed`] (the cursor and its requests),
+//! [`Coalescer`] (when to run a round), [`PathIndex`] (`--path`) — and owns the target's
+//! [`Supervisor`] (the socket), which pokes it once per notification element:
+//!
+//! ```text
+//!   socket ──▶ Supervisor ──poke──▶ ChangesTask ──Report::Round{events, cursor}──▶ watch loop
+//!                  │ (--notifications)                                     write, flush, then
+//!                  └──────────────Report::Event──────────────────────────▶ commit the cursor
+//! ```
+//!
+//! - **Start.** A cursor saved in `--state` for this target: continue from it, and run a
+//!   round at once (what changed while graphwatch was down). Otherwise a baseline
+//!   "from now" (`token=latest`; with `--path` a full enumeration that loads the index),
+//!   whose cursor is committed at once. The socket is opened only *after* the baseline,
+//!   so that a change the user makes once "watching …" is shown is always after the
+//!   cursor (the other order loses changes made between connecting and the baseline).
+//! - **At-least-once.** The task never writes the state file. It sends each round's
+//!   events *with* the round's cursor to the watch loop, the only writer of stdout,
+//!   which writes and flushes every line and only then commits the cursor. A crash, a
+//!   closed pipe or `--count` reached in the middle of a round leaves the previous
+//!   cursor on disk, so the restart repeats the round rather than skipping it.
+//! - **Failures.** Transient delta errors (throttling, 5xx, network) are retried by the
+//!   coalescer (backoff, or Graph's `Retry-After` if longer). Permanent ones (token
+//!   refused, 403, 404) lose the target like a permanent socket error does: the task
+//!   reports [`Status::Lost`] once and stops its supervisor. A lost socket loses the
+//!   target too.
+//! - `--no-socket`: no supervisor; the poll interval is the only source of rounds.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::coalesce::{self, Coalescer, Input};
+use crate::delta::{DeltaError, DeltaFeed, Outcome};
+use crate::graph::GraphClient;
+use crate::output::Event;
+use crate::pathindex::PathIndex;
+use crate::supervisor::{Backoff, Report, Status, Supervisor, SupervisorOptions};
+use crate::target::Target;
+
+/// The options of changes mode, checked.
+#[derive(Debug, Clone)]
+pub struct ChangesOptions {
+    /// Open the socket (`false`: `--no-socket`, pure polling).
+    pub socket: bool,
+    /// `--notifications`: keep the raw notification lines too.
+    pub keep_notifications: bool,
+    /// Debounce, rechecks, and the poll interval.
+    pub settings: coalesce::Settings,
+    /// `--path` (drives only).
+    pub path: Option<String>,
+    /// `--state FILE`.
+    pub state: Option<std::path::PathBuf>,
+}
+
+/// How many pokes may wait; more are dropped (a full channel already means "a round
+/// is due", and the coalescer makes one round of any number).
+const POKES: usize = 1024;
+
+/// One target's changes task. See the module docs.
+pub struct ChangesTask {
+    pub target: Target,
+    pub client: GraphClient,
+    pub reports: mpsc::UnboundedSender<Report>,
+    pub options: ChangesOptions,
+    /// The saved cursor from `--state`, if any.
+    pub cursor: Option<String>,
+}
+
+/// Aborts the supervisor when the task ends, however it ends.
+struct Owned(JoinHandle<Option<anyhow::Error>>);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl ChangesTask {
+    /// Run until the target is lost (reported once as [`Status::Lost`]) or the watch
+    /// loop stops listening.
+    pub async fn run(self) {
+        let reports = self.reports.clone();
+        let label = self.target.label.clone();
+        let lost = tokio::select! {
+            result = self.watch() => result.err(),
+            _ = reports.closed() => None,
+        };
+        if let Some(error) = lost {
+            let _ = reports.send(Report::Status {
+                label,
+                status: Status::Lost(error),
+            });
+        }
+    }
+
+    async fn watch(self) -> anyhow::Result<()> {
+        let label = self.target.label.clone();
+        let resumed = self.cursor.is_some();
+        let mut index = match &self.options.path {
+            Some(folder) => Some(PathIndex::new(folder)?),
+            None => None,
+        };
+        let mut feed = DeltaFeed::new(
+            self.client.clone(),
+            self.target.clone(),
+            self.cursor.clone(),
+        )
+        .enumerate_baselines(index.is_some());
+
+        // 1. The baseline (or, resumed with --path, the index), retried while transient.
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        loop {
+            match start(&mut feed, index.as_mut()).await {
+                Ok(()) => break,
+                Err(e) if e.is_transient() => {
+                    let retry_in = backoff
+                        .next_delay()
+                        .max(e.retry_after().unwrap_or_default());
+                    self.status(Status::DeltaFailed {
+                        error: e.to_string(),
+                        retry_in,
+                    });
+                    tokio::time::sleep(retry_in).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !resumed {
+            if let Some(cursor) = feed.cursor() {
+                self.round(Vec::new(), cursor.to_string())?;
+            }
+        }
+
+        // 2. The socket, poking this task; or none.
+        let (poke_tx, mut pokes) = mpsc::channel::<()>(POKES);
+        let mut supervisor = if self.options.socket {
+            let supervisor = Supervisor::new(
+                self.target.clone(),
+                self.client.clone(),
+                self.reports.clone(),
+                SupervisorOptions::default(),
+            )
+            .poking(poke_tx, self.options.keep_notifications);
+            Some(Owned(tokio::spawn(supervisor.watch())))
+        } else {
+            drop(poke_tx);
+            self.status(Status::Polling {
+                display_name: self.target.display_name.clone(),
+                every: self.options.settings.poll,
+            });
+            None
+        };
+
+        // 3. Rounds.
+        let mut co = Coalescer::new(self.options.settings.clone(), Instant::now());
+        // Resumed: catch up at once with what changed while graphwatch was down. (`handle`
+        // starts that round itself; every later one is started by `next_round`.)
+        let mut started = resumed
+            .then(|| co.handle(Input::Start, Instant::now()))
+            .flatten();
+        loop {
+            if started.take().is_none() {
+                tokio::select! {
+                    _ = co.next_round(Some(&mut pokes)) => {}
+                    lost = socket_lost(&mut supervisor) => return lost,
+                }
+            }
+            let outcome = tokio::select! {
+                outcome = co.during(feed.round(), Some(&mut pokes)) => outcome,
+                lost = socket_lost(&mut supervisor) => return lost,
+            };
+            match outcome {
+                Ok(Outcome::Changes(round)) => {
+                    let empty = round.is_empty();
+                    let changes = match &mut index {
+                        Some(ix) => ix.filter(round.changes),
+                        None => round.changes,
+                    };
+                    let events = changes
+                        .into_iter()
+                        .map(|c| c.into_event(label.clone()))
+                        .collect();
+                    self.round(events, round.cursor)?;
+                    co.finished(empty);
+                }
+                Ok(Outcome::Resync {
+                    reason, baseline, ..
+                }) => {
+                    if let Some(ix) = &mut index {
+                        ix.load(&baseline.changes);
+                    }
+                    self.round(vec![Event::resync(label.clone(), reason)], baseline.cursor)?;
+                    co.finished(false);
+                }
+                Err(e) if e.is_transient() => {
+                    co.failed(e.retry_after());
+                    let retry_in = co
+                        .deadline()
+                        .map(|at| at.saturating_duration_since(Instant::now()))
+                        .unwrap_or_default();
+                    self.status(Status::DeltaFailed {
+                        error: e.to_string(),
+                        retry_in,
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Hand a round to the watch loop; an error once nobody listens (the loop ended).
+    fn round(&self, events: Vec<Event>, cursor: String) -> anyhow::Result<()> {
+        self.reports
+            .send(Report::Round {
+                target: self.target.clone(),
+                events,
+                cursor,
+            })
+            .map_err(|_| anyhow::anyhow!("the watch ended"))
+    }
+
+    fn status(&self, status: Status) {
+        let _ = self.reports.send(Report::Status {
+            label: self.target.label.clone(),
+            status,
+        });
+    }
+}
+
+/// Take the starting point: with a path index, enumerate the drive to load it (a feed
+/// without a cursor continues from the enumeration); else, without a cursor, a
+/// baseline from now. A resumed feed without an index needs nothing.
+async fn start(feed: &mut DeltaFeed, index: Option<&mut PathIndex>) -> Result<(), DeltaError> {
+    match index {
+        Some(ix) => {
+            let everything = feed.enumerate().await?;
+            ix.load(&everything.changes);
+        }
+        None if feed.cursor().is_none() => {
+            feed.start_from_now().await?;
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// Resolves when the supervisor ended: `Err` with its error when it lost the target,
+/// `Ok` when it stopped because the loop is gone. Never resolves without a supervisor.
+async fn socket_lost(supervisor: &mut Option<Owned>) -> anyhow::Result<()> {
+    match supervisor {
+        Some(owned) => {
+            let ended = (&mut owned.0).await;
+            *supervisor = None;
+            match ended {
+                Ok(Some(error)) => Err(error),
+                Ok(None) => Ok(()),
+                Err(e) => Err(anyhow::anyhow!("the socket task failed: {e}")),
+            }
+        }
+        None => std::future::pending().await,
+    }
+}

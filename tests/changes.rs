@@ -1,0 +1,496 @@
+//! `--changes` end to end: the `graphwatch` binary against the in-process emulator,
+//! real mutations over HTTP making the notifications and the delta changes.
+//!
+//! Output is awaited line by line with a deadline, never with fixed sleeps; round
+//! counts come from the emulator's counters, not from the clock.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Env, ADELE};
+use serde_json::{json, Value};
+
+/// How long any one expected line may take.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Notifications 50 ms after a change; big delta pages, so one request is one round.
+fn env() -> Env {
+    Env::start_with(|args| {
+        args.settings.notify_delay_ms = 50;
+        args.settings.delta_page_size = 1000;
+    })
+}
+
+struct Watcher {
+    child: Child,
+    lines: Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+    stderr_lines: Receiver<String>,
+}
+
+impl Watcher {
+    fn start(env: &Env, args: &[&str]) -> Watcher {
+        let mut cmd = env.std_cmd(args);
+        cmd.env("GRAPHWATCH_ACCESS_TOKEN", env.mint(ADELE));
+        Watcher::spawn_cmd(cmd)
+    }
+
+    fn spawn_cmd(mut cmd: std::process::Command) -> Watcher {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn graphwatch");
+        let (tx, lines) = mpsc::channel();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in out.lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (etx, stderr_lines) = mpsc::channel();
+        let err = BufReader::new(child.stderr.take().unwrap());
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in err.lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+                let _ = etx.send(line);
+            }
+        });
+        Watcher {
+            child,
+            lines,
+            stderr,
+            stderr_lines,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn wait_stderr(&self, needle: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr_lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return,
+                Ok(_) => {}
+                Err(_) => panic!("no {needle:?} on stderr; stderr:\n{}", self.stderr()),
+            }
+        }
+    }
+
+    /// The next stdout line, as JSON.
+    fn next(&self) -> Value {
+        match self.lines.recv_timeout(PATIENCE) {
+            Ok(line) => serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}")),
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("no line on stdout in time; stderr:\n{}", self.stderr())
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                panic!("stdout ended; stderr:\n{}", self.stderr())
+            }
+        }
+    }
+
+    /// Lines until `done` says the collection is complete; every line read is kept.
+    fn until(&self, mut done: impl FnMut(&[Value]) -> bool) -> Vec<Value> {
+        let mut seen = Vec::new();
+        while !done(&seen) {
+            seen.push(self.next());
+        }
+        seen
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn graph(env: &Env, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    let token = env.mint(ADELE);
+    let url = format!("{}/v1.0{path}", env.base);
+    env.rt.block_on(async move {
+        let mut request = reqwest::Client::new()
+            .request(method, url)
+            .bearer_auth(token);
+        request = match body {
+            Some(Value::String(content)) => request.body(content),
+            Some(json) => request.json(&json),
+            None => request,
+        };
+        let response = request.send().await.expect("Graph request");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap_or(Value::Null)
+    })
+}
+
+/// Upload a file; its id.
+fn upload(env: &Env, path: &str) -> String {
+    let item = graph(
+        env,
+        reqwest::Method::PUT,
+        &format!("/me/drive/root:/{path}:/content"),
+        Some(Value::String(format!("content of {path}"))),
+    );
+    item["id"].as_str().expect("id").to_string()
+}
+
+fn delete(env: &Env, id: &str) {
+    graph(
+        env,
+        reqwest::Method::DELETE,
+        &format!("/me/drive/items/{id}"),
+        None,
+    );
+}
+
+/// (item id, change) of a `change` line; `None` for other lines.
+fn change(line: &Value) -> Option<(String, String)> {
+    (line["type"] == "change").then(|| {
+        (
+            line["item"]["id"].as_str().unwrap_or_default().to_string(),
+            line["change"].as_str().unwrap_or_default().to_string(),
+        )
+    })
+}
+
+fn has(lines: &[Value], id: &str, kind: &str) -> bool {
+    lines
+        .iter()
+        .filter_map(change)
+        .any(|(i, k)| i == id && k == kind)
+}
+
+/// `updated` lines per file id (folders left out, as `jq 'select(.item.file)'` would).
+fn file_updates(lines: &[Value]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for line in lines {
+        if line["type"] == "change"
+            && line["change"] == "updated"
+            && line["item"]["file"].is_object()
+        {
+            *counts
+                .entry(line["item"]["id"].as_str().unwrap_or_default().to_string())
+                .or_default() += 1;
+        }
+    }
+    counts
+}
+
+#[test]
+fn changes_writes_each_uploaded_file_once_and_deletes() {
+    let env = env();
+    let w = Watcher::start(&env, &["drive", "me", "--changes", "-o", "json"]);
+    w.wait_stderr("watching drive:me");
+    let ids: Vec<String> = (0..5)
+        .map(|i| upload(&env, &format!("five{i}.txt")))
+        .collect();
+    let mut lines = w.until(|seen| ids.iter().all(|id| has(seen, id, "updated")));
+    // Deleting one is the marker: everything written before its line is counted.
+    delete(&env, &ids[0]);
+    lines.extend(w.until(|seen| has(seen, &ids[0], "deleted")));
+
+    for line in &lines {
+        assert_eq!(line["type"], "change", "only change lines: {line}");
+        assert_eq!(line["target"], "drive:me", "{line}");
+    }
+    let updates = file_updates(&lines);
+    for id in &ids {
+        assert_eq!(updates.get(id), Some(&1), "{id} once: {updates:?}");
+    }
+    let deleted = lines
+        .iter()
+        .find(|l| change(l) == Some((ids[0].clone(), "deleted".into())))
+        .unwrap();
+    assert_eq!(deleted["item"]["deleted"]["state"], "deleted");
+}
+
+#[test]
+fn notifications_flag_keeps_the_raw_lines_too() {
+    let env = env();
+    let w = Watcher::start(
+        &env,
+        &["drive", "me", "--changes", "--notifications", "-o", "json"],
+    );
+    w.wait_stderr("watching drive:me");
+    let id = upload(&env, "both.txt");
+    let lines = w.until(|seen| {
+        has(seen, &id, "updated") && seen.iter().any(|l| l["type"] == "notification")
+    });
+    assert!(lines.iter().any(|l| l["type"] == "notification"));
+}
+
+#[test]
+fn list_items_added_and_edited_are_changes_with_fields() {
+    let env = env();
+    let w = Watcher::start(
+        &env,
+        &["list", "site-eng/list-issues", "--changes", "-o", "json"],
+    );
+    w.wait_stderr("watching list:site-eng/list-issues");
+    let items = "/sites/site-eng/lists/list-issues/items";
+    let created = graph(
+        &env,
+        reqwest::Method::POST,
+        items,
+        Some(json!({"fields": {"Title": "Printer on fire"}})),
+    );
+    let id = created["id"].as_str().unwrap().to_string();
+    let lines = w.until(|seen| has(seen, &id, "updated"));
+    let added = lines.last().unwrap();
+    assert_eq!(added["target"], "list:site-eng/list-issues");
+    assert_eq!(added["item"]["fields"]["Title"], "Printer on fire");
+
+    graph(
+        &env,
+        reqwest::Method::PATCH,
+        &format!("{items}/{id}/fields"),
+        Some(json!({"Status": "Active"})),
+    );
+    let lines = w.until(|seen| {
+        seen.last()
+            .is_some_and(|l| l["item"]["id"] == id && l["item"]["fields"]["Status"] == "Active")
+    });
+    let edited = lines.last().unwrap();
+    assert_eq!(edited["change"], "updated");
+    assert_eq!(edited["item"]["fields"]["Title"], "Printer on fire");
+}
+
+#[test]
+fn a_burst_of_20_uploads_is_each_file_once_in_at_most_3_delta_rounds() {
+    let env = env();
+    let w = Watcher::start(&env, &["drive", "me", "--changes", "-o", "json"]);
+    // The baseline is taken before the socket opens: from here on delta requests are rounds.
+    w.wait_stderr("watching drive:me");
+    let before = env.counter("requests.delta");
+    let ids: Vec<String> = (0..20)
+        .map(|i| upload(&env, &format!("Burst/file{i:02}.txt")))
+        .collect();
+    let lines = w.until(|seen| ids.iter().all(|id| has(seen, id, "updated")));
+    let rounds = env.counter("requests.delta") - before;
+
+    let updates = file_updates(&lines);
+    for id in &ids {
+        assert_eq!(updates.get(id), Some(&1), "{id} once: {updates:?}");
+    }
+    assert!(env.counter("notifications.sent") >= 20);
+    assert!((1..=3).contains(&rounds), "{rounds} delta rounds");
+    eprintln!("burst of 20 uploads: {rounds} delta round(s) until every file was written");
+}
+
+#[test]
+fn state_resumes_after_kill_9_with_nothing_lost_and_holds_no_secret() {
+    let env = env();
+    let state = env.config_dir().join("state.json");
+    let state_arg = state.to_str().unwrap();
+    let args = [
+        "drive",
+        "me",
+        "--changes",
+        "--state",
+        state_arg,
+        "-o",
+        "json",
+    ];
+
+    let first = Watcher::start(&env, &args);
+    first.wait_stderr("watching drive:me");
+    let a = upload(&env, "Kill/a.txt");
+    let mut lines = first.until(|seen| has(seen, &a, "updated"));
+    // A change in flight, then SIGKILL: no chance to flush or save anything more.
+    let b = upload(&env, "Kill/b.txt");
+    let status = std::process::Command::new("kill")
+        .args(["-9", &first.pid()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    // Whatever it wrote before dying: read to the end of its stdout.
+    loop {
+        match first.lines.recv_timeout(PATIENCE) {
+            Ok(line) => lines.push(serde_json::from_str(&line).unwrap()),
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => panic!("stdout still open after kill -9"),
+        }
+    }
+    drop(first);
+
+    // While it is down: a new file and a delete.
+    let c = upload(&env, "Kill/c.txt");
+    delete(&env, &a);
+
+    let second = Watcher::start(&env, &args);
+    let caught_up = second.until(|seen| has(seen, &c, "updated") && has(seen, &a, "deleted"));
+    lines.extend(caught_up.iter().cloned());
+    assert!(
+        has(&lines, &b, "updated"),
+        "b (in flight at the kill) is not lost"
+    );
+    // The catch-up round came from the saved cursor: changes made while down.
+    assert!(has(&caught_up, &c, "updated"));
+    assert!(has(&caught_up, &a, "deleted"));
+
+    // The state file: private, and no bearer token in it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
+    }
+    let text = std::fs::read_to_string(&state).unwrap();
+    let saved: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        saved["targets"]["drive:me"]["deltaLink"].is_string(),
+        "{text}"
+    );
+    for secret in env.issued_secrets() {
+        assert!(!text.contains(&secret), "a token in the state file");
+    }
+    assert!(!text.to_lowercase().contains("bearer"));
+}
+
+#[test]
+fn a_410_writes_a_resync_line_and_the_stream_goes_on() {
+    let env = env();
+    let w = Watcher::start(&env, &["drive", "me", "--changes", "-o", "json"]);
+    w.wait_stderr("watching drive:me");
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "delta", "status": 410, "count": 1}),
+    );
+    upload(&env, "Resync/x.txt");
+    let lines = w.until(|seen| seen.iter().any(|l| l["type"] == "resync"));
+    let resync = lines.last().unwrap();
+    assert_eq!(resync["target"], "drive:me");
+    assert_eq!(resync["reason"], "resyncRequired");
+    assert!(resync["time"].is_string());
+    w.wait_stderr("no longer valid");
+
+    let y = upload(&env, "Resync/y.txt");
+    w.until(|seen| has(seen, &y, "updated"));
+}
+
+#[test]
+fn no_socket_polls_delta_and_opens_no_socket() {
+    let env = env();
+    let w = Watcher::start(
+        &env,
+        &["drive", "me", "--no-socket", "--poll", "1s", "-o", "json"],
+    );
+    w.wait_stderr("watching drive:me");
+    let id = upload(&env, "Polled/p.txt");
+    let lines = w.until(|seen| has(seen, &id, "updated"));
+    assert!(lines.iter().all(|l| l["type"] == "change"));
+    assert_eq!(env.counter("sockets.connected"), 0);
+    assert!(env.socketio_requests().is_empty(), "no socketIo request");
+}
+
+#[test]
+fn path_keeps_only_items_under_the_folder() {
+    let env = env();
+    let w = Watcher::start(
+        &env,
+        &[
+            "drive",
+            "me",
+            "--changes",
+            "--path",
+            "/Reports",
+            "-o",
+            "json",
+        ],
+    );
+    w.wait_stderr("watching drive:me");
+    let outside = upload(&env, "Other/x.txt");
+    let q1 = upload(&env, "Reports/q1.txt");
+    let q2 = upload(&env, "Reports/Sub/q2.txt");
+    let lines = w.until(|seen| has(seen, &q1, "updated") && has(seen, &q2, "updated"));
+    let ids: Vec<String> = lines.iter().filter_map(change).map(|(id, _)| id).collect();
+    assert!(!ids.contains(&outside), "{ids:?}");
+    for line in &lines {
+        let name = line["item"]["name"].as_str().unwrap_or_default();
+        assert!(
+            ["q1.txt", "q2.txt", "Sub"].contains(&name),
+            "only items under /Reports: {line}"
+        );
+    }
+}
+
+#[test]
+fn count_counts_change_lines() {
+    let env = env();
+    let mut cmd = env.std_cmd(&["drive", "me", "--changes", "-n", "2", "-o", "json"]);
+    cmd.env("GRAPHWATCH_ACCESS_TOKEN", env.mint(ADELE));
+    let mut w = Watcher::spawn_cmd(cmd);
+    w.wait_stderr("watching drive:me");
+    upload(&env, "Counted/one.txt");
+    let lines = [w.next(), w.next()];
+    assert!(lines.iter().all(|l| l["type"] == "change"), "{lines:?}");
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = w.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "did not exit after 2 lines");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "{}", w.stderr());
+}
+
+#[test]
+fn changes_options_are_checked_in_one_line() {
+    let env = env();
+    for (args, needle) in [
+        (
+            vec!["drive", "me", "--state", "s.json"],
+            "--state needs --changes",
+        ),
+        (
+            vec!["drive", "me", "--changes", "--poll", "soon"],
+            "--poll \"soon\"",
+        ),
+        (
+            vec!["list", "site-eng/list-issues", "--changes", "--path", "/A"],
+            "--path is for drives",
+        ),
+        (
+            vec!["drive", "me", "--no-socket", "--notifications"],
+            "--notifications with --no-socket",
+        ),
+    ] {
+        let output = env
+            .cmd(&args)
+            .env("GRAPHWATCH_ACCESS_TOKEN", "unused")
+            .output()
+            .unwrap();
+        let stderr = common::stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(output.stdout.is_empty());
+    }
+}
