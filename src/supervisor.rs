@@ -293,6 +293,13 @@ impl Supervisor {
                     first: !self.connected_before,
                     display_name: self.target.display_name.clone(),
                 });
+                // Notifications sent while the link was down are gone for good: in
+                // `--changes` mode a reconnect asks for a catch-up delta round at once.
+                if self.connected_before {
+                    if let Some(pokes) = &self.pokes {
+                        let _ = pokes.try_send(());
+                    }
+                }
                 self.connected_before = true;
                 State::Live(Live {
                     connection,

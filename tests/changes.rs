@@ -394,6 +394,29 @@ fn a_410_writes_a_resync_line_and_the_stream_goes_on() {
     w.until(|seen| has(seen, &y, "updated"));
 }
 
+/// Notifications sent while the link is down are lost; the reconnect's catch-up round
+/// must still write the change made in the gap (the safety-net poll is far away).
+#[test]
+fn a_change_made_while_disconnected_is_written_after_the_reconnect() {
+    let env = env();
+    let w = Watcher::start(
+        &env,
+        &["drive", "me", "--changes", "--poll", "10m", "-o", "json"],
+    );
+    w.wait_stderr("watching drive:me");
+    // Keep it away for a few seconds: the next two socketIo requests fail transiently.
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "socketio", "status": 400, "count": 2}),
+    );
+    env.post("/_emulator/sockets/kill", json!({}));
+    w.wait_stderr("disconnected");
+    let id = upload(&env, "Gap/while-down.txt");
+    w.wait_stderr("reconnected");
+    let lines = w.until(|seen| has(seen, &id, "updated"));
+    assert!(lines.iter().all(|l| l["type"] == "change"));
+}
+
 #[test]
 fn no_socket_polls_delta_and_opens_no_socket() {
     let env = env();
