@@ -7,17 +7,12 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
+use common::watcher::{change, delete, graph, has, upload, Watcher, PATIENCE};
 use common::{Env, ADELE};
 use serde_json::{json, Value};
-
-/// How long any one expected line may take.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Notifications 50 ms after a change; big delta pages, so one request is one round.
 fn env() -> Env {
@@ -25,165 +20,6 @@ fn env() -> Env {
         args.settings.notify_delay_ms = 50;
         args.settings.delta_page_size = 1000;
     })
-}
-
-struct Watcher {
-    child: Child,
-    lines: Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-    stderr_lines: Receiver<String>,
-}
-
-impl Watcher {
-    fn start(env: &Env, args: &[&str]) -> Watcher {
-        let mut cmd = env.std_cmd(args);
-        cmd.env("GRAPHWATCH_ACCESS_TOKEN", env.mint(ADELE));
-        Watcher::spawn_cmd(cmd)
-    }
-
-    fn spawn_cmd(mut cmd: std::process::Command) -> Watcher {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn graphwatch");
-        let (tx, lines) = mpsc::channel();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            for line in out.lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (etx, stderr_lines) = mpsc::channel();
-        let err = BufReader::new(child.stderr.take().unwrap());
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            for line in err.lines() {
-                let Ok(line) = line else { break };
-                sink.lock().unwrap().push_str(&format!("{line}\n"));
-                let _ = etx.send(line);
-            }
-        });
-        Watcher {
-            child,
-            lines,
-            stderr,
-            stderr_lines,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    fn wait_stderr(&self, needle: &str) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr_lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return,
-                Ok(_) => {}
-                Err(_) => panic!("no {needle:?} on stderr; stderr:\n{}", self.stderr()),
-            }
-        }
-    }
-
-    /// The next stdout line, as JSON.
-    fn next(&self) -> Value {
-        match self.lines.recv_timeout(PATIENCE) {
-            Ok(line) => serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}")),
-            Err(RecvTimeoutError::Timeout) => {
-                panic!("no line on stdout in time; stderr:\n{}", self.stderr())
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                panic!("stdout ended; stderr:\n{}", self.stderr())
-            }
-        }
-    }
-
-    /// Lines until `done` says the collection is complete; every line read is kept.
-    fn until(&self, mut done: impl FnMut(&[Value]) -> bool) -> Vec<Value> {
-        let mut seen = Vec::new();
-        while !done(&seen) {
-            seen.push(self.next());
-        }
-        seen
-    }
-
-    fn pid(&self) -> String {
-        self.child.id().to_string()
-    }
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn graph(env: &Env, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-    let token = env.mint(ADELE);
-    let url = format!("{}/v1.0{path}", env.base);
-    env.rt.block_on(async move {
-        let mut request = reqwest::Client::new()
-            .request(method, url)
-            .bearer_auth(token);
-        request = match body {
-            Some(Value::String(content)) => request.body(content),
-            Some(json) => request.json(&json),
-            None => request,
-        };
-        let response = request.send().await.expect("Graph request");
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap_or(Value::Null)
-    })
-}
-
-/// Upload a file; its id.
-fn upload(env: &Env, path: &str) -> String {
-    let item = graph(
-        env,
-        reqwest::Method::PUT,
-        &format!("/me/drive/root:/{path}:/content"),
-        Some(Value::String(format!("content of {path}"))),
-    );
-    item["id"].as_str().expect("id").to_string()
-}
-
-fn delete(env: &Env, id: &str) {
-    graph(
-        env,
-        reqwest::Method::DELETE,
-        &format!("/me/drive/items/{id}"),
-        None,
-    );
-}
-
-/// (item id, change) of a `change` line; `None` for other lines.
-fn change(line: &Value) -> Option<(String, String)> {
-    (line["type"] == "change").then(|| {
-        (
-            line["item"]["id"].as_str().unwrap_or_default().to_string(),
-            line["change"].as_str().unwrap_or_default().to_string(),
-        )
-    })
-}
-
-fn has(lines: &[Value], id: &str, kind: &str) -> bool {
-    lines
-        .iter()
-        .filter_map(change)
-        .any(|(i, k)| i == id && k == kind)
 }
 
 /// `updated` lines per file id (folders left out, as `jq 'select(.item.file)'` would).

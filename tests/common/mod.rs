@@ -9,6 +9,7 @@ use std::process::{Child, Stdio};
 use graphwatch_emulator::{EmulatorArgs, Running};
 
 pub mod peer;
+pub mod watcher;
 use serde_json::{json, Value};
 
 pub const ADELE: &str = "adele@contoso.onmicrosoft.com";
