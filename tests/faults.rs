@@ -42,6 +42,13 @@ fn watch(env: &Env) -> Watcher {
     w
 }
 
+/// A watcher using the signed-in profile's token cache, once it is watching.
+fn watch_signed_in(env: &Env) -> Watcher {
+    let w = Watcher::spawn_cmd(env.std_cmd(ARGS));
+    w.wait_stderr("watching drive:me");
+    w
+}
+
 fn log(env: &Env) -> Vec<Value> {
     env.get("/_emulator/log")["entries"]
         .as_array()
@@ -52,6 +59,17 @@ fn log(env: &Env) -> Vec<Value> {
 /// An entry's time on the emulator's clock, in ms.
 fn elapsed(entry: &Value) -> f64 {
     entry["elapsedMs"].as_f64().expect("elapsedMs")
+}
+
+fn count(entries: &[Value], kind: &str) -> usize {
+    entries.iter().filter(|e| e["kind"] == kind).count()
+}
+
+fn socketio_gets(entries: &[Value]) -> usize {
+    entries
+        .iter()
+        .filter(|e| e["route"] == "socketio" && e["kind"] == "request")
+        .count()
 }
 
 /// Poll the emulator (not the clock) until `ok`, within PATIENCE.
@@ -109,4 +127,175 @@ fn ping_silence_is_detected_within_the_bound_and_nothing_is_lost() {
     eprintln!("ping silence: stall to new socket {detection:.0} ms (bound {bound} ms)");
     assert!(detection <= bound, "{detection} ms > {bound} ms");
     settled(&env);
+}
+
+/// Subscription expiry: the emulator ends the sockets (`41`); the client asks for a
+/// fresh endpoint (a new socketIo GET) and connects to it.
+#[test]
+fn subscription_expiry_reconnects_with_a_fresh_endpoint() {
+    let env = env();
+    let w = watch(&env);
+    let before = log(&env);
+    let gets_before = socketio_gets(&before);
+    let connects_before = count(&before, "socket-connected");
+    env.post("/_emulator/subscriptions/expire", json!({}));
+    let during = upload(&env, "Expiry/during.txt");
+    w.wait_stderr("disconnected");
+    w.wait_stderr("reconnected");
+    let after = upload(&env, "Expiry/after.txt");
+    w.until(|seen| has(seen, &during, "updated") && has(seen, &after, "updated"));
+
+    let entries = log(&env);
+    let expired = entries
+        .iter()
+        .find(|e| e["kind"] == "subscription-expired")
+        .expect("a subscription-expired entry");
+    let fresh = entries
+        .iter()
+        .find(|e| {
+            e["route"] == "socketio"
+                && e["kind"] == "request"
+                && e["seq"].as_u64() > expired["seq"].as_u64()
+        })
+        .expect("a socketIo GET after the expiry");
+    assert!(socketio_gets(&entries) > gets_before);
+    assert!(count(&entries, "socket-connected") > connects_before);
+    eprintln!(
+        "subscription expiry: expiry to fresh socketIo GET {:.0} ms",
+        elapsed(fresh) - elapsed(expired)
+    );
+    settled(&env);
+}
+
+/// The socketIo request fails twice (429 or 503, Retry-After 1 s) as the client tries
+/// to come back after a transport kill; it keeps trying and the change is written.
+fn socketio_failing_then_kill(status: u16) {
+    let env = env();
+    let w = watch(&env);
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "socketio", "status": status, "count": 2, "retryAfter": 1}),
+    );
+    env.post("/_emulator/sockets/kill", json!({}));
+    w.wait_stderr("disconnected");
+    let during = upload(&env, &format!("Fail{status}/during.txt"));
+    w.wait_stderr("reconnected");
+    let after = upload(&env, &format!("Fail{status}/after.txt"));
+    w.until(|seen| has(seen, &during, "updated") && has(seen, &after, "updated"));
+    assert_eq!(
+        env.counter("faults.socketio"),
+        2,
+        "both failures were served"
+    );
+    let entries = log(&env);
+    let killed = entries
+        .iter()
+        .find(|e| e["kind"] == "fault-kill")
+        .expect("a fault-kill entry");
+    let connected = entries
+        .iter()
+        .find(|e| e["kind"] == "socket-connected" && e["seq"].as_u64() > killed["seq"].as_u64())
+        .expect("a socket-connected entry after the kill");
+    let gets: Vec<String> = entries
+        .iter()
+        .filter(|e| e["route"] == "socketio" && e["seq"].as_u64() > killed["seq"].as_u64())
+        .map(|e| format!("{:.0} {}", elapsed(e) - elapsed(killed), e["status"]))
+        .collect();
+    eprintln!(
+        "socketIo {status} x2 + kill: kill to new socket {:.0} ms; socketIo GETs at +{} ms",
+        elapsed(connected) - elapsed(killed),
+        gets.join(", +")
+    );
+    settled(&env);
+}
+
+#[test]
+fn socketio_429_twice_after_a_kill_still_reconnects() {
+    socketio_failing_then_kill(429);
+}
+
+#[test]
+fn socketio_503_twice_after_a_kill_still_reconnects() {
+    socketio_failing_then_kill(503);
+}
+
+/// The delta round after a change fails once (503 or 429, Retry-After 1 s); the change
+/// is still written.
+fn delta_failing_once(status: u16) {
+    let env = env();
+    let w = watch(&env);
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "delta", "status": status, "count": 1, "retryAfter": 1}),
+    );
+    let id = upload(&env, &format!("Delta{status}/x.txt"));
+    w.until(|seen| has(seen, &id, "updated"));
+    assert_eq!(env.counter("faults.delta"), 1, "the failure was served");
+    let later = upload(&env, &format!("Delta{status}/y.txt"));
+    w.until(|seen| has(seen, &later, "updated"));
+    settled(&env);
+}
+
+#[test]
+fn delta_503_once_and_the_change_is_still_written() {
+    delta_failing_once(503);
+}
+
+#[test]
+fn delta_429_once_and_the_change_is_still_written() {
+    delta_failing_once(429);
+}
+
+/// Signed in with `graphwatch login`; every access token expires, then the transport
+/// is killed: the reconnect refreshes the token and changes keep coming.
+#[test]
+fn access_token_expiry_mid_stream_refreshes_and_goes_on() {
+    let env = env();
+    env.login(&[]);
+    let w = watch_signed_in(&env);
+    let first = upload(&env, "Token/first.txt");
+    w.until(|seen| has(seen, &first, "updated"));
+    let refreshes = env.counter("grants.refresh_token");
+    env.post("/_emulator/identity/expire-access-tokens", json!({}));
+    env.post("/_emulator/sockets/kill", json!({}));
+    w.wait_stderr("disconnected");
+    let during = upload(&env, "Token/during.txt");
+    w.wait_stderr("reconnected");
+    let after = upload(&env, "Token/after.txt");
+    w.until(|seen| has(seen, &during, "updated") && has(seen, &after, "updated"));
+    assert!(
+        env.counter("grants.refresh_token") > refreshes,
+        "the access token was refreshed"
+    );
+    settled(&env);
+}
+
+/// The sign-in is revoked, then the transport is killed: the reconnect cannot get a
+/// token, and the run ends with exit 3 and a sentence saying to sign in again.
+#[test]
+fn revoked_refresh_token_exits_3_saying_to_sign_in_again() {
+    let env = env();
+    env.login(&[]);
+    let mut w = watch_signed_in(&env);
+    env.post("/_emulator/identity/revoke", json!({}));
+    env.post("/_emulator/sockets/kill", json!({}));
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = w.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running after the revoke; stderr:\n{}",
+            w.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = w.stderr();
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("`graphwatch login`"), "{stderr}");
+    assert!(
+        stderr.contains("expired or was revoked"),
+        "a sentence saying why: {stderr}"
+    );
 }
