@@ -231,6 +231,32 @@ fn delta_failing_once(status: u16) {
     let id = upload(&env, &format!("Delta{status}/x.txt"));
     w.until(|seen| has(seen, &id, "updated"));
     assert_eq!(env.counter("faults.delta"), 1, "the failure was served");
+    let entries = log(&env);
+    let upload_seq = entries
+        .iter()
+        .find(|e| e["route"] == "graph" && e["method"] == "PUT")
+        .and_then(|e| e["seq"].as_u64())
+        .expect("the upload in the log");
+    let faulted = entries
+        .iter()
+        .find(|e| e["route"] == "delta" && e["kind"] == "fault")
+        .expect("the failed delta request in the log");
+    assert!(
+        faulted["seq"].as_u64() > Some(upload_seq),
+        "the failure hit the round after the change"
+    );
+    let retried = entries
+        .iter()
+        .find(|e| {
+            e["route"] == "delta"
+                && e["kind"] == "request"
+                && e["seq"].as_u64() > faulted["seq"].as_u64()
+        })
+        .expect("a delta request after the failure");
+    eprintln!(
+        "delta {status} once: failed round retried after {:.0} ms",
+        elapsed(retried) - elapsed(faulted)
+    );
     let later = upload(&env, &format!("Delta{status}/y.txt"));
     w.until(|seen| has(seen, &later, "updated"));
     settled(&env);
