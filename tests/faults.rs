@@ -293,6 +293,20 @@ fn access_token_expiry_mid_stream_refreshes_and_goes_on() {
         env.counter("grants.refresh_token") > refreshes,
         "the access token was refreshed"
     );
+    let entries = log(&env);
+    let killed = entries
+        .iter()
+        .find(|e| e["kind"] == "fault-kill")
+        .expect("a fault-kill entry");
+    let connected = entries
+        .iter()
+        .find(|e| e["kind"] == "socket-connected" && e["seq"].as_u64() > killed["seq"].as_u64())
+        .expect("a socket-connected entry after the kill");
+    eprintln!(
+        "access-token expiry + kill: {} refresh grant(s), kill to new socket {:.0} ms",
+        env.counter("grants.refresh_token") - refreshes,
+        elapsed(connected) - elapsed(killed)
+    );
     settled(&env);
 }
 
