@@ -13,6 +13,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::watcher::graph;
 use common::{peer::Peer, Env, ADELE};
 use serde_json::{json, Value};
 
@@ -146,29 +147,6 @@ impl Drop for Watcher {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// An authenticated Graph request to the emulator (a real mutation).
-fn graph(env: &Env, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-    let token = env.mint(ADELE);
-    let url = format!("{}/v1.0{path}", env.base);
-    env.rt.block_on(async move {
-        let mut request = reqwest::Client::new()
-            .request(method, url)
-            .bearer_auth(token);
-        request = match body {
-            Some(Value::String(content)) => request.body(content),
-            Some(json) => request.json(&json),
-            None => request,
-        };
-        let response = request.send().await.expect("Graph request");
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap_or(Value::Null)
-    })
 }
 
 fn upload(env: &Env, name: &str) -> Value {
