@@ -7,146 +7,16 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::watcher::graph;
+use common::watcher::{graph, Watcher, PATIENCE};
 use common::{peer::Peer, Env, ADELE};
 use serde_json::{json, Value};
-
-/// How long any one expected line may take.
-const PATIENCE: Duration = Duration::from_secs(20);
 
 /// The emulator as these tests want it: notifications 50 ms after a change.
 fn env() -> Env {
     Env::start_with(|args| args.settings.notify_delay_ms = 50)
-}
-
-/// A running `graphwatch`, its stdout read line by line and its stderr collected.
-struct Watcher {
-    child: Child,
-    lines: Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-    stderr_lines: Receiver<String>,
-}
-
-impl Watcher {
-    /// `graphwatch ARGS…` against the emulator with a minted token for Adele.
-    fn start(env: &Env, args: &[&str]) -> Watcher {
-        let mut cmd = env.std_cmd(args);
-        cmd.env("GRAPHWATCH_ACCESS_TOKEN", env.mint(ADELE));
-        Watcher::spawn(cmd)
-    }
-
-    fn spawn(mut cmd: std::process::Command) -> Watcher {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn graphwatch");
-        let (tx, lines) = mpsc::channel();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            for line in out.lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (etx, stderr_lines) = mpsc::channel();
-        let err = BufReader::new(child.stderr.take().unwrap());
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            for line in err.lines() {
-                let Ok(line) = line else { break };
-                sink.lock().unwrap().push_str(&format!("{line}\n"));
-                let _ = etx.send(line);
-            }
-        });
-        Watcher {
-            child,
-            lines,
-            stderr,
-            stderr_lines,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Wait for a stderr line containing `needle`.
-    fn wait_stderr(&self, needle: &str) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr_lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return,
-                Ok(_) => {}
-                Err(_) => panic!("no {needle:?} on stderr; stderr:\n{}", self.stderr()),
-            }
-        }
-    }
-
-    /// The next stdout line.
-    fn line(&self) -> String {
-        match self.lines.recv_timeout(PATIENCE) {
-            Ok(line) => line,
-            Err(RecvTimeoutError::Timeout) => {
-                panic!("no line on stdout in time; stderr:\n{}", self.stderr())
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                panic!("stdout ended; stderr:\n{}", self.stderr())
-            }
-        }
-    }
-
-    fn json_lines(&self, n: usize) -> Vec<Value> {
-        (0..n)
-            .map(|_| {
-                let line = self.line();
-                serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
-            })
-            .collect()
-    }
-
-    /// Wait for the process to end; its status.
-    fn wait(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "graphwatch did not exit; stderr:\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Lines still on stdout after the process ended.
-    fn rest(&self) -> Vec<String> {
-        let mut rest = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            rest.push(line);
-        }
-        rest
-    }
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn upload(env: &Env, name: &str) -> Value {
@@ -691,7 +561,7 @@ fn the_stream_works_against_a_node_socket_io_peer() {
         .env("GRAPHWATCH_ACCESS_TOKEN", "stub-token")
         .args(["drive", "me", "-o", "json", "-n", "3"])
         .args(["--graph-url", &format!("{}/v1.0", graph.uri())]);
-    let mut w = Watcher::spawn(cmd);
+    let mut w = Watcher::spawn_cmd(cmd);
     let lines = w.json_lines(3);
     let ids: Vec<&str> = lines
         .iter()

@@ -2,7 +2,7 @@
 //! and the Graph mutations (upload, delete) that make its changes.
 
 use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -80,10 +80,10 @@ impl Watcher {
         }
     }
 
-    /// The next stdout line, as JSON.
-    pub fn next(&self) -> Value {
+    /// The next stdout line.
+    pub fn line(&self) -> String {
         match self.lines.recv_timeout(PATIENCE) {
-            Ok(line) => serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}")),
+            Ok(line) => line,
             Err(RecvTimeoutError::Timeout) => {
                 panic!("no line on stdout in time; stderr:\n{}", self.stderr())
             }
@@ -91,6 +91,42 @@ impl Watcher {
                 panic!("stdout ended; stderr:\n{}", self.stderr())
             }
         }
+    }
+
+    /// The next stdout line, as JSON.
+    pub fn next(&self) -> Value {
+        let line = self.line();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    }
+
+    /// The next `n` stdout lines, as JSON.
+    pub fn json_lines(&self, n: usize) -> Vec<Value> {
+        (0..n).map(|_| self.next()).collect()
+    }
+
+    /// Wait for the process to end; its status.
+    pub fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "graphwatch did not exit; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Lines still on stdout after the process ended.
+    pub fn rest(&self) -> Vec<String> {
+        let mut rest = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            rest.push(line);
+        }
+        rest
     }
 
     /// Lines until `done` says the collection is complete; every line read is kept.
