@@ -191,8 +191,8 @@ enum State {
 
 /// A failure, sorted by what to do about it.
 enum Failure {
-    /// Try again later.
-    Transient(String),
+    /// Try again later: not before the wait Graph asked for (`Retry-After`), if any.
+    Transient(String, Option<Duration>),
     /// Give up on the target.
     Permanent(anyhow::Error),
 }
@@ -278,7 +278,7 @@ impl Supervisor {
         self.status(Status::Connecting { endpoint: None });
         match self.request_endpoint().await {
             Ok(subscription) => State::Connect(subscription),
-            Err(Failure::Transient(error)) => self.retry(error),
+            Err(Failure::Transient(error, retry_after)) => self.retry(error, retry_after),
             Err(Failure::Permanent(error)) => State::Lost(error),
         }
     }
@@ -307,7 +307,7 @@ impl Supervisor {
                     renew_at: self.renew_at(subscription.expires),
                 })
             }
-            Err(Failure::Transient(error)) => self.retry(error),
+            Err(Failure::Transient(error, retry_after)) => self.retry(error, retry_after),
             Err(Failure::Permanent(error)) => State::Lost(error),
         }
     }
@@ -368,8 +368,11 @@ impl Supervisor {
                 });
                 Ok(())
             }
-            Err(Failure::Transient(error)) => {
-                let retry_in = self.options.renew_retry;
+            Err(Failure::Transient(error, retry_after)) => {
+                let retry_in = self
+                    .options
+                    .renew_retry
+                    .max(retry_after.unwrap_or_default());
                 live.renew_at = Some(Instant::now() + retry_in);
                 self.status(Status::RenewalFailed { error, retry_in });
                 Ok(())
@@ -387,8 +390,13 @@ impl Supervisor {
         State::Wait(retry_in)
     }
 
-    fn retry(&mut self, error: String) -> State {
-        let retry_in = self.backoff.next_delay();
+    /// Back off before the next attempt; never sooner than Graph's `Retry-After` (the
+    /// Graph client waits it out within a request, but gives up on waits beyond its cap).
+    fn retry(&mut self, error: String, retry_after: Option<Duration>) -> State {
+        let retry_in = self
+            .backoff
+            .next_delay()
+            .max(retry_after.unwrap_or_default());
         self.status(Status::Retrying { error, retry_in });
         State::Wait(retry_in)
     }
@@ -401,7 +409,7 @@ impl Supervisor {
             Err(e) if is_permanent(&e) => {
                 return Err(Failure::Permanent(target::socketio_failed(e, &self.target)))
             }
-            Err(e) => return Err(Failure::Transient(e.summary())),
+            Err(e) => return Err(Failure::Transient(e.summary(), e.retry_after())),
         };
         let Some(url) = answer.get("notificationUrl").and_then(Value::as_str) else {
             return Err(Failure::Permanent(
@@ -431,7 +439,7 @@ impl Supervisor {
                 SocketError::InvalidUrl(_) | SocketError::Runtime(_) => Failure::Permanent(
                     anyhow::Error::new(e).context(format!("cannot watch {}", self.target.label)),
                 ),
-                other => Failure::Transient(other.to_string()),
+                other => Failure::Transient(other.to_string(), None),
             })
     }
 
@@ -492,6 +500,41 @@ mod tests {
     use super::*;
 
     const S: Duration = Duration::from_secs(1);
+
+    fn supervisor() -> (Supervisor, mpsc::UnboundedReceiver<Report>) {
+        let client = GraphClient::new(
+            reqwest::Client::new(),
+            url::Url::parse("http://127.0.0.1:9/v1.0").unwrap(),
+            crate::auth::TokenSource::fixed(crate::config::Secret::new("t")),
+        );
+        let target = Target {
+            label: "drive:me".into(),
+            kind: crate::target::TargetKind::Drive {
+                drive_id: "b!x".into(),
+            },
+            display_name: "OneDrive".into(),
+            web_url: None,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Supervisor::new(target, client, tx, SupervisorOptions::default()),
+            rx,
+        )
+    }
+
+    #[test]
+    fn a_retry_waits_at_least_what_graph_asked_for() {
+        let (mut sup, _reports) = supervisor();
+        // The first backoff step is about a second; Graph asked for a minute and a half.
+        match sup.retry("429".into(), Some(90 * S)) {
+            State::Wait(wait) => assert!(wait >= 90 * S, "waited only {wait:?}"),
+            _ => panic!("a transient failure waits"),
+        }
+        match sup.retry("503".into(), None) {
+            State::Wait(wait) => assert!(wait < 10 * S, "no Retry-After: backoff only, {wait:?}"),
+            _ => panic!("a transient failure waits"),
+        }
+    }
 
     #[test]
     fn backoff_doubles_from_one_second_to_a_minute() {
