@@ -99,6 +99,14 @@ fn settled(env: &Env) {
     eprintln!("settled: 1 live socket, {socketio} socketIo requests, {delta} delta requests");
 }
 
+/// After the fault: the link comes back, and both the change made during the fault
+/// (`during`, an item id) and one made after it in `folder` are written.
+fn both_written_after_reconnect(env: &Env, w: &Watcher, during: &str, folder: &str) {
+    w.wait_stderr("reconnected");
+    let after = upload(env, &format!("{folder}/after.txt"));
+    w.until(|seen| has(seen, during, "updated") && has(seen, &after, "updated"));
+}
+
 /// Ping silence: the watchdog declares the link dead, a fresh link comes up, and the
 /// time from `sockets-stalled` to the next `socket-connected` in the emulator's log is
 /// within pingInterval + pingTimeout + margin.
@@ -109,9 +117,7 @@ fn ping_silence_is_detected_within_the_bound_and_nothing_is_lost() {
     env.post("/_emulator/sockets/stall", json!({"ms": 5000}));
     let during = upload(&env, "Stall/during.txt");
     w.wait_stderr("disconnected");
-    w.wait_stderr("reconnected");
-    let after = upload(&env, "Stall/after.txt");
-    w.until(|seen| has(seen, &during, "updated") && has(seen, &after, "updated"));
+    both_written_after_reconnect(&env, &w, &during, "Stall");
 
     let entries = log(&env);
     let stalled = entries
@@ -141,9 +147,7 @@ fn subscription_expiry_reconnects_with_a_fresh_endpoint() {
     env.post("/_emulator/subscriptions/expire", json!({}));
     let during = upload(&env, "Expiry/during.txt");
     w.wait_stderr("disconnected");
-    w.wait_stderr("reconnected");
-    let after = upload(&env, "Expiry/after.txt");
-    w.until(|seen| has(seen, &during, "updated") && has(seen, &after, "updated"));
+    both_written_after_reconnect(&env, &w, &during, "Expiry");
 
     let entries = log(&env);
     let expired = entries
@@ -179,9 +183,7 @@ fn socketio_failing_then_kill(status: u16) {
     env.post("/_emulator/sockets/kill", json!({}));
     w.wait_stderr("disconnected");
     let during = upload(&env, &format!("Fail{status}/during.txt"));
-    w.wait_stderr("reconnected");
-    let after = upload(&env, &format!("Fail{status}/after.txt"));
-    w.until(|seen| has(seen, &during, "updated") && has(seen, &after, "updated"));
+    both_written_after_reconnect(&env, &w, &during, &format!("Fail{status}"));
     assert_eq!(
         env.counter("faults.socketio"),
         2,
@@ -286,9 +288,7 @@ fn access_token_expiry_mid_stream_refreshes_and_goes_on() {
     env.post("/_emulator/sockets/kill", json!({}));
     w.wait_stderr("disconnected");
     let during = upload(&env, "Token/during.txt");
-    w.wait_stderr("reconnected");
-    let after = upload(&env, "Token/after.txt");
-    w.until(|seen| has(seen, &during, "updated") && has(seen, &after, "updated"));
+    both_written_after_reconnect(&env, &w, &during, "Token");
     assert!(
         env.counter("grants.refresh_token") > refreshes,
         "the access token was refreshed"
