@@ -109,8 +109,10 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l template
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s n -l count -d 'Exit 0 after N events were written' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l backoff -d 'Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l fallback-poll -d 'While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l path -d 'Drives only: write changes of items under this folder only, e.g. /Documents/Reports' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l debounce -d 'Quiet time after the last notification of a burst before a delta round [default: 500ms]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
@@ -135,8 +137,10 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l template 
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s n -l count -d 'Exit 0 after N events were written' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l backoff -d 'Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l fallback-poll -d 'While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l path -d 'Drives only: write changes of items under this folder only, e.g. /Documents/Reports' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l debounce -d 'Quiet time after the last notification of a burst before a delta round [default: 500ms]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
@@ -163,8 +167,10 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l template
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s n -l count -d 'Exit 0 after N events were written' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l backoff -d 'Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l fallback-poll -d 'While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l path -d 'Drives only: write changes of items under this folder only, e.g. /Documents/Reports' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l debounce -d 'Quiet time after the last notification of a burst before a delta round [default: 500ms]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'

@@ -30,7 +30,7 @@
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -49,6 +49,8 @@ pub struct ChangesOptions {
     pub socket: bool,
     /// `--notifications`: keep the raw notification lines too.
     pub keep_notifications: bool,
+    /// `--fallback-poll`: the poll interval while the socket cannot be opened.
+    pub fallback_poll: Duration,
     /// Debounce, rechecks, and the poll interval.
     pub settings: coalesce::Settings,
     /// `--path` (drives only).
@@ -67,6 +69,8 @@ pub struct ChangesTask {
     pub client: GraphClient,
     pub reports: mpsc::UnboundedSender<Report>,
     pub options: ChangesOptions,
+    /// The socket's reconnect timings.
+    pub supervisor: SupervisorOptions,
     /// The saved cursor from `--state`, if any.
     pub cursor: Option<String>,
 }
@@ -138,16 +142,20 @@ impl ChangesTask {
 
         // 2. The socket, poking this task; or none.
         let (poke_tx, mut pokes) = mpsc::channel::<()>(POKES);
+        let (link_tx, link_up) = watch::channel(true);
+        let mut link_up = Some(link_up);
         let mut supervisor = if self.options.socket {
             let supervisor = Supervisor::new(
                 self.target.clone(),
                 self.client.clone(),
                 self.reports.clone(),
-                SupervisorOptions::default(),
+                self.supervisor.clone(),
             )
-            .poking(poke_tx, self.options.keep_notifications);
+            .poking(poke_tx, self.options.keep_notifications)
+            .reporting_link(link_tx);
             Some(Owned(tokio::spawn(supervisor.watch())))
         } else {
+            link_up = None;
             drop(poke_tx);
             self.status(Status::Polling {
                 display_name: self.target.display_name.clone(),
@@ -167,6 +175,10 @@ impl ChangesTask {
             if started.take().is_none() {
                 tokio::select! {
                     _ = co.next_round(Some(&mut pokes)) => {}
+                    up = link_changed(&mut link_up) => {
+                        self.follow_link(&mut co, up);
+                        continue;
+                    }
                     lost = socket_lost(&mut supervisor) => return lost,
                 }
             }
@@ -213,6 +225,20 @@ impl ChangesTask {
         }
     }
 
+    /// An outage of the socket began (`up == false`) or ended: poll delta every
+    /// `--fallback-poll` meanwhile, so changes keep coming; the usual safety net after.
+    /// (The supervisor pokes a catch-up round itself when the link is back.)
+    fn follow_link(&self, co: &mut Coalescer, up: bool) {
+        let normal = self.options.settings.poll;
+        if up {
+            co.set_poll(normal, Instant::now());
+        } else {
+            let every = self.options.fallback_poll;
+            co.set_poll(Some(every), Instant::now());
+            self.status(Status::Fallback { every });
+        }
+    }
+
     /// Hand a round to the watch loop; an error once nobody listens (the loop ended).
     fn round(&self, events: Vec<Event>, cursor: String) -> anyhow::Result<()> {
         self.reports
@@ -247,6 +273,18 @@ async fn start(feed: &mut DeltaFeed, index: Option<&mut PathIndex>) -> Result<()
         None => {}
     }
     Ok(())
+}
+
+/// The link's new state when it changes; never resolves without a socket, or once the
+/// supervisor is gone.
+async fn link_changed(link_up: &mut Option<watch::Receiver<bool>>) -> bool {
+    if let Some(rx) = link_up {
+        if rx.changed().await.is_ok() {
+            return *rx.borrow_and_update();
+        }
+        *link_up = None;
+    }
+    std::future::pending().await
 }
 
 /// Resolves when the supervisor ended: `Err` with its error when it lost the target,

@@ -272,8 +272,8 @@ pub struct WatchManyArgs {
 /// [`crate::watch::WatchOptions::from_args`], so that a bad value is a one-line usage
 /// error (exit 2) like every other bad input, not clap's multi-line one.
 ///
-/// The changes-mode options (`--state`, `--poll`, `--path`, `--notifications`,
-/// `--debounce`) need `--changes` (or `--no-socket`, which implies it); that too is
+/// The changes-mode options (`--state`, `--poll`, `--fallback-poll`, `--path`,
+/// `--notifications`, `--debounce`) need `--changes` (or `--no-socket`, which implies it); that too is
 /// checked in `from_args`, as a one-line usage error.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Watch options")]
@@ -295,6 +295,10 @@ pub struct WatchArgs {
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
 
+    /// Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]
+    #[arg(long, env = "GRAPHWATCH_BACKOFF", value_name = "FIRST..MAX")]
+    pub backoff: Option<String>,
+
     /// On notifications, ask delta what changed and write one `change` line per changed item
     #[arg(long, help_heading = "Changes mode")]
     pub changes: bool,
@@ -310,6 +314,10 @@ pub struct WatchArgs {
     /// Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)
     #[arg(long, help_heading = "Changes mode")]
     pub no_socket: bool,
+
+    /// While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]
+    #[arg(long, value_name = "INTERVAL", help_heading = "Changes mode")]
+    pub fallback_poll: Option<String>,
 
     /// Drives only: write changes of items under this folder only, e.g. /Documents/Reports
     #[arg(long, value_name = "FOLDER", help_heading = "Changes mode")]

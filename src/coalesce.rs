@@ -160,6 +160,14 @@ impl Coalescer {
         &self.settings
     }
 
+    /// Change the poll interval from `now` on: the next poll round is one new interval
+    /// away (`--changes` polls faster while its socket is down, and slows down again
+    /// when it is back).
+    pub fn set_poll(&mut self, poll: Option<Duration>, now: Instant) {
+        self.settings.poll = poll;
+        self.poll_at = poll.map(|p| now + p);
+    }
+
     /// A round is running (started and not yet reported finished or failed).
     pub fn is_running(&self) -> bool {
         self.running.is_some()
@@ -534,6 +542,25 @@ mod tests {
                 (30_020, Reason::Poll),
             ]
         );
+    }
+
+    #[test]
+    fn a_shorter_poll_interval_takes_effect_at_once_and_a_longer_one_after_a_round() {
+        let t0 = Instant::now();
+        let mut co = Coalescer::new(settings(), t0);
+        assert_eq!(co.deadline(), Some(t0 + Duration::from_secs(300)));
+        // The socket is down: poll every 2 s from now.
+        let down = t0 + Duration::from_secs(7);
+        co.set_poll(Some(Duration::from_secs(2)), down);
+        assert_eq!(co.deadline(), Some(down + Duration::from_secs(2)));
+        let due = down + Duration::from_secs(2);
+        assert_eq!(co.handle(Input::Tick, due), Some(Reason::Poll));
+        co.handle(Input::RoundFinished { empty: true }, due);
+        assert_eq!(co.deadline(), Some(due + Duration::from_secs(2)));
+        // Back up: the usual safety net again.
+        let up = due + Duration::from_secs(1);
+        co.set_poll(Some(Duration::from_secs(300)), up);
+        assert_eq!(co.deadline(), Some(up + Duration::from_secs(300)));
     }
 
     #[test]

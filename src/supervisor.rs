@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::graph::{GraphClient, GraphError};
@@ -62,8 +62,13 @@ pub enum Status {
     Connected { first: bool, display_name: String },
     /// A live link ended; the next attempt is in `retry_in`.
     Disconnected { reason: String, retry_in: Duration },
-    /// No link could be made; the next attempt is in `retry_in`.
-    Retrying { error: String, retry_in: Duration },
+    /// No link could be made; the next attempt is in `retry_in`. `first`: the first
+    /// failure since the link was last up (an outage begins: say what it means once).
+    Retrying {
+        error: String,
+        retry_in: Duration,
+        first: bool,
+    },
     /// Switched to a fresh endpoint before the old one expired.
     Renewed { expires: Option<DateTime<Utc>> },
     /// A renewal failed; the old link stays in use and renewal is tried again.
@@ -77,6 +82,9 @@ pub enum Status {
     },
     /// A delta round failed; the next one is in `retry_in`.
     DeltaFailed { error: String, retry_in: Duration },
+    /// `--changes` while the socket cannot be opened: delta is asked every `every`
+    /// until it is back (reference §1: fall back to polling, never give realtime up).
+    Fallback { every: Duration },
 }
 
 /// Timings of a supervisor. The defaults are those of the reference (§1–2).
@@ -210,6 +218,10 @@ pub struct Supervisor {
     /// Send `notification` events to the loop (always, unless poking without
     /// `--notifications`).
     notifications: bool,
+    /// Between a failed attempt and the next link that comes up: an outage.
+    outage: bool,
+    /// `--changes`: `false` during an outage, so the delta task polls meanwhile.
+    link_up: Option<watch::Sender<bool>>,
 }
 
 impl Supervisor {
@@ -228,6 +240,8 @@ impl Supervisor {
             connected_before: false,
             pokes: None,
             notifications: true,
+            outage: false,
+            link_up: None,
         }
     }
 
@@ -237,6 +251,14 @@ impl Supervisor {
     pub fn poking(mut self, pokes: mpsc::Sender<()>, keep_notifications: bool) -> Supervisor {
         self.pokes = Some(pokes);
         self.notifications = keep_notifications;
+        self
+    }
+
+    /// Say on `link_up` when an outage begins (`false`: an attempt to get a link
+    /// failed) and ends (`true`: a link is up again). A link that drops and comes
+    /// straight back is no outage: the catch-up round covers it.
+    pub fn reporting_link(mut self, link_up: watch::Sender<bool>) -> Supervisor {
+        self.link_up = Some(link_up);
         self
     }
 
@@ -301,6 +323,7 @@ impl Supervisor {
                     }
                 }
                 self.connected_before = true;
+                self.set_outage(false);
                 State::Live(Live {
                     connection,
                     since: Instant::now(),
@@ -397,8 +420,23 @@ impl Supervisor {
             .backoff
             .next_delay()
             .max(retry_after.unwrap_or_default());
-        self.status(Status::Retrying { error, retry_in });
+        let first = !self.outage;
+        self.set_outage(true);
+        self.status(Status::Retrying {
+            error,
+            retry_in,
+            first,
+        });
         State::Wait(retry_in)
+    }
+
+    fn set_outage(&mut self, outage: bool) {
+        if self.outage != outage {
+            self.outage = outage;
+            if let Some(link_up) = &self.link_up {
+                link_up.send_replace(!outage);
+            }
+        }
     }
 
     /// `GET …/subscriptions/socketIo` through the Graph client (which already retries
@@ -534,6 +572,34 @@ mod tests {
             State::Wait(wait) => assert!(wait < 10 * S, "no Retry-After: backoff only, {wait:?}"),
             _ => panic!("a transient failure waits"),
         }
+    }
+
+    #[test]
+    fn an_outage_is_announced_once_and_signalled_to_the_delta_task() {
+        let (sup, mut reports) = supervisor();
+        let (link_tx, link_up) = watch::channel(true);
+        let mut sup = sup.reporting_link(link_tx);
+        let mut firsts = || {
+            let mut seen = Vec::new();
+            while let Ok(report) = reports.try_recv() {
+                if let Report::Status {
+                    status: Status::Retrying { first, .. },
+                    ..
+                } = report
+                {
+                    seen.push(first);
+                }
+            }
+            seen
+        };
+        sup.retry("400 notSupported".into(), None);
+        sup.retry("400 notSupported".into(), None);
+        assert_eq!(firsts(), [true, false], "said once per outage");
+        assert!(!*link_up.borrow(), "the delta task hears of the outage");
+        sup.set_outage(false);
+        assert!(*link_up.borrow(), "and of its end");
+        sup.retry("503".into(), None);
+        assert_eq!(firsts(), [true], "a new outage is said again");
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub struct WatchOptions {
     pub template: Option<Template>,
     /// `--changes` (or `--no-socket`) and its options.
     pub changes: Option<ChangesOptions>,
+    /// Reconnect timings (`--backoff`).
+    pub supervisor: SupervisorOptions,
 }
 
 impl WatchOptions {
@@ -73,15 +75,41 @@ impl WatchOptions {
         if args.exec.as_deref().is_some_and(|c| c.trim().is_empty()) {
             return Err(Error::usage("--exec is empty").hint("give a command, e.g. --exec 'cat'"));
         }
+        let mut supervisor = SupervisorOptions::default();
+        if let Some(text) = &args.backoff {
+            (supervisor.first_backoff, supervisor.max_backoff) =
+                parse_backoff(text).map_err(|why| {
+                    Error::usage(format!("--backoff {text:?} {why}"))
+                        .hint("write FIRST..MAX, e.g. 1s..60s (also GRAPHWATCH_BACKOFF)")
+                })?;
+        }
         Ok(WatchOptions {
             count: args.count,
             timeout,
             exec: args.exec.clone(),
             template,
             changes: changes_options(args)?,
+            supervisor,
         })
     }
 }
+
+/// `FIRST..MAX`: two durations, the first no longer than the second.
+fn parse_backoff(text: &str) -> Result<(Duration, Duration), String> {
+    let Some((first, max)) = text.split_once("..") else {
+        return Err("is not FIRST..MAX".into());
+    };
+    let first = parse_duration(first).map_err(|why| format!("starts with a wait that {why}"))?;
+    let max = parse_duration(max).map_err(|why| format!("ends with a wait that {why}"))?;
+    if first > max {
+        return Err("starts with a longer wait than it ends".into());
+    }
+    Ok((first, max))
+}
+
+/// How often `--changes` asks delta while the socket cannot be opened: often enough
+/// that a change waits half a minute at most, rarely enough not to invite throttling.
+const DEFAULT_FALLBACK_POLL: Duration = Duration::from_secs(30);
 
 /// The changes-mode options, checked: `None` without `--changes`/`--no-socket` (and
 /// then none of its options may be given).
@@ -90,6 +118,7 @@ fn changes_options(args: &WatchArgs) -> Result<Option<ChangesOptions>, Error> {
         let given = [
             ("--state", args.state.is_some()),
             ("--poll", args.poll.is_some()),
+            ("--fallback-poll", args.fallback_poll.is_some()),
             ("--path", args.path.is_some()),
             ("--notifications", args.notifications),
             ("--debounce", args.debounce.is_some()),
@@ -106,6 +135,12 @@ fn changes_options(args: &WatchArgs) -> Result<Option<ChangesOptions>, Error> {
                 .hint("leave out one of them"),
         );
     }
+    if args.no_socket && args.fallback_poll.is_some() {
+        return Err(Error::usage(
+            "--fallback-poll with --no-socket: there is no socket to fall back from",
+        )
+        .hint("use --poll to set how often delta is asked"));
+    }
     let duration = |flag: &str, text: &str| {
         parse_duration(text).map_err(|why| {
             Error::usage(format!("{flag} {text:?} {why}"))
@@ -118,6 +153,12 @@ fn changes_options(args: &WatchArgs) -> Result<Option<ChangesOptions>, Error> {
         None if args.no_socket => Duration::from_secs(60),
         None => settings.poll.unwrap_or(Duration::from_secs(300)),
     });
+    // While the socket is down, poll at least this often (never slower than --poll).
+    let fallback_poll = match &args.fallback_poll {
+        Some(text) => duration("--fallback-poll", text)?,
+        None => DEFAULT_FALLBACK_POLL,
+    }
+    .min(settings.poll.unwrap_or(Duration::MAX));
     if let Some(text) = &args.debounce {
         settings.debounce = duration("--debounce", text)?;
         settings.max_delay = settings.max_delay.max(settings.debounce);
@@ -134,6 +175,7 @@ fn changes_options(args: &WatchArgs) -> Result<Option<ChangesOptions>, Error> {
     Ok(Some(ChangesOptions {
         socket: !args.no_socket,
         keep_notifications: args.notifications,
+        fallback_poll,
         settings,
         path: args.path.clone(),
         state: args.state.clone(),
@@ -235,7 +277,7 @@ pub async fn run(
     let mut signals = Signals::listen()?;
     let deadline = options.timeout.as_ref().map(|(d, _)| Instant::now() + *d);
     let mut stop = hooks.stop.take();
-    let mut status = StatusLine::new(&ctx.ui);
+    let mut status = StatusLine::new(&ctx.ui, options.changes.is_some());
     let client = ctx.graph_client();
     let changes = options.changes.clone();
     if let Some(changes) = &changes {
@@ -282,6 +324,7 @@ pub async fn run(
                     client: client.clone(),
                     reports: reports_tx.clone(),
                     options: changes.clone(),
+                    supervisor: options.supervisor.clone(),
                     cursor,
                 };
                 tokio::spawn(task.run());
@@ -291,7 +334,7 @@ pub async fn run(
                     target.clone(),
                     client.clone(),
                     reports_tx.clone(),
-                    SupervisorOptions::default(),
+                    options.supervisor.clone(),
                 );
                 tokio::spawn(supervisor.run());
             }
@@ -522,10 +565,12 @@ impl Signals {
 struct StatusLine {
     ui: Ui,
     spinner: Option<indicatif::ProgressBar>,
+    /// `--changes`: an outage is covered by delta polling, not lost.
+    changes: bool,
 }
 
 impl StatusLine {
-    fn new(ui: &Ui) -> StatusLine {
+    fn new(ui: &Ui, changes: bool) -> StatusLine {
         let spinner = (ui.stderr_tty && !ui.quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::with_draw_target(
                 None,
@@ -538,7 +583,11 @@ impl StatusLine {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        StatusLine { ui: *ui, spinner }
+        StatusLine {
+            ui: *ui,
+            spinner,
+            changes,
+        }
     }
 
     fn spin(&self, message: &str) {
@@ -581,14 +630,37 @@ impl StatusLine {
                 first: true,
                 display_name,
             } => self.note(format!("watching {label} ({display_name})…")),
-            Status::Connected { first: false, .. } => self.note(format!("{label}: reconnected")),
+            Status::Connected { first: false, .. } => {
+                self.note(format!("{label}: reconnected"));
+                // For the soak run (docs/reliability.md): a leak shows as a count that grows.
+                tracing::debug!(
+                    "{label}: {} tasks alive in the runtime",
+                    tokio::runtime::Handle::current().metrics().num_alive_tasks()
+                );
+            }
             Status::Disconnected { reason, retry_in } => self.note(format!(
                 "{label}: disconnected ({reason}); reconnecting in {}",
                 human(retry_in)
             )),
-            Status::Retrying { error, retry_in } => self.note(format!(
-                "{label}: cannot connect ({error}); retrying in {}",
-                human(retry_in)
+            Status::Retrying {
+                error,
+                retry_in,
+                first,
+            } => {
+                self.note(format!(
+                    "{label}: cannot connect ({error}); retrying in {}",
+                    human(retry_in)
+                ));
+                if first && !self.changes {
+                    self.note(format!(
+                        "{label}: no notifications until the socket is back; changes made \
+                         meanwhile are not reported (--changes would ask delta meanwhile)"
+                    ));
+                }
+            }
+            Status::Fallback { every } => self.note(format!(
+                "{label}: no socket for now; asking delta every {} until it is back",
+                human(every)
             )),
             Status::Renewed { expires } => tracing::info!(
                 "{label}: switched to a fresh endpoint{}",
@@ -652,6 +724,23 @@ mod tests {
             let err = result.unwrap_err();
             assert_eq!(err.code, crate::error::Code::Usage, "{err}");
         }
+        for bad in ["1s", "..", "5s..1s", "1s..forever", "x..1m"] {
+            let a = WatchArgs {
+                backoff: Some(bad.into()),
+                ..WatchArgs::default()
+            };
+            let err = WatchOptions::from_args(&a).unwrap_err();
+            assert_eq!(err.code, crate::error::Code::Usage, "{bad}: {err}");
+            assert!(err.to_string().contains("--backoff"), "{err}");
+        }
+        let backoff = args(|a| a.backoff = Some("100ms..2s".into())).unwrap();
+        assert_eq!(
+            (
+                backoff.supervisor.first_backoff,
+                backoff.supervisor.max_backoff
+            ),
+            (Duration::from_millis(100), Duration::from_secs(2))
+        );
         let ok = args(|a| {
             a.timeout = Some("2m".into());
             a.count = Some(3);

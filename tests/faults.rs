@@ -12,8 +12,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::watcher::{has, upload, Watcher, PATIENCE};
-use common::Env;
+use common::watcher::{add_issue, has, upload, Watcher, PATIENCE};
+use common::{EmulatorProcess, Env};
 use serde_json::{json, Value};
 
 const PING_INTERVAL_MS: u64 = 300;
@@ -338,4 +338,201 @@ fn revoked_refresh_token_exits_3_saying_to_sign_in_again() {
         stderr.contains("expired or was revoked"),
         "a sentence saying why: {stderr}"
     );
+}
+
+/// Fast retries and fallback polls, so an outage case takes seconds.
+const FALLBACK: &[&str] = &["--fallback-poll", "1s", "--backoff", "500ms..1s"];
+
+/// `drive me --changes …` with [`FALLBACK`].
+fn fallback_args() -> Vec<&'static str> {
+    [ARGS, FALLBACK].concat()
+}
+
+/// No busy loop while socketIo fails: between its first and last failure the request
+/// was made at most once per backoff step (≥ 400 ms with `--backoff 500ms..1s` and
+/// ±20 % jitter), and delta at most once per fallback poll (1 s) plus a few rounds.
+fn bounded_while_socketio_failed(env: &Env) {
+    let entries = log(env);
+    let failed: Vec<f64> = entries
+        .iter()
+        .filter(|e| e["route"] == "socketio" && e["kind"] == "fault")
+        .map(elapsed)
+        .collect();
+    let (first, last) = (failed[0], *failed.last().unwrap());
+    let span = last - first;
+    let deltas = entries
+        .iter()
+        .filter(|e| e["route"] == "delta" && (first..=last).contains(&elapsed(e)))
+        .count();
+    eprintln!(
+        "socketIo failing for {span:.0} ms: {} socketIo requests, {deltas} delta requests",
+        failed.len()
+    );
+    assert!(
+        failed.len() as f64 <= span / 400.0 + 2.0,
+        "{} socketIo requests in {span:.0} ms: a busy loop?",
+        failed.len()
+    );
+    assert!(
+        deltas as f64 <= span / 800.0 + 4.0,
+        "{deltas} delta requests in {span:.0} ms: a busy loop?"
+    );
+}
+
+/// socketIo answers 400 `notSupported` for as long as it lasts (reference §1): changes
+/// keep coming by polling delta every `--fallback-poll`, the socket is retried all
+/// along, never given up, and is live again once the request works.
+#[test]
+fn socketio_400_not_supported_falls_back_to_delta_polling_until_it_works() {
+    let env = env();
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "socketio", "status": 400, "count": 1_000_000}),
+    );
+    let w = Watcher::start(&env, &fallback_args());
+    w.wait_stderr("drive:me: no socket for now; asking delta every 1s until it is back");
+    let during = upload(&env, "Fallback/during.txt");
+    w.until(|seen| has(seen, &during, "updated"));
+    assert_eq!(
+        env.get("/_emulator/stats")["liveSockets"],
+        0,
+        "the change came by polling"
+    );
+    let failures_before = env.counter("faults.socketio");
+    eventually("socketIo is still being retried", || {
+        env.counter("faults.socketio") > failures_before
+    });
+
+    env.post("/_emulator/faults/clear", json!({}));
+    w.wait_stderr("watching drive:me (");
+    bounded_while_socketio_failed(&env);
+    // Back on the socket: with `--poll 10m` only a notification can bring this one.
+    let after = upload(&env, "Fallback/after.txt");
+    w.until(|seen| has(seen, &after, "updated"));
+    settled(&env);
+}
+
+/// Without `--changes` nothing can fill the gap: stderr says so, once per outage, and
+/// notifications flow again once the socketIo request works.
+#[test]
+fn notification_mode_says_once_that_notifications_stop_while_socketio_fails() {
+    let env = env();
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "socketio", "status": 400, "count": 2}),
+    );
+    let w = Watcher::start(
+        &env,
+        &["drive", "me", "-o", "json", "--backoff", "200ms..1s"],
+    );
+    w.wait_stderr("watching drive:me (");
+    let stderr = w.stderr();
+    assert_eq!(stderr.matches("cannot connect").count(), 2, "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("drive:me: no notifications until the socket is back")
+            .count(),
+        1,
+        "said once per outage: {stderr}"
+    );
+    assert!(stderr.contains("--changes would ask delta"), "{stderr}");
+    upload(&env, "after-the-outage.txt");
+    assert_eq!(w.next()["type"], "notification");
+}
+
+/// Two targets, independent supervisors: socketIo fails for the list only, so the list
+/// falls back to polling while the drive stays live; once it works both are live, and a
+/// kill of every socket loses nothing on either.
+#[test]
+fn two_targets_a_fault_on_one_leaves_the_other_live_and_a_kill_loses_nothing() {
+    let env = env();
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "socketio", "status": 400, "count": 1_000_000,
+               "pathContains": "list-issues"}),
+    );
+    let mut args = vec!["watch", "--drive", "me", "--list", "site-eng/list-issues"];
+    args.extend_from_slice(&ARGS[2..]);
+    args.extend(FALLBACK);
+    let w = Watcher::start(&env, &args);
+    w.wait_stderr_all(&[
+        "watching drive:me (",
+        "list:site-eng/list-issues: no socket for now",
+    ]);
+    let file = upload(&env, "Two/live.txt");
+    let issue = add_issue(&env, "found by polling")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.until(|seen| has(seen, &file, "updated") && has(seen, &issue, "updated"));
+    assert_eq!(env.get("/_emulator/stats")["liveSockets"], 1, "the drive's");
+
+    env.post("/_emulator/faults/clear", json!({}));
+    w.wait_stderr("watching list:site-eng/list-issues (");
+    bounded_while_socketio_failed(&env);
+    eventually("both sockets live", || {
+        env.get("/_emulator/stats")["liveSockets"] == 2
+    });
+
+    env.post("/_emulator/sockets/kill", json!({}));
+    let file = upload(&env, "Two/during-kill.txt");
+    let issue = add_issue(&env, "during the kill")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.wait_stderr_all(&[
+        "drive:me: reconnected",
+        "list:site-eng/list-issues: reconnected",
+    ]);
+    let file_after = upload(&env, "Two/after-kill.txt");
+    let issue_after = add_issue(&env, "after the kill")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lines = w.until(|seen| {
+        [&file, &issue, &file_after, &issue_after]
+            .iter()
+            .all(|id| has(seen, id, "updated"))
+    });
+    for line in lines.iter().filter(|l| l["type"] == "change") {
+        let on_list = line["target"] == "list:site-eng/list-issues";
+        assert!(on_list || line["target"] == "drive:me", "{line}");
+    }
+    eventually("exactly two live sockets", || {
+        env.get("/_emulator/stats")["liveSockets"] == 2
+    });
+}
+
+/// The emulator process itself is killed (SIGKILL) and started again on the same port
+/// with its `--persist` file, as a service restart would look: the watcher rides out
+/// the refused connections, reconnects, and writes the changes made meanwhile.
+#[test]
+fn the_emulator_process_killed_and_restarted_on_the_same_port_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let persist = dir.path().join("emulator.json");
+    let mut emulator = EmulatorProcess::spawn(&[
+        "--persist",
+        persist.to_str().unwrap(),
+        "--ping-interval-ms",
+        &PING_INTERVAL_MS.to_string(),
+        "--ping-timeout-ms",
+        &PING_TIMEOUT_MS.to_string(),
+        "--notify-delay-ms",
+        "50",
+    ]);
+    let env = Env::external(&emulator.base);
+    let w = Watcher::start(&env, &fallback_args());
+    w.wait_stderr("watching drive:me (");
+    let before = upload(&env, "Restart/before.txt");
+    w.until(|seen| has(seen, &before, "updated"));
+    eventually("the emulator saved its state", || {
+        std::fs::read_to_string(&persist).is_ok_and(|saved| saved.contains(&before))
+    });
+
+    emulator.kill();
+    w.wait_stderr("drive:me: disconnected");
+    emulator.restart();
+    let during = upload(&env, "Restart/during.txt");
+    both_written_after_reconnect(&env, &w, &during, "Restart");
+    settled(&env);
 }

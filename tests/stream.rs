@@ -10,7 +10,7 @@ mod common;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::watcher::{graph, Watcher, PATIENCE};
+use common::watcher::{add_issue, graph, Watcher, PATIENCE};
 use common::{peer::Peer, Env, ADELE};
 use serde_json::{json, Value};
 
@@ -25,15 +25,6 @@ fn upload(env: &Env, name: &str) -> Value {
         reqwest::Method::PUT,
         &format!("/me/drive/root:/{name}:/content"),
         Some(Value::String(format!("content of {name}"))),
-    )
-}
-
-fn add_issue(env: &Env, title: &str) -> Value {
-    graph(
-        env,
-        reqwest::Method::POST,
-        "/sites/site-eng/lists/list-issues/items",
-        Some(json!({"fields": {"Title": title}})),
     )
 }
 

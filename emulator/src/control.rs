@@ -88,6 +88,10 @@ pub struct Fault {
     /// Seconds for the `Retry-After` header.
     #[serde(default)]
     pub retry_after: Option<u64>,
+    /// Only requests whose path contains this (e.g. one target's list id) fail; the
+    /// others of the class pass and do not use up `count`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_contains: Option<String>,
 }
 
 fn one() -> u32 {
@@ -199,19 +203,31 @@ impl Control {
         self.event(
             "fault-armed",
             format!(
-                "{} x{} -> {}",
+                "{} x{} -> {}{}",
                 fault.route.name(),
                 fault.count,
-                fault.status
+                fault.status,
+                fault
+                    .path_contains
+                    .as_deref()
+                    .map(|p| format!(" (paths containing {p:?})"))
+                    .unwrap_or_default()
             ),
         );
         self.faults.lock().unwrap().insert(fault.route, fault);
     }
 
-    /// Take one use of the fault armed for `route`, if any.
-    fn take(&self, route: RouteClass) -> Option<Fault> {
+    /// Take one use of the fault armed for `route` that applies to `path`, if any.
+    fn take(&self, route: RouteClass, path: &str) -> Option<Fault> {
         let mut faults = self.faults.lock().unwrap();
         let fault = faults.get_mut(&route)?;
+        if fault
+            .path_contains
+            .as_deref()
+            .is_some_and(|part| !path.contains(part))
+        {
+            return None;
+        }
         let taken = fault.clone();
         fault.count = fault.count.saturating_sub(1);
         if fault.count == 0 {
@@ -280,7 +296,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let faulted = if route == RouteClass::Other || method == Method::OPTIONS {
         None
     } else {
-        state.control.take(route)
+        state.control.take(route, request.uri().path())
     };
     let was_faulted = faulted.is_some();
     let response = match faulted {
@@ -475,13 +491,34 @@ mod tests {
             status: 429,
             count: 2,
             retry_after: Some(3),
+            path_contains: None,
         });
         assert_eq!(
-            control.take(RouteClass::Delta).unwrap().retry_after,
+            control.take(RouteClass::Delta, "/d").unwrap().retry_after,
             Some(3)
         );
-        assert!(control.take(RouteClass::Graph).is_none());
-        assert!(control.take(RouteClass::Delta).is_some());
-        assert!(control.take(RouteClass::Delta).is_none());
+        assert!(control.take(RouteClass::Graph, "/d").is_none());
+        assert!(control.take(RouteClass::Delta, "/d").is_some());
+        assert!(control.take(RouteClass::Delta, "/d").is_none());
+    }
+
+    #[test]
+    fn a_fault_for_some_paths_leaves_the_others_alone() {
+        let control = Control::new();
+        control.arm(Fault {
+            route: RouteClass::Socketio,
+            status: 400,
+            count: 1,
+            retry_after: None,
+            path_contains: Some("list-issues".into()),
+        });
+        let drive = "/v1.0/me/drive/root/subscriptions/socketIo";
+        let list = "/v1.0/sites/site-eng/lists/list-issues/subscriptions/socketIo";
+        assert!(control.take(RouteClass::Socketio, drive).is_none());
+        assert!(control.take(RouteClass::Socketio, list).is_some());
+        assert!(
+            control.take(RouteClass::Socketio, list).is_none(),
+            "used up"
+        );
     }
 }

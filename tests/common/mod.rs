@@ -47,6 +47,21 @@ impl Env {
         }
     }
 
+    /// An `Env` for an emulator that runs elsewhere (an [`EmulatorProcess`]): the
+    /// same helpers, pointed at `base`.
+    pub fn external(base: &str) -> Env {
+        Env {
+            rt: tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("runtime"),
+            emulator: None,
+            base: base.to_string(),
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
     pub fn config_dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
@@ -258,6 +273,74 @@ impl Drop for Env {
         if let Some(running) = self.emulator.take() {
             self.rt.block_on(running.shutdown());
         }
+    }
+}
+
+/// A stand-alone emulator process (`graphwatch emulator ARGS… --port P`), for the one
+/// fault the in-process emulator cannot make: the process killed and started again.
+pub struct EmulatorProcess {
+    child: Child,
+    args: Vec<String>,
+    pub base: String,
+}
+
+impl EmulatorProcess {
+    /// Start it on a port the system picks and wait for its first line, the base URL.
+    pub fn spawn(args: &[&str]) -> EmulatorProcess {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let (child, base) = EmulatorProcess::start(&args, 0);
+        EmulatorProcess { child, args, base }
+    }
+
+    fn start(args: &[String], port: u16) -> (Child, String) {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("graphwatch"))
+            .arg("emulator")
+            .args(args)
+            .args(["--port", &port.to_string()])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn graphwatch emulator");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("read the emulator's first line");
+        let base = first.trim().to_string();
+        assert!(
+            base.starts_with("http://127.0.0.1:"),
+            "first line: {first:?}"
+        );
+        (child, base)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port in the base URL")
+    }
+
+    /// SIGKILL: no chance to save or close anything on the way out.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill the emulator");
+        self.child.wait().expect("reap the emulator");
+    }
+
+    /// Start it again with the same arguments on the same port.
+    pub fn restart(&mut self) {
+        let (child, base) = EmulatorProcess::start(&self.args, self.port());
+        assert_eq!(base, self.base, "the same port");
+        self.child = child;
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -68,14 +68,21 @@ impl Watcher {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Wait for a stderr line (after those already waited for) that contains `needle`.
     pub fn wait_stderr(&self, needle: &str) {
+        self.wait_stderr_all(&[needle]);
+    }
+
+    /// Wait until every needle was in a stderr line (after those already waited for),
+    /// in any order: several targets report independently.
+    pub fn wait_stderr_all(&self, needles: &[&str]) {
         let deadline = Instant::now() + PATIENCE;
-        loop {
+        let mut missing: Vec<&str> = needles.to_vec();
+        while !missing.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.stderr_lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return,
-                Ok(_) => {}
-                Err(_) => panic!("no {needle:?} on stderr; stderr:\n{}", self.stderr()),
+                Ok(line) => missing.retain(|needle| !line.contains(needle)),
+                Err(_) => panic!("no {missing:?} on stderr; stderr:\n{}", self.stderr()),
             }
         }
     }
@@ -181,6 +188,16 @@ pub fn upload(env: &Env, path: &str) -> String {
         Some(Value::String(format!("content of {path}"))),
     );
     item["id"].as_str().expect("id").to_string()
+}
+
+/// Add an item to the Issues list; the new item.
+pub fn add_issue(env: &Env, title: &str) -> Value {
+    graph(
+        env,
+        reqwest::Method::POST,
+        "/sites/site-eng/lists/list-issues/items",
+        Some(serde_json::json!({"fields": {"Title": title}})),
+    )
 }
 
 pub fn delete(env: &Env, id: &str) {
