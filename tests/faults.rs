@@ -536,3 +536,33 @@ fn the_emulator_process_killed_and_restarted_on_the_same_port_loses_nothing() {
     both_written_after_reconnect(&env, &w, &during, "Restart");
     settled(&env);
 }
+
+/// A renewal that fails keeps the current link (reference §2: clients keep using the
+/// old URL while renewal fails): notifications still arrive on it, with no reconnect;
+/// when that subscription finally expires, a fresh endpoint takes over.
+#[test]
+fn a_failed_renewal_keeps_the_old_link_until_it_expires() {
+    let env = Env::start_with(|args| {
+        args.ping_interval_ms = PING_INTERVAL_MS;
+        args.ping_timeout_ms = PING_TIMEOUT_MS;
+        args.settings.notify_delay_ms = 50;
+        // Renewal is due halfway, after 4 s.
+        args.settings.subscription_lifetime_secs = 8;
+    });
+    let w = Watcher::start(&env, &["drive", "me", "-o", "json"]);
+    w.wait_stderr("watching drive:me (");
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "socketio", "status": 400, "count": 1}),
+    );
+    w.wait_stderr("drive:me: cannot renew the endpoint");
+    assert_eq!(env.counter("faults.socketio"), 1);
+    upload(&env, "after-the-failed-renewal.txt");
+    assert_eq!(w.next()["type"], "notification", "the old link still works");
+    assert_eq!(env.counter("sockets.connected"), 1, "no reconnect");
+
+    // The old subscription expires (renewal is not due again for a minute): a fresh one.
+    w.wait_stderr("drive:me: disconnected");
+    w.wait_stderr("drive:me: reconnected");
+    assert_eq!(env.counter("subscriptions.created"), 2, "{}", w.stderr());
+}
