@@ -72,6 +72,22 @@ fn socketio_gets(entries: &[Value]) -> usize {
         .count()
 }
 
+/// The first entry that matches `kind` (and `path`, if given).
+fn find<'a>(entries: &'a [Value], kind: &str, path: Option<&str>) -> &'a Value {
+    entries
+        .iter()
+        .find(|e| e["kind"] == kind && path.is_none_or(|p| e["path"].as_str() == Some(p)))
+        .unwrap_or_else(|| panic!("no {kind} {path:?} entry in the log"))
+}
+
+/// The first entry after `from` that matches `ok`.
+fn next_after<'a>(entries: &'a [Value], from: &Value, ok: impl Fn(&Value) -> bool) -> &'a Value {
+    entries
+        .iter()
+        .find(|e| e["seq"].as_u64() > from["seq"].as_u64() && ok(e))
+        .unwrap_or_else(|| panic!("no matching entry after {from}"))
+}
+
 /// Poll the emulator (not the clock) until `ok`, within PATIENCE.
 fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
     let deadline = Instant::now() + PATIENCE;
@@ -120,14 +136,8 @@ fn ping_silence_is_detected_within_the_bound_and_nothing_is_lost() {
     both_written_after_reconnect(&env, &w, &during, "Stall");
 
     let entries = log(&env);
-    let stalled = entries
-        .iter()
-        .find(|e| e["kind"] == "sockets-stalled")
-        .expect("a sockets-stalled entry");
-    let reconnected = entries
-        .iter()
-        .find(|e| e["kind"] == "socket-connected" && e["seq"].as_u64() > stalled["seq"].as_u64())
-        .expect("a socket-connected entry after the stall");
+    let stalled = find(&entries, "sockets-stalled", None);
+    let reconnected = next_after(&entries, stalled, |e| e["kind"] == "socket-connected");
     let detection = elapsed(reconnected) - elapsed(stalled);
     let bound = (PING_INTERVAL_MS + PING_TIMEOUT_MS + MARGIN_MS) as f64;
     eprintln!("ping silence: stall to new socket {detection:.0} ms (bound {bound} ms)");
@@ -150,18 +160,10 @@ fn subscription_expiry_reconnects_with_a_fresh_endpoint() {
     both_written_after_reconnect(&env, &w, &during, "Expiry");
 
     let entries = log(&env);
-    let expired = entries
-        .iter()
-        .find(|e| e["kind"] == "subscription-expired")
-        .expect("a subscription-expired entry");
-    let fresh = entries
-        .iter()
-        .find(|e| {
-            e["route"] == "socketio"
-                && e["kind"] == "request"
-                && e["seq"].as_u64() > expired["seq"].as_u64()
-        })
-        .expect("a socketIo GET after the expiry");
+    let expired = find(&entries, "subscription-expired", None);
+    let fresh = next_after(&entries, expired, |e| {
+        e["route"] == "socketio" && e["kind"] == "request"
+    });
     assert!(socketio_gets(&entries) > gets_before);
     assert!(count(&entries, "socket-connected") > connects_before);
     eprintln!(
@@ -190,14 +192,8 @@ fn socketio_failing_then_kill(status: u16) {
         "both failures were served"
     );
     let entries = log(&env);
-    let killed = entries
-        .iter()
-        .find(|e| e["kind"] == "fault-kill")
-        .expect("a fault-kill entry");
-    let connected = entries
-        .iter()
-        .find(|e| e["kind"] == "socket-connected" && e["seq"].as_u64() > killed["seq"].as_u64())
-        .expect("a socket-connected entry after the kill");
+    let killed = find(&entries, "fault-kill", None);
+    let connected = next_after(&entries, killed, |e| e["kind"] == "socket-connected");
     let gets: Vec<String> = entries
         .iter()
         .filter(|e| e["route"] == "socketio" && e["seq"].as_u64() > killed["seq"].as_u64())
@@ -247,14 +243,9 @@ fn delta_failing_once(status: u16) {
         faulted["seq"].as_u64() > Some(upload_seq),
         "the failure hit the round after the change"
     );
-    let retried = entries
-        .iter()
-        .find(|e| {
-            e["route"] == "delta"
-                && e["kind"] == "request"
-                && e["seq"].as_u64() > faulted["seq"].as_u64()
-        })
-        .expect("a delta request after the failure");
+    let retried = next_after(&entries, faulted, |e| {
+        e["route"] == "delta" && e["kind"] == "request"
+    });
     eprintln!(
         "delta {status} once: failed round retried after {:.0} ms",
         elapsed(retried) - elapsed(faulted)
@@ -294,14 +285,8 @@ fn access_token_expiry_mid_stream_refreshes_and_goes_on() {
         "the access token was refreshed"
     );
     let entries = log(&env);
-    let killed = entries
-        .iter()
-        .find(|e| e["kind"] == "fault-kill")
-        .expect("a fault-kill entry");
-    let connected = entries
-        .iter()
-        .find(|e| e["kind"] == "socket-connected" && e["seq"].as_u64() > killed["seq"].as_u64())
-        .expect("a socket-connected entry after the kill");
+    let killed = find(&entries, "fault-kill", None);
+    let connected = next_after(&entries, killed, |e| e["kind"] == "socket-connected");
     eprintln!(
         "access-token expiry + kill: {} refresh grant(s), kill to new socket {:.0} ms",
         env.counter("grants.refresh_token") - refreshes,
@@ -406,6 +391,19 @@ fn socketio_400_not_supported_falls_back_to_delta_polling_until_it_works() {
     env.post("/_emulator/faults/clear", json!({}));
     w.wait_stderr("watching drive:me (");
     bounded_while_socketio_failed(&env);
+    let entries = log(&env);
+    let put = entries
+        .iter()
+        .find(|e| e["method"] == "PUT" && e["path"].as_str().unwrap().contains("during.txt"))
+        .expect("the upload in the log");
+    let polled = next_after(&entries, put, |e| e["route"] == "delta");
+    let cleared = find(&entries, "request", Some("/_emulator/faults/clear"));
+    let connected = next_after(&entries, cleared, |e| e["kind"] == "socket-connected");
+    eprintln!(
+        "400 fallback: upload to the next delta request {:.0} ms; faults cleared to a live socket {:.0} ms",
+        elapsed(polled) - elapsed(put),
+        elapsed(connected) - elapsed(cleared)
+    );
     // Back on the socket: with `--poll 10m` only a notification can bring this one.
     let after = upload(&env, "Fallback/after.txt");
     w.until(|seen| has(seen, &after, "updated"));
@@ -534,6 +532,12 @@ fn the_emulator_process_killed_and_restarted_on_the_same_port_loses_nothing() {
     emulator.restart();
     let during = upload(&env, "Restart/during.txt");
     both_written_after_reconnect(&env, &w, &during, "Restart");
+    // The restarted emulator's clock starts at the restart.
+    let connected = find(&log(&env), "socket-connected", None).clone();
+    eprintln!(
+        "process restart: restart to a live socket {:.0} ms",
+        elapsed(&connected)
+    );
     settled(&env);
 }
 
