@@ -3,15 +3,24 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use graphwatch::{cli::Cli, commands, error, output};
+use graphwatch::cli::{Cli, Command};
+use graphwatch::{commands, error, output};
 
 fn main() -> ExitCode {
     // Usage errors exit 2 and --help/--version 0, as clap decides.
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // The watch commands run on one thread: each socket.io connection already has a
+    // thread of its own (src/socket.rs), and what is left — supervisors, delta rounds,
+    // the loop that writes stdout — is a little work per event. Worker threads would
+    // only add a cross-thread wake-up per event (latency), their stacks and malloc
+    // arenas (idle RSS), and their start-up. The emulator serves many clients, and the
+    // demo runs it in the same process: those keep the multi-threaded runtime.
+    // Measured in docs/performance.md.
+    let mut builder = match cli.command {
+        Command::Emulator(_) | Command::Demo(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("graphwatch: cannot start the async runtime: {e}; check the system's limits");

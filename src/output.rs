@@ -472,6 +472,20 @@ impl<W: Write> Output<W> {
         Ok(())
     }
 
+    /// Write one event without flushing it. The caller flushes (see [`Output::flush`])
+    /// before it waits for anything: the watch loop flushes once no further event is
+    /// queued, so a burst costs one `write` instead of one per line, and no line is ever
+    /// left in the buffer while graphwatch waits.
+    pub fn write_buffered(&mut self, event: &Event) -> Result<(), OutputError> {
+        self.put(event)
+    }
+
+    /// Flush what [`Output::write_buffered`] wrote.
+    pub fn flush(&mut self) -> Result<(), OutputError> {
+        self.sink.flush()?;
+        Ok(())
+    }
+
     /// Write several events (one burst) and flush once.
     pub fn write_all(&mut self, events: &[Event]) -> Result<(), OutputError> {
         for event in events {
@@ -490,7 +504,10 @@ impl<W: Write> Output<W> {
         self.line.clear();
         match &self.render {
             Render::Json => {
-                self.line = event.to_json_line();
+                // Straight into the buffer: no String per line. serde_json hands back the
+                // sink's own io::Error, so a closed pipe is still a BrokenPipe.
+                serde_json::to_writer(&mut self.sink, &Line::from(event))
+                    .map_err(io::Error::from)?;
             }
             Render::Pretty { color, width } => {
                 let width = width.or_else(|| {

@@ -357,6 +357,12 @@ pub async fn run(
     let mut lost: Vec<String> = Vec::new();
     let mut last_error: Option<anyhow::Error> = None;
     let end = 'stream: loop {
+        // Lines are flushed per burst: before the loop can wait, i.e. once no report is
+        // queued (and after the loop, whatever ended it). A burst of notifications is then
+        // one write instead of one per line, and no line waits in the buffer.
+        if reports.is_empty() {
+            output.flush()?;
+        }
         tokio::select! {
             report = reports.recv() => match report {
                 // A delta round: every line written and flushed, then (and only then,
@@ -364,7 +370,7 @@ pub async fn run(
                 // (--count) leaves the previous cursor: the round repeats next time.
                 Some(Report::Round { target, events, cursor }) => {
                     for event in &events {
-                        output.write(event)?;
+                        output.write_buffered(event)?;
                         if let Some(exec) = &exec {
                             exec.submit(event);
                         }
@@ -374,12 +380,14 @@ pub async fn run(
                             break 'stream End::Count;
                         }
                     }
+                    // Flushed before the cursor is saved: at-least-once.
+                    output.flush()?;
                     if let Some(state) = &mut state {
                         state.commit(&target, &cursor)?;
                     }
                 }
                 Some(Report::Event(event)) => {
-                    output.write(&event)?;
+                    output.write_buffered(&event)?;
                     if let Some(exec) = &exec {
                         exec.submit(&event);
                     }
@@ -419,6 +427,8 @@ pub async fn run(
         }
     };
     status.done_if(true);
+    // Whatever ended the loop, no written line stays in the buffer.
+    output.flush()?;
 
     // 4. Finish: queued --exec runs complete (a second Ctrl-C does not wait for them).
     if let Some(exec) = exec {
