@@ -135,8 +135,26 @@ fn a_burst_of_20_uploads_is_each_file_once_in_at_most_3_delta_rounds() {
         assert_eq!(updates.get(id), Some(&1), "{id} once: {updates:?}");
     }
     assert!(env.counter("notifications.sent") >= 20);
-    assert!((1..=3).contains(&rounds), "{rounds} delta rounds");
-    eprintln!("burst of 20 uploads: {rounds} delta round(s) until every file was written");
+    // A burst is at most 3 rounds. On a loaded machine the 20 uploads themselves may take
+    // longer than the 3 s a burst may postpone a round (max_delay): then one more round
+    // per 3 s they took is coalescing too (one per notification would be 20 to 40).
+    let entries = env.get("/_emulator/log")["entries"].clone();
+    let puts: Vec<f64> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["method"] == "PUT" && e["path"].as_str().unwrap().contains("/Burst/"))
+        .map(|e| e["elapsedMs"].as_f64().unwrap())
+        .collect();
+    let took_ms = puts.last().unwrap() - puts[0];
+    let allowed = 3 + (took_ms / 3000.0).floor() as u64;
+    assert!(
+        (1..=allowed).contains(&rounds),
+        "{rounds} delta rounds for uploads that took {took_ms:.0} ms"
+    );
+    eprintln!(
+        "burst of 20 uploads in {took_ms:.0} ms: {rounds} delta round(s) until every file was written"
+    );
 }
 
 #[test]
