@@ -468,6 +468,18 @@ fn parse_change(raw: Box<RawValue>) -> Result<Change, String> {
     })
 }
 
+/// One delta page as the feed reads it: its items (each id once, last occurrence wins)
+/// and its links. The same decoding as a round's, for the fuzz targets
+/// (`fuzz/`, `tests/fuzz_corpus.rs`).
+pub fn parse_page(body: &[u8]) -> Result<(Vec<Change>, Option<String>, Option<String>), String> {
+    let page: Page = serde_json::from_slice(body).map_err(|e| format!("not a delta page: {e}"))?;
+    let mut collector = Collector::default();
+    for raw in page.value {
+        collector.push(parse_change(raw)?);
+    }
+    Ok((collector.finish(), page.next_link, page.delta_link))
+}
+
 /// Keeps the last occurrence of each id, at the position of that occurrence.
 #[derive(Default)]
 struct Collector {

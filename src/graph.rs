@@ -438,35 +438,51 @@ impl GraphError {
 }
 
 /// Graph's `{"error":{"code":"…","message":"…"}}`.
-fn parse_error_body(body: &[u8]) -> Option<(String, String)> {
+pub fn parse_error_body(body: &[u8]) -> Option<(String, String)> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let error = value.get("error")?;
-    let code = error.get("code")?.as_str()?.to_string();
-    let message = error
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    // Messages are for people and can be long; the first sentence says enough.
-    let message = match message.char_indices().nth(300) {
-        Some((cut, _)) => format!("{}…", &message[..cut]),
-        None => message,
-    };
+    // Both are shown on one line of stderr, maybe on a terminal: no control characters
+    // (a line break would split the line, an escape sequence would drive the terminal).
+    let code = shown_text(error.get("code")?.as_str()?, 100);
+    let message = shown_text(error.get("message").and_then(Value::as_str).unwrap_or(""), 300);
     Some((code, message))
 }
 
-/// `Retry-After` in seconds (Graph does not send HTTP dates).
+/// A server's text for a one-line message: runs of whitespace and control characters
+/// become one space; cut after `max` characters (messages are for people and can be
+/// long; the first sentence says enough).
+pub fn shown_text(text: &str, max: usize) -> String {
+    let text = text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+/// The longest `Retry-After` taken as asked. Callers add the wait to the clock, and a
+/// hostile value (`Retry-After: 18446744073709551615`) would overflow it; a day is far
+/// beyond anything Graph asks for.
+pub const RETRY_AFTER_CEILING: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `Retry-After` in seconds (Graph does not send HTTP dates), at most
+/// [`RETRY_AFTER_CEILING`].
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
+    parse_retry_after(headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?)
+}
+
+/// A `Retry-After` value: whole seconds, at most [`RETRY_AFTER_CEILING`].
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // All digits: only too large a number fails to parse.
+    let secs = value.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_secs(secs).min(RETRY_AFTER_CEILING))
 }
 
 /// Exponential backoff with ±20 % jitter, capped.

@@ -40,3 +40,5 @@ pub mod state;
 pub mod supervisor;
 pub mod target;
 pub mod watch;
+#[doc(hidden)]
+pub mod fuzzing;

@@ -150,6 +150,11 @@ impl StateFile {
                 .into())
             }
         };
+        StateFile::parse(path, &bytes)
+    }
+
+    /// The state file `path` from its bytes (the decoding half of [`StateFile::load`]).
+    pub fn parse(path: &Path, bytes: &[u8]) -> anyhow::Result<StateFile> {
         let damaged = |why: String| -> anyhow::Error {
             Error::usage(format!(
                 "the state file {} is damaged ({why})",
@@ -159,7 +164,7 @@ impl StateFile {
             .into()
         };
         let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?;
+            serde_json::from_slice(bytes).map_err(|e| damaged(e.to_string()))?;
         match value.get("version").and_then(serde_json::Value::as_u64) {
             Some(v) if v == u64::from(FORMAT_VERSION) => {}
             Some(v) => return Err(Error::usage(format!(

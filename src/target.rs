@@ -223,7 +223,7 @@ impl DriveSpec {
     }
 
     /// The label before resolution (URLs get theirs from what they resolve to).
-    fn label(&self) -> String {
+    pub fn label(&self) -> String {
         match self {
             DriveSpec::Me => "drive:me".into(),
             DriveSpec::Id(id) => format!("drive:{id}"),
@@ -294,7 +294,7 @@ impl ListSpec {
         })
     }
 
-    fn label(&self) -> String {
+    pub fn label(&self) -> String {
         match self {
             ListSpec::Url(u) => format!("list:{}", u.display(usize::MAX)),
             ListSpec::InSite { site, list } => format!("list:{site}/{list}"),

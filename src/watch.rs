@@ -148,6 +148,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("is empty".into());
     }
     if let Ok(secs) = text.parse::<u64>() {
+        // As long as the clock can add it (`Instant + u64::MAX s` panics).
+        if secs >= 1_000_000_000 {
+            return Err("is too long (at most 999999999 seconds)".into());
+        }
         return Ok(Duration::from_secs(secs));
     }
     let mut total = 0f64;
