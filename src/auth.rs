@@ -754,4 +754,34 @@ mod tests {
         assert_eq!(login_command("default"), "`graphwatch login`");
         assert_eq!(login_command("work"), "`graphwatch login --profile work`");
     }
+
+    #[test]
+    fn absurd_device_code_lifetimes_and_intervals_are_bounded() {
+        let answer = r#"{"device_code":"d","user_code":"u","verification_uri":"https://l/devicelogin","expires_in":18446744073709551615,"interval":18446744073709551615,"message":"m"}"#;
+        let details: DeviceAuthorizationResponse<MsDeviceFields> =
+            serde_json::from_str(answer).unwrap();
+        let details = bounded_device_details(details);
+        assert_eq!(details.expires_in(), LIFETIME_CEILING);
+        assert_eq!(
+            details.interval(),
+            Duration::from_secs(POLL_INTERVAL_CEILING)
+        );
+        // What oauth2 does with them after a `slow_down` must not overflow.
+        let _ = details.interval() + Duration::from_secs(5);
+        assert_eq!(details.device_code().secret(), "d");
+        assert_eq!(details.extra_fields().message.as_deref(), Some("m"));
+        let now = Utc::now();
+        assert_eq!(
+            expiry(now, Some(Duration::from_secs(u64::MAX))),
+            now + chrono::Duration::from_std(LIFETIME_CEILING).unwrap()
+        );
+    }
+
+    #[test]
+    fn server_error_text_is_one_line_without_control_characters() {
+        let description = "AADSTS50059: bad\u{1b}[31m tenant\r\nTrace ID: 1".to_string();
+        let text = describe_server_error("invalid\nrequest\u{1b}", Some(&description));
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert_eq!(text, "invalid request: AADSTS50059: bad [31m tenant");
+    }
 }

@@ -95,8 +95,7 @@ pub fn notification_url(data: &[u8]) {
         Ok(endpoint) => {
             let parsed = url::Url::parse(&url).expect("an accepted URL parses");
             assert!(
-                matches!(parsed.scheme(), "https" | "wss")
-                    || crate::config::is_loopback(&parsed),
+                matches!(parsed.scheme(), "https" | "wss") || crate::config::is_loopback(&parsed),
                 "cleartext accepted for a host that is not loopback: {}",
                 crate::socket::redact_url(&url)
             );
@@ -196,7 +195,10 @@ pub fn template(data: &[u8]) {
     ];
     if let Some(payload) = payload {
         if let Ok(raw) = serde_json::from_slice::<Box<RawValue>>(payload) {
-            events.push(Event::notification("drive:me", crate::output::compact(raw.clone())));
+            events.push(Event::notification(
+                "drive:me",
+                crate::output::compact(raw.clone()),
+            ));
             events.push(Event::change("drive:me", crate::output::compact(raw)));
         }
     }
@@ -246,7 +248,11 @@ fn json_strings(data: &[u8]) -> Vec<String> {
         match stream.next() {
             Some(Ok(s)) => {
                 let used = stream.byte_offset();
-                if s.chars().count() >= 8 && !KNOWN_WORDS.iter().any(|w| s.contains(w) || w.contains(s.as_str())) {
+                if s.chars().count() >= 8
+                    && !KNOWN_WORDS
+                        .iter()
+                        .any(|w| s.contains(w) || w.contains(s.as_str()))
+                {
                     out.push(s);
                 }
                 rest = &rest[used.max(1)..];

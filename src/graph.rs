@@ -444,7 +444,10 @@ pub fn parse_error_body(body: &[u8]) -> Option<(String, String)> {
     // Both are shown on one line of stderr, maybe on a terminal: no control characters
     // (a line break would split the line, an escape sequence would drive the terminal).
     let code = shown_text(error.get("code")?.as_str()?, 100);
-    let message = shown_text(error.get("message").and_then(Value::as_str).unwrap_or(""), 300);
+    let message = shown_text(
+        error.get("message").and_then(Value::as_str).unwrap_or(""),
+        300,
+    );
     Some((code, message))
 }
 
@@ -682,5 +685,37 @@ mod tests {
         assert!(backoff(1) < Duration::from_secs(1));
         assert!(backoff(3) > backoff(1));
         assert!(backoff(30) <= MAX_BACKOFF.mul_f64(1.2));
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_up_to_a_day() {
+        assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("0"), Some(Duration::ZERO));
+        // A hostile value must not overflow the clock it is added to.
+        for huge in ["18446744073709551615", "99999999999999999999999", "86401"] {
+            let wait = parse_retry_after(huge).unwrap();
+            assert_eq!(wait, RETRY_AFTER_CEILING, "{huge}");
+            assert!(tokio::time::Instant::now().checked_add(wait).is_some());
+        }
+        for bad in ["", "-1", "1.5", "Wed, 21 Oct 2015 07:28:00 GMT", "+5"] {
+            assert_eq!(parse_retry_after(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn error_bodies_are_shown_on_one_line_without_control_characters() {
+        let body = br#"{"error":{"code":"bad\nCode\u001b[2J","message":"first\r\nsecond\u0007 \u001b]0;title\u0007 third"}}"#;
+        let (code, message) = parse_error_body(body).unwrap();
+        assert_eq!(code, "bad Code [2J");
+        assert_eq!(message, "first second ]0;title third");
+        let long = format!(
+            r#"{{"error":{{"code":"{}","message":"{}"}}}}"#,
+            "c".repeat(500),
+            "m ".repeat(500)
+        );
+        let (code, message) = parse_error_body(long.as_bytes()).unwrap();
+        assert_eq!(code.chars().count(), 101);
+        assert_eq!(message.chars().count(), 301);
+        assert_eq!(parse_error_body(b"<html>502</html>"), None);
     }
 }

@@ -635,7 +635,19 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration(" 2d "), Ok(s(172_800)));
         assert_eq!(parse_duration("45"), Ok(s(45)));
-        for bad in ["", "abc", "5x", "m", "1.2.3s", "0s", "-5s", "5m3", "1e400s"] {
+        for bad in [
+            "",
+            "abc",
+            "5x",
+            "m",
+            "1.2.3s",
+            "0s",
+            "-5s",
+            "5m3",
+            "1e400s",
+            "18446744073709551615",
+            "1000000000",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

@@ -313,4 +313,23 @@ mod tests {
         let err = store.load().unwrap_err();
         assert_eq!(crate::error::exit_code(&err), crate::error::Code::Auth);
     }
+
+    #[test]
+    fn a_damaged_cache_error_quotes_nothing_from_the_file() {
+        let mut value = serde_json::to_value(sample()).unwrap();
+        // A token where a number or a list is expected: serde_json's own text would
+        // show it (`invalid type: string "RT-secret"…`).
+        value["version"] = "RT-secret-in-version".into();
+        value["scopes"] = "AT-secret-in-scopes".into();
+        for bytes in [
+            serde_json::to_vec(&value).unwrap(),
+            br#"{"access_token": "AT-secret-cut-sho"#.to_vec(),
+        ] {
+            let err = parse_cache(Path::new("/t/default.json"), "default", &bytes).unwrap_err();
+            let report = crate::error::report(&err);
+            assert!(!report.contains("secret"), "{report}");
+            assert!(report.contains("/t/default.json is damaged"), "{report}");
+            assert!(report.contains("line 1 column"), "{report}");
+        }
+    }
 }
