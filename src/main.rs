@@ -2,12 +2,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
-use graphwatch::{cli::Cli, commands, error, output};
+use graphwatch::{cli, commands, error, output};
 
 fn main() -> ExitCode {
-    // Usage errors exit 2 and --help/--version 0, as clap decides.
-    let cli = Cli::parse();
+    // Usage errors: one line, exit 2; --help and --version as clap prints them.
+    let cli = cli::parse_args();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
