@@ -283,7 +283,7 @@ pub struct WatchArgs {
     pub template: Option<String>,
 
     /// Exit 0 after N events were written
-    #[arg(short = 'n', long, value_name = "N")]
+    #[arg(short = 'n', long, value_name = "N", allow_negative_numbers = true)]
     pub count: Option<u64>,
 
     /// Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached
@@ -509,6 +509,12 @@ pub fn usage_line(e: &clap::Error) -> String {
         parts.push(line);
     }
     flush(&mut parts, &mut pending_list);
+    // A number that does not parse: say what is accepted (clap only says why not).
+    let not_a_number =
+        std::error::Error::source(e).is_some_and(|source| source.is::<std::num::ParseIntError>());
+    if e.kind() == clap::error::ErrorKind::InvalidValue && not_a_number {
+        parts.push("give a whole number (digits only)".into());
+    }
     parts.join("; ")
 }
 
@@ -533,6 +539,10 @@ mod tests {
         assert!(
             unknown.starts_with("unexpected argument '--colour' found; tip:"),
             "{unknown}"
+        );
+        assert_eq!(
+            line(&["graphwatch", "drive", "me", "--count", "-1"]),
+            "invalid value '-1' for '--count <N>': invalid digit found in string; give a whole number (digits only)"
         );
         for text in [missing, unknown] {
             assert!(!text.contains('\n'), "{text}");

@@ -132,6 +132,7 @@ impl StateFile {
                         path.display(),
                         dir.display()
                     ))
+                    .hint("give a file in an existing directory (it is created at the first save)")
                     .into());
                 }
                 return Ok(StateFile {

@@ -147,12 +147,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text.is_empty() {
         return Err("is empty".into());
     }
-    if let Ok(secs) = text.parse::<u64>() {
+    if text.bytes().all(|b| b.is_ascii_digit()) {
         // As long as the clock can add it (`Instant + u64::MAX s` panics).
-        if secs >= 1_000_000_000 {
-            return Err("is too long (at most 999999999 seconds)".into());
-        }
-        return Ok(Duration::from_secs(secs));
+        return match text.parse::<u64>() {
+            Ok(secs) if secs < 1_000_000_000 => Ok(Duration::from_secs(secs)),
+            _ => Err("is too long (at most 999999999 seconds)".into()),
+        };
     }
     let mut total = 0f64;
     let mut rest = text;
