@@ -287,7 +287,7 @@ pub struct WatchArgs {
     pub count: Option<u64>,
 
     /// Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub timeout: Option<String>,
 
     /// Run CMD through the shell once per event: the event's JSON line on its stdin,
@@ -304,7 +304,12 @@ pub struct WatchArgs {
     pub state: Option<std::path::PathBuf>,
 
     /// Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]
-    #[arg(long, value_name = "INTERVAL", help_heading = "Changes mode")]
+    #[arg(
+        long,
+        value_name = "INTERVAL",
+        help_heading = "Changes mode",
+        allow_hyphen_values = true
+    )]
     pub poll: Option<String>,
 
     /// Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)
@@ -320,7 +325,12 @@ pub struct WatchArgs {
     pub notifications: bool,
 
     /// Quiet time after the last notification of a burst before a delta round [default: 500ms]
-    #[arg(long, value_name = "DURATION", help_heading = "Changes mode")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        help_heading = "Changes mode",
+        allow_hyphen_values = true
+    )]
     pub debounce: Option<String>,
 }
 
@@ -509,10 +519,17 @@ pub fn usage_line(e: &clap::Error) -> String {
         parts.push(line);
     }
     flush(&mut parts, &mut pending_list);
-    // A number that does not parse: say what is accepted (clap only says why not).
-    let not_a_number =
-        std::error::Error::source(e).is_some_and(|source| source.is::<std::num::ParseIntError>());
-    if e.kind() == clap::error::ErrorKind::InvalidValue && not_a_number {
+    // A number that does not parse: say what is accepted (clap only says why not, in
+    // the words of std's ParseIntError; clap does not expose the error's type).
+    let not_a_number = [
+        "invalid digit found in string",
+        "cannot parse integer from empty string",
+        "number too large to fit in target type",
+        "number too small to fit in target type",
+    ]
+    .iter()
+    .any(|why| rendered.contains(why));
+    if not_a_number {
         parts.push("give a whole number (digits only)".into());
     }
     parts.join("; ")
