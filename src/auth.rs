@@ -392,7 +392,13 @@ pub async fn login(
     let deadline = Instant::now() + lifetime;
     let expires_at = chrono::Local::now()
         + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::zero());
-    match details.extra_fields().message.as_deref().map(str::trim) {
+    // The service's own sentence, without control characters: it goes to the terminal.
+    let message = details
+        .extra_fields()
+        .message
+        .as_deref()
+        .map(|m| graph::shown_text(m, 1000));
+    match message {
         Some(message) if !message.is_empty() => ui.prompt(message),
         _ => ui.prompt(format!(
             "To sign in, use a web browser to open the page {} and enter the code {} to authenticate.",

@@ -265,10 +265,7 @@ impl GraphClient {
         let url = self.url_for(path)?;
         let request = describe(&method, &url, &self.base);
         let response = self.execute(method, url, body).await?;
-        let bytes = response.bytes().await.map_err(|e| GraphError::Transport {
-            request: request.clone(),
-            source: e.without_url(),
-        })?;
+        let bytes = read_body(response, &request).await?;
         if bytes.is_empty() {
             return Ok(Value::Null);
         }
@@ -278,10 +275,7 @@ impl GraphClient {
     async fn get_json_at<T: DeserializeOwned>(&self, url: Url) -> Result<T, GraphError> {
         let request = describe(&Method::GET, &url, &self.base);
         let response = self.execute(Method::GET, url, Body::Empty).await?;
-        let bytes = response.bytes().await.map_err(|e| GraphError::Transport {
-            request: request.clone(),
-            source: e.without_url(),
-        })?;
+        let bytes = read_body(response, &request).await?;
         serde_json::from_slice(&bytes).map_err(|source| GraphError::Decode { request, source })
     }
 
@@ -392,8 +386,8 @@ impl GraphClient {
                     human(wait),
                     attempt + 1
                 );
-                // Read the body so the connection can be reused.
-                let _ = response.bytes().await;
+                // Read the body so the connection can be reused (a bounded amount).
+                let _ = read_at_most(response, MAX_ERROR_BODY_BYTES).await;
                 tokio::time::sleep(wait).await;
                 attempt += 1;
                 continue;
@@ -416,7 +410,11 @@ impl GraphError {
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = response.bytes().await.unwrap_or_default();
+        // An error body over the limit is not read further; the status says enough.
+        let body = match read_at_most(response, MAX_ERROR_BODY_BYTES).await {
+            Ok(Some(body)) => body,
+            _ => Vec::new(),
+        };
         let (code, message) = parse_error_body(&body).unwrap_or_else(|| {
             (
                 status
@@ -435,6 +433,51 @@ impl GraphError {
             location,
         }
     }
+}
+
+/// The largest answer read from Graph, in bytes. A delta page of 200 items is well
+/// under a megabyte; a larger answer is refused as it arrives (never read whole), as a
+/// decode error (retried like one), so a hostile or broken server cannot make
+/// graphwatch buffer gigabytes.
+pub const MAX_BODY_BYTES: usize = 16 << 20;
+/// The most read of an error answer (only `error.code` and `error.message` are used).
+const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
+
+/// The whole body, if it is within [`MAX_BODY_BYTES`].
+async fn read_body(response: reqwest::Response, request: &str) -> Result<Vec<u8>, GraphError> {
+    match read_at_most(response, MAX_BODY_BYTES).await {
+        Ok(Some(body)) => Ok(body),
+        Ok(None) => Err(GraphError::Decode {
+            request: request.to_string(),
+            source: serde::de::Error::custom(format!(
+                "the answer is larger than {} MiB",
+                MAX_BODY_BYTES >> 20
+            )),
+        }),
+        Err(e) => Err(GraphError::Transport {
+            request: request.to_string(),
+            source: e.without_url(),
+        }),
+    }
+}
+
+/// The body chunk by chunk; `None` as soon as it is known to exceed `limit` (from
+/// `Content-Length`, or once more than `limit` bytes have arrived).
+async fn read_at_most(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// Graph's `{"error":{"code":"…","message":"…"}}`.
