@@ -72,6 +72,8 @@ const CASES: &[(&[&str], &str, &str)] = &[
     (&["list", "a/b/c"], "expected SITE/LIST", "HOST:/sites/NAME/LIST"),
     (&["list", "contoso.sharepoint.com:/"], "list name is missing", "HOST:/sites/NAME/LIST"),
     (&["list", "site/%FF"], "not valid UTF-8", "SITE-ID/LIST"),
+    (&["list", "site-eng/Bad%0AName"], "decodes to a control character", "SITE-ID/LIST"),
+    (&["list", "contoso.sharepoint.com:/sites/e%1Bng/Issues"], "decodes to a control character", "HOST:/sites/NAME/LIST"),
     (&["list", "https://contoso.sharepoint.com/:l:/s/eng/x"], "sharing links", "https://HOST/sites/NAME/Lists/LIST"),
     (&["watch", "--list", "bad"], "list SPEC \"bad\"", "SITE-ID/LIST"),
     (&["endpoint", "--list", "a b/c"], "list SPEC", "SITE-ID/LIST"),
