@@ -161,9 +161,15 @@ pub fn graph_error(data: &[u8]) {
 /// A drive or list SPEC as typed: parsed or refused with one line.
 pub fn target_spec(data: &[u8]) {
     let spec = text(data);
+    let clean = |label: String| {
+        assert!(
+            !label.chars().any(char::is_control),
+            "a label with a control character: {label:?}"
+        )
+    };
     let errors = [
-        crate::target::DriveSpec::parse(&spec).map(|d| assert_one_line("a label", &d.label())),
-        crate::target::ListSpec::parse(&spec).map(|l| assert_one_line("a label", &l.label())),
+        crate::target::DriveSpec::parse(&spec).map(|d| clean(d.label())),
+        crate::target::ListSpec::parse(&spec).map(|l| clean(l.label())),
     ];
     for e in errors.into_iter().filter_map(Result::err) {
         assert_one_line("a SPEC error", &crate::error::report(&e.into()));
