@@ -16,8 +16,11 @@ use crate::output::{Event, Template};
 /// The file name the file parsers are given (errors name it).
 const FILE: &str = "/fuzz/input.json";
 
+/// An entry point: the raw input in, a panic if a promise is broken.
+pub type Entry = fn(&[u8]);
+
 /// Every entry point, by the name of its fuzz target and corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Entry)] = &[
     ("notification_payload", notification_payload),
     ("notification_url", notification_url),
     ("delta_page", delta_page),
