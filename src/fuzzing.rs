@@ -129,7 +129,9 @@ fn secret_values(url: &str) -> Vec<String> {
     query
         .split('&')
         .filter_map(|pair| pair.split_once('=').map(|(_, v)| v))
-        .filter(|v| v.len() >= 8 && !head.contains(v))
+        // `…` is the redaction mark: a value holding it can coincide with the redacted
+        // text itself (found by the fuzzer: `w/x?a=/x?…`); no token contains it.
+        .filter(|v| v.len() >= 8 && !head.contains(v) && !v.contains('…'))
         .map(str::to_string)
         .collect()
 }
@@ -236,17 +238,37 @@ pub fn token_cache(data: &[u8]) {
     if let Err(e) = crate::auth::cache::parse_cache(Path::new(FILE), "default", data) {
         let report = crate::error::report(&e);
         assert_one_line("a token-cache error", &report);
+        // Compared without digits (positions vary) against the fixed text of every
+        // message this parser can give: what is left can only have come from the file.
+        let report = without_digits(&report);
+        let fixed = without_digits(&format!(
+            "{}{}",
+            crate::error::report(
+                &crate::auth::cache::parse_cache(Path::new(FILE), "default", b"{").unwrap_err()
+            ),
+            crate::error::report(
+                &crate::auth::cache::parse_cache(Path::new(FILE), "default", b"{\"version\":0}")
+                    .unwrap_err()
+            ),
+        )) + " unreadable not valid JSON unexpected or missing data cut short written by another version of graphwatch";
         for secret in json_strings(data) {
-            assert!(
-                !report.contains(&secret),
-                "the error quotes the file: {secret:?} in {report:?}"
-            );
+            let secret = without_digits(&secret);
+            if secret.chars().count() >= 8 && !fixed.contains(&secret) {
+                assert!(
+                    !report.contains(&secret),
+                    "the error quotes the file: {secret:?} in {report:?}"
+                );
+            }
         }
     }
 }
 
-/// Every string of 8 characters or more in `data`, as far as it is JSON (keys too, but
-/// not the ones the error may name: field names are not secrets).
+fn without_digits(text: &str) -> String {
+    text.chars().filter(|c| !c.is_ascii_digit()).collect()
+}
+
+/// Every JSON string in `data` (keys too), as far as it is JSON: a prefix scan, so a
+/// damaged file still yields the strings before the damage.
 fn json_strings(data: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = data;
@@ -257,13 +279,7 @@ fn json_strings(data: &[u8]) -> Vec<String> {
         match stream.next() {
             Some(Ok(s)) => {
                 let used = stream.byte_offset();
-                if s.chars().count() >= 8
-                    && !KNOWN_WORDS
-                        .iter()
-                        .any(|w| s.contains(w) || w.contains(s.as_str()))
-                {
-                    out.push(s);
-                }
+                out.push(s);
                 rest = &rest[used.max(1)..];
             }
             _ => rest = &rest[1..],
@@ -271,22 +287,6 @@ fn json_strings(data: &[u8]) -> Vec<String> {
     }
     out
 }
-
-/// Field names and words of the cache format and of the error text.
-const KNOWN_WORDS: &[&str] = &[
-    "access_token_expires_at",
-    "requested_scopes",
-    "refresh_token",
-    "signed_in_at",
-    "refreshed_at",
-    "tenant_id",
-    "login_url",
-    "client_id",
-    "access_token",
-    "graphwatch",
-    "default",
-    "/fuzz/input.json",
-];
 
 /// `config.toml`: parsed or refused with a `LINE:COLUMN: message` on one line.
 pub fn config_file(data: &[u8]) {
