@@ -29,6 +29,7 @@ const CASES: &[(&[&str], &str, &str)] = &[
     // Templates.
     (&["drive", "me", "--template", "{data"], "character 1: unclosed `{`", "{data.resource}"),
     (&["drive", "me", "--template", "a }"], "character 3: `}`", "{{ and }}"),
+    (&["drive", "me", "--template", "{a..\r\u{1b}[2Jb}"], "empty segment in `{a..\\r\\u{1b}[2Jb}`", "{data.resource}"),
     // URLs: http only for loopback, absolute, http(s).
     (&["whoami", "--graph-url", "http://graph.microsoft.com/v1.0"], "not loopback", "https://"),
     (&["whoami", "--graph-url", "ftp://graph.example/v1.0"], "not an http(s) URL", "https://"),
