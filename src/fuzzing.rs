@@ -126,12 +126,20 @@ fn secret_values(url: &str) -> Vec<String> {
         return Vec::new();
     };
     let query = query.split('#').next().unwrap_or_default();
+    // Names are shown (when they look like names), so a value that is also a name is not
+    // a secret that leaked.
+    let names: Vec<&str> = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').map(|(k, _)| k))
+        .filter(|k| crate::graph::shown_name(k) == *k)
+        .collect();
     query
         .split('&')
         .filter_map(|pair| pair.split_once('=').map(|(_, v)| v))
         // `…` is the redaction mark: a value holding it can coincide with the redacted
         // text itself (found by the fuzzer: `w/x?a=/x?…`); no token contains it.
         .filter(|v| v.len() >= 8 && !head.contains(v) && !v.contains('…'))
+        .filter(|v| !names.iter().any(|k| k.contains(v)))
         .map(str::to_string)
         .collect()
 }

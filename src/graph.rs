@@ -601,11 +601,26 @@ pub fn redact_query(query: &str) -> String {
     query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((name, _)) => format!("{name}=…"),
+            Some((name, _)) => format!("{}=…", shown_name(name)),
             None => pair.to_string(),
         })
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// A query parameter's name as shown in a redacted URL: a name (`token`, `$skiptoken`,
+/// `applicationId`), or `…` for anything else — a hostile URL could hide a value in a
+/// "name" (found by the `notification_url` fuzz target).
+pub fn shown_name(name: &str) -> &str {
+    let plain = name.len() <= 40
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'));
+    if plain {
+        name
+    } else {
+        "…"
+    }
 }
 
 /// A link for a message: scheme, host and path; query values removed.

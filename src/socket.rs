@@ -186,7 +186,7 @@ pub fn redact_url(url: &str) -> String {
                 let redacted: Vec<String> = query
                     .split('&')
                     .map(|pair| match pair.split_once('=') {
-                        Some((key, _)) => format!("{key}=…"),
+                        Some((key, _)) => format!("{}=…", crate::graph::shown_name(key)),
                         None if pair.is_empty() => String::new(),
                         None => "…".to_string(),
                     })
