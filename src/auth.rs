@@ -141,11 +141,51 @@ fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or("").trim().to_string()
 }
 
+/// The server's error code and description for a one-line message: control
+/// characters removed, lengths bounded (see [`graph::shown_text`]).
 fn describe_server_error(code: &str, description: Option<&String>) -> String {
-    match description.map(|d| first_line(d)).filter(|d| !d.is_empty()) {
+    let code = graph::shown_text(code, 100);
+    match description
+        .map(|d| graph::shown_text(&first_line(d), 300))
+        .filter(|d| !d.is_empty())
+    {
         Some(d) => format!("{code}: {d}"),
-        None => code.to_string(),
+        None => code,
     }
+}
+
+/// The longest lifetime taken as the sign-in service states it (device codes, access
+/// tokens). Larger values are cut to this: they are added to the clock, where an
+/// absurd one (`"expires_in": 1e15`) would overflow it.
+const LIFETIME_CEILING: Duration = Duration::from_secs(24 * 60 * 60);
+
+fn bounded(lifetime: Duration) -> Duration {
+    lifetime.min(LIFETIME_CEILING)
+}
+
+/// The longest poll interval taken from the device-code answer (the service says 5 s).
+const POLL_INTERVAL_CEILING: u64 = 60;
+
+/// The device-code answer with its `expires_in` and `interval` cut to sane bounds.
+/// oauth2 adds both to clocks and durations as they come (`interval + 5 s` on
+/// `slow_down` overflows for `"interval": 18446744073709551615`), and has no setter for
+/// them: the answer is rebuilt through its own serde form.
+fn bounded_device_details(
+    details: DeviceAuthorizationResponse<MsDeviceFields>,
+) -> DeviceAuthorizationResponse<MsDeviceFields> {
+    let Ok(mut value) = serde_json::to_value(&details) else {
+        return details;
+    };
+    let limits = [
+        ("expires_in", LIFETIME_CEILING.as_secs()),
+        ("interval", POLL_INTERVAL_CEILING),
+    ];
+    for (key, max) in limits {
+        if let Some(n) = value.get(key).and_then(serde_json::Value::as_u64) {
+            value[key] = serde_json::Value::from(n.min(max));
+        }
+    }
+    serde_json::from_value(value).unwrap_or(details)
 }
 
 fn unreachable_login(login_url: &str, e: HttpClientError<reqwest::Error>) -> anyhow::Error {
@@ -346,11 +386,19 @@ pub async fn login(
         .request_async(&http)
         .await
         .map_err(|e| device_code_error(e, settings))?;
+    let details = bounded_device_details(details);
 
-    let deadline = Instant::now() + details.expires_in();
+    let lifetime = bounded(details.expires_in());
+    let deadline = Instant::now() + lifetime;
     let expires_at = chrono::Local::now()
-        + chrono::Duration::from_std(details.expires_in()).unwrap_or(chrono::Duration::zero());
-    match details.extra_fields().message.as_deref().map(str::trim) {
+        + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::zero());
+    // The service's own sentence, without control characters: it goes to the terminal.
+    let message = details
+        .extra_fields()
+        .message
+        .as_deref()
+        .map(|m| graph::shown_text(m, 1000));
+    match message {
         Some(message) if !message.is_empty() => ui.prompt(message),
         _ => ui.prompt(format!(
             "To sign in, use a web browser to open the page {} and enter the code {} to authenticate.",
@@ -437,7 +485,7 @@ fn granted_scopes(response: &MsTokenResponse, requested: &[String]) -> Vec<Strin
 }
 
 fn expiry(now: DateTime<Utc>, expires_in: Option<Duration>) -> DateTime<Utc> {
-    let lifetime = expires_in.unwrap_or(DEFAULT_TOKEN_LIFETIME);
+    let lifetime = bounded(expires_in.unwrap_or(DEFAULT_TOKEN_LIFETIME));
     now + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::hours(1))
 }
 
@@ -711,5 +759,35 @@ mod tests {
     fn login_hint_names_non_default_profiles() {
         assert_eq!(login_command("default"), "`graphwatch login`");
         assert_eq!(login_command("work"), "`graphwatch login --profile work`");
+    }
+
+    #[test]
+    fn absurd_device_code_lifetimes_and_intervals_are_bounded() {
+        let answer = r#"{"device_code":"d","user_code":"u","verification_uri":"https://l/devicelogin","expires_in":18446744073709551615,"interval":18446744073709551615,"message":"m"}"#;
+        let details: DeviceAuthorizationResponse<MsDeviceFields> =
+            serde_json::from_str(answer).unwrap();
+        let details = bounded_device_details(details);
+        assert_eq!(details.expires_in(), LIFETIME_CEILING);
+        assert_eq!(
+            details.interval(),
+            Duration::from_secs(POLL_INTERVAL_CEILING)
+        );
+        // What oauth2 does with them after a `slow_down` must not overflow.
+        let _ = details.interval() + Duration::from_secs(5);
+        assert_eq!(details.device_code().secret(), "d");
+        assert_eq!(details.extra_fields().message.as_deref(), Some("m"));
+        let now = Utc::now();
+        assert_eq!(
+            expiry(now, Some(Duration::from_secs(u64::MAX))),
+            now + chrono::Duration::from_std(LIFETIME_CEILING).unwrap()
+        );
+    }
+
+    #[test]
+    fn server_error_text_is_one_line_without_control_characters() {
+        let description = "AADSTS50059: bad\u{1b}[31m tenant\r\nTrace ID: 1".to_string();
+        let text = describe_server_error("invalid\nrequest\u{1b}", Some(&description));
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert_eq!(text, "invalid request: AADSTS50059: bad [31m tenant");
     }
 }

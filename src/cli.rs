@@ -283,11 +283,11 @@ pub struct WatchArgs {
     pub template: Option<String>,
 
     /// Exit 0 after N events were written
-    #[arg(short = 'n', long, value_name = "N")]
+    #[arg(short = 'n', long, value_name = "N", allow_negative_numbers = true)]
     pub count: Option<u64>,
 
     /// Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub timeout: Option<String>,
 
     /// Run CMD through the shell once per event: the event's JSON line on its stdin,
@@ -308,7 +308,12 @@ pub struct WatchArgs {
     pub state: Option<std::path::PathBuf>,
 
     /// Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]
-    #[arg(long, value_name = "INTERVAL", help_heading = "Changes mode")]
+    #[arg(
+        long,
+        value_name = "INTERVAL",
+        help_heading = "Changes mode",
+        allow_hyphen_values = true
+    )]
     pub poll: Option<String>,
 
     /// Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)
@@ -328,7 +333,12 @@ pub struct WatchArgs {
     pub notifications: bool,
 
     /// Quiet time after the last notification of a burst before a delta round [default: 500ms]
-    #[arg(long, value_name = "DURATION", help_heading = "Changes mode")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        help_heading = "Changes mode",
+        allow_hyphen_values = true
+    )]
     pub debounce: Option<String>,
 }
 
@@ -454,10 +464,115 @@ pub enum ColorChoice {
     Never,
 }
 
+/// The command line, parsed; on a usage error, one line on stderr and exit 2 (help and
+/// `--version` are printed as clap prints them).
+pub fn parse_args() -> Cli {
+    use clap::error::ErrorKind;
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "graphwatch: {}", usage_line(&e));
+            std::process::exit(crate::error::Code::Usage as i32)
+        }
+    }
+}
+
+/// A clap error as one line: the problem, then what is accepted (clap's possible
+/// values, tip and usage line), `; `-separated.
+pub fn usage_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let mut parts: Vec<String> = Vec::new();
+    let mut pending_list: Vec<&str> = Vec::new();
+    let flush = |parts: &mut Vec<String>, list: &mut Vec<&str>| {
+        if !list.is_empty() {
+            if let Some(last) = parts.last_mut() {
+                last.push(' ');
+                last.push_str(&list.join(", "));
+            }
+            list.clear();
+        }
+    };
+    for line in rendered.lines() {
+        let indented = line.starts_with("  ");
+        let line = line.trim();
+        if line.is_empty() || line.starts_with("For more information") {
+            continue;
+        }
+        if indented && !line.starts_with("tip:") && !line.starts_with('[') {
+            // The items of "the following required arguments were not provided:".
+            pending_list.push(line);
+            continue;
+        }
+        flush(&mut parts, &mut pending_list);
+        let line = line.strip_prefix("error: ").unwrap_or(line);
+        let line = match line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            Some(inner) => inner.to_string(),
+            None => line.to_string(),
+        };
+        let line = match line.strip_prefix("Usage: ") {
+            Some(usage) => format!("usage: {usage}"),
+            None => line,
+        };
+        parts.push(line);
+    }
+    flush(&mut parts, &mut pending_list);
+    // A number that does not parse: say what is accepted (clap only says why not, in
+    // the words of std's ParseIntError; clap does not expose the error's type).
+    let not_a_number = [
+        "invalid digit found in string",
+        "cannot parse integer from empty string",
+        "number too large to fit in target type",
+        "number too small to fit in target type",
+    ]
+    .iter()
+    .any(|why| rendered.contains(why));
+    if not_a_number {
+        parts.push("give a whole number (digits only)".into());
+    }
+    parts.join("; ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn clap_errors_become_one_line_with_the_accepted_forms() {
+        let line = |args: &[&str]| usage_line(&Cli::try_parse_from(args).unwrap_err());
+        assert_eq!(
+            line(&["graphwatch", "whoami", "-o", "yaml"]),
+            "invalid value 'yaml' for '--output <FORMAT>'; possible values: json, pretty"
+        );
+        let missing = line(&["graphwatch", "drive"]);
+        assert!(
+            missing.starts_with("the following required arguments were not provided: <SPEC>; usage: graphwatch drive"),
+            "{missing}"
+        );
+        let unknown = line(&["graphwatch", "drive", "me", "--colour", "never"]);
+        assert!(
+            unknown.starts_with("unexpected argument '--colour' found; tip:"),
+            "{unknown}"
+        );
+        assert_eq!(
+            line(&["graphwatch", "drive", "me", "--count", "-1"]),
+            "invalid value '-1' for '--count <N>': invalid digit found in string; give a whole number (digits only)"
+        );
+        for text in [missing, unknown] {
+            assert!(!text.contains('\n'), "{text}");
+        }
+    }
 
     #[test]
     fn clap_definition_is_consistent() {

@@ -120,7 +120,7 @@ pub fn load_file(dir: &Path) -> anyhow::Result<ConfigFile> {
 }
 
 /// Parse the file's text; the error is `LINE:COLUMN: message`, one line.
-fn parse_file(text: &str) -> Result<ConfigFile, String> {
+pub fn parse_file(text: &str) -> Result<ConfigFile, String> {
     toml::from_str(text).map_err(|e| {
         let message = e.message().trim().replace('\n', " ");
         match e.span() {

@@ -468,6 +468,22 @@ fn parse_change(raw: Box<RawValue>) -> Result<Change, String> {
     })
 }
 
+/// A delta page as [`parse_page`] reads it: its items, `@odata.nextLink`,
+/// `@odata.deltaLink`.
+pub type ParsedPage = (Vec<Change>, Option<String>, Option<String>);
+
+/// One delta page as the feed reads it: its items (each id once, last occurrence wins)
+/// and its links. The same decoding as a round's, for the fuzz targets
+/// (`fuzz/`, `tests/fuzz_corpus.rs`).
+pub fn parse_page(body: &[u8]) -> Result<ParsedPage, String> {
+    let page: Page = serde_json::from_slice(body).map_err(|e| format!("not a delta page: {e}"))?;
+    let mut collector = Collector::default();
+    for raw in page.value {
+        collector.push(parse_change(raw)?);
+    }
+    Ok((collector.finish(), page.next_link, page.delta_link))
+}
+
 /// Keeps the last occurrence of each id, at the position of that occurrence.
 #[derive(Default)]
 struct Collector {

@@ -270,10 +270,7 @@ impl GraphClient {
         let url = self.url_for(path)?;
         let request = describe(&method, &url, &self.base);
         let response = self.execute(method, url, body).await?;
-        let bytes = response.bytes().await.map_err(|e| GraphError::Transport {
-            request: request.clone(),
-            source: e.without_url(),
-        })?;
+        let bytes = read_body(response, &request).await?;
         if bytes.is_empty() {
             return Ok(Value::Null);
         }
@@ -283,10 +280,7 @@ impl GraphClient {
     async fn get_json_at<T: DeserializeOwned>(&self, url: Url) -> Result<T, GraphError> {
         let request = describe(&Method::GET, &url, &self.base);
         let response = self.execute(Method::GET, url, Body::Empty).await?;
-        let bytes = response.bytes().await.map_err(|e| GraphError::Transport {
-            request: request.clone(),
-            source: e.without_url(),
-        })?;
+        let bytes = read_body(response, &request).await?;
         serde_json::from_slice(&bytes).map_err(|source| GraphError::Decode { request, source })
     }
 
@@ -397,8 +391,8 @@ impl GraphClient {
                     human(wait),
                     attempt + 1
                 );
-                // Read the body so the connection can be reused.
-                let _ = response.bytes().await;
+                // Read the body so the connection can be reused (a bounded amount).
+                let _ = read_at_most(response, MAX_ERROR_BODY_BYTES).await;
                 tokio::time::sleep(wait).await;
                 attempt += 1;
                 continue;
@@ -421,7 +415,11 @@ impl GraphError {
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = response.bytes().await.unwrap_or_default();
+        // An error body over the limit is not read further; the status says enough.
+        let body = match read_at_most(response, MAX_ERROR_BODY_BYTES).await {
+            Ok(Some(body)) => body,
+            _ => Vec::new(),
+        };
         let (code, message) = parse_error_body(&body).unwrap_or_else(|| {
             (
                 status
@@ -442,36 +440,100 @@ impl GraphError {
     }
 }
 
+/// The largest answer read from Graph, in bytes. A delta page of 200 items is well
+/// under a megabyte; a larger answer is refused as it arrives (never read whole), as a
+/// decode error (retried like one), so a hostile or broken server cannot make
+/// graphwatch buffer gigabytes.
+pub const MAX_BODY_BYTES: usize = 16 << 20;
+/// The most read of an error answer (only `error.code` and `error.message` are used).
+const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
+
+/// The whole body, if it is within [`MAX_BODY_BYTES`].
+async fn read_body(response: reqwest::Response, request: &str) -> Result<Vec<u8>, GraphError> {
+    match read_at_most(response, MAX_BODY_BYTES).await {
+        Ok(Some(body)) => Ok(body),
+        Ok(None) => Err(GraphError::Decode {
+            request: request.to_string(),
+            source: serde::de::Error::custom(format!(
+                "the answer is larger than {} MiB",
+                MAX_BODY_BYTES >> 20
+            )),
+        }),
+        Err(e) => Err(GraphError::Transport {
+            request: request.to_string(),
+            source: e.without_url(),
+        }),
+    }
+}
+
+/// The body chunk by chunk; `None` as soon as it is known to exceed `limit` (from
+/// `Content-Length`, or once more than `limit` bytes have arrived).
+async fn read_at_most(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
 /// Graph's `{"error":{"code":"…","message":"…"}}`.
-fn parse_error_body(body: &[u8]) -> Option<(String, String)> {
+pub fn parse_error_body(body: &[u8]) -> Option<(String, String)> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let error = value.get("error")?;
-    let code = error.get("code")?.as_str()?.to_string();
-    let message = error
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    // Messages are for people and can be long; the first sentence says enough.
-    let message = match message.char_indices().nth(300) {
-        Some((cut, _)) => format!("{}…", &message[..cut]),
-        None => message,
-    };
+    // Both are shown on one line of stderr, maybe on a terminal: no control characters
+    // (a line break would split the line, an escape sequence would drive the terminal).
+    let code = shown_text(error.get("code")?.as_str()?, 100);
+    let message = shown_text(
+        error.get("message").and_then(Value::as_str).unwrap_or(""),
+        300,
+    );
     Some((code, message))
 }
 
-/// `Retry-After` in seconds (Graph does not send HTTP dates).
+/// A server's text for a one-line message: runs of whitespace and control characters
+/// become one space; cut after `max` characters (messages are for people and can be
+/// long; the first sentence says enough).
+pub fn shown_text(text: &str, max: usize) -> String {
+    let text = text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+/// The longest `Retry-After` taken as asked. Callers add the wait to the clock, and a
+/// hostile value (`Retry-After: 18446744073709551615`) would overflow it; a day is far
+/// beyond anything Graph asks for.
+pub const RETRY_AFTER_CEILING: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `Retry-After` in seconds (Graph does not send HTTP dates), at most
+/// [`RETRY_AFTER_CEILING`].
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
+    parse_retry_after(headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?)
+}
+
+/// A `Retry-After` value: whole seconds, at most [`RETRY_AFTER_CEILING`].
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // All digits: only too large a number fails to parse.
+    let secs = value.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_secs(secs).min(RETRY_AFTER_CEILING))
 }
 
 /// Exponential backoff with ±20 % jitter, capped.
@@ -544,11 +606,26 @@ pub fn redact_query(query: &str) -> String {
     query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((name, _)) => format!("{name}=…"),
+            Some((name, _)) => format!("{}=…", shown_name(name)),
             None => pair.to_string(),
         })
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// A query parameter's name as shown in a redacted URL: a name (`token`, `$skiptoken`,
+/// `applicationId`), or `…` for anything else — a hostile URL could hide a value in a
+/// "name" (found by the `notification_url` fuzz target).
+pub fn shown_name(name: &str) -> &str {
+    let plain = name.len() <= 40
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'));
+    if plain {
+        name
+    } else {
+        "…"
+    }
 }
 
 /// A link for a message: scheme, host and path; query values removed.
@@ -671,5 +748,37 @@ mod tests {
         assert!(backoff(1) < Duration::from_secs(1));
         assert!(backoff(3) > backoff(1));
         assert!(backoff(30) <= MAX_BACKOFF.mul_f64(1.2));
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_up_to_a_day() {
+        assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("0"), Some(Duration::ZERO));
+        // A hostile value must not overflow the clock it is added to.
+        for huge in ["18446744073709551615", "99999999999999999999999", "86401"] {
+            let wait = parse_retry_after(huge).unwrap();
+            assert_eq!(wait, RETRY_AFTER_CEILING, "{huge}");
+            assert!(tokio::time::Instant::now().checked_add(wait).is_some());
+        }
+        for bad in ["", "-1", "1.5", "Wed, 21 Oct 2015 07:28:00 GMT", "+5"] {
+            assert_eq!(parse_retry_after(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn error_bodies_are_shown_on_one_line_without_control_characters() {
+        let body = br#"{"error":{"code":"bad\nCode\u001b[2J","message":"first\r\nsecond\u0007 \u001b]0;title\u0007 third"}}"#;
+        let (code, message) = parse_error_body(body).unwrap();
+        assert_eq!(code, "bad Code [2J");
+        assert_eq!(message, "first second ]0;title third");
+        let long = format!(
+            r#"{{"error":{{"code":"{}","message":"{}"}}}}"#,
+            "c".repeat(500),
+            "m ".repeat(500)
+        );
+        let (code, message) = parse_error_body(long.as_bytes()).unwrap();
+        assert_eq!(code.chars().count(), 101);
+        assert_eq!(message.chars().count(), 301);
+        assert_eq!(parse_error_body(b"<html>502</html>"), None);
     }
 }

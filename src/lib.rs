@@ -31,6 +31,8 @@ pub mod delta;
 pub mod demo;
 pub mod error;
 pub mod exec;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod graph;
 pub mod logging;
 pub mod output;

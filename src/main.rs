@@ -2,13 +2,12 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
-use graphwatch::cli::{Cli, Command};
+use graphwatch::cli::{self, Command};
 use graphwatch::{commands, error, output};
 
 fn main() -> ExitCode {
-    // Usage errors exit 2 and --help/--version 0, as clap decides.
-    let cli = Cli::parse();
+    // Usage errors: one line, exit 2; --help and --version as clap prints them.
+    let cli = cli::parse_args();
     // The watch commands run on one thread: each socket.io connection already has a
     // thread of its own (src/socket.rs), and what is left — supervisors, delta rounds,
     // the loop that writes stdout — is a little work per event. Worker threads would

@@ -779,7 +779,8 @@ impl Template {
                     if segments.iter().any(String::is_empty) {
                         return Err(TemplateError {
                             position: index + 1,
-                            message: format!("empty segment in `{{{path}}}`"),
+                            // Escaped: the error is one line on a terminal.
+                            message: format!("empty segment in `{{{}}}`", path.escape_debug()),
                         });
                     }
                     if !literal.is_empty() {

@@ -186,7 +186,7 @@ pub fn redact_url(url: &str) -> String {
                 let redacted: Vec<String> = query
                     .split('&')
                     .map(|pair| match pair.split_once('=') {
-                        Some((key, _)) => format!("{key}=…"),
+                        Some((key, _)) => format!("{}=…", crate::graph::shown_name(key)),
                         None if pair.is_empty() => String::new(),
                         None => "…".to_string(),
                     })
@@ -368,6 +368,52 @@ fn split_envelope(whole: Box<RawValue>) -> Vec<Box<RawValue>> {
     }
 }
 
+/// The largest `notification` argument passed on, in bytes of JSON text. A live one is
+/// well under 1 KiB per notification; a megabyte is over a thousand in one event. What
+/// the transport buffers before we see it is bounded by tungstenite's defaults (a
+/// 16 MiB frame, refused from its header before it is read, and a 64 MiB message):
+/// `rust_socketio` 0.6 offers no way to lower them (`docs/decisions.md`, "Frame and
+/// payload sizes").
+pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
+
+/// `Some(payload)` if it is within [`MAX_PAYLOAD_BYTES`]; otherwise `None`, reported on
+/// stderr (at `-v`), so the stream goes on without it.
+pub fn accept_payload(payload: Value) -> Option<Value> {
+    let size = json_size(&payload);
+    if size > MAX_PAYLOAD_BYTES {
+        tracing::info!(
+            "skipping a notification event of {size} bytes: more than the {MAX_PAYLOAD_BYTES} accepted"
+        );
+        return None;
+    }
+    Some(payload)
+}
+
+/// The length of a value's JSON text, counted without building it (stops counting past
+/// the limit).
+fn json_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            if self.0 > MAX_PAYLOAD_BYTES {
+                return Err(std::io::Error::other("over the limit"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    if let Value::String(text) = value {
+        // The text itself is what is parsed next.
+        return text.len();
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
 /// A value as raw JSON text. Encoding a `Value` cannot fail (string keys, finite
 /// numbers); `null` stands in should it ever.
 fn raw(value: &Value) -> Box<RawValue> {
@@ -515,7 +561,7 @@ fn builder(endpoint: &Endpoint, signals: &mpsc::UnboundedSender<Signal>) -> Clie
         .on(Event::Connect, on(|_| Some(Signal::Joined)))
         .on(
             NOTIFICATION_EVENT,
-            on(|payload| Some(Signal::Notification(payload_value(payload)))),
+            on(|payload| accept_payload(payload_value(payload)).map(Signal::Notification)),
         )
         .on(Event::Close, on(|_| Some(Signal::ServerDisconnect)))
         .on(
@@ -672,7 +718,8 @@ async fn run(
                 Some(Signal::Error(text)) => {
                     // Fatal errors end the library's task right after this callback; a
                     // malformed packet does not. Decide when the task actually ends.
-                    tracing::debug!(error = %scrub(&text, &secret), "socket.io client error");
+                    // A malformed frame is reported at -v; the stream goes on.
+                    tracing::info!("socket.io client error: {}", scrub(&text, &secret));
                     last_error = Some(scrub(&text, &secret));
                 }
                 Some(Signal::Joined) => {}

@@ -132,6 +132,7 @@ impl StateFile {
                         path.display(),
                         dir.display()
                     ))
+                    .hint("give a file in an existing directory (it is created at the first save)")
                     .into());
                 }
                 return Ok(StateFile {
@@ -150,6 +151,11 @@ impl StateFile {
                 .into())
             }
         };
+        StateFile::parse(path, &bytes)
+    }
+
+    /// The state file `path` from its bytes (the decoding half of [`StateFile::load`]).
+    pub fn parse(path: &Path, bytes: &[u8]) -> anyhow::Result<StateFile> {
         let damaged = |why: String| -> anyhow::Error {
             Error::usage(format!(
                 "the state file {} is damaged ({why})",
@@ -159,7 +165,7 @@ impl StateFile {
             .into()
         };
         let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?;
+            serde_json::from_slice(bytes).map_err(|e| damaged(e.to_string()))?;
         match value.get("version").and_then(serde_json::Value::as_u64) {
             Some(v) if v == u64::from(FORMAT_VERSION) => {}
             Some(v) => return Err(Error::usage(format!(

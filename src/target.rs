@@ -80,6 +80,12 @@ fn decoded_segments(path: &str) -> Result<Vec<String>, String> {
         if s == "." || s == ".." || s.contains('/') {
             return Err(format!("the path segment {raw:?} is not allowed"));
         }
+        // `%0A` and friends: a name with a line break would split every line it is in.
+        if s.chars().any(char::is_control) {
+            return Err(format!(
+                "the path segment {raw:?} decodes to a control character"
+            ));
+        }
         out.push(s);
     }
     Ok(out)
@@ -223,7 +229,7 @@ impl DriveSpec {
     }
 
     /// The label before resolution (URLs get theirs from what they resolve to).
-    fn label(&self) -> String {
+    pub fn label(&self) -> String {
         match self {
             DriveSpec::Me => "drive:me".into(),
             DriveSpec::Id(id) => format!("drive:{id}"),
@@ -247,10 +253,14 @@ impl ListSpec {
                 .map_err(|why| bad_list(spec, &why));
         }
         let decode = |s: &str| -> Result<String, Error> {
-            percent_decode_str(s)
+            let decoded = percent_decode_str(s)
                 .decode_utf8()
                 .map(|c| c.into_owned())
-                .map_err(|_| bad_list(spec, "it is not valid UTF-8 once decoded"))
+                .map_err(|_| bad_list(spec, "it is not valid UTF-8 once decoded"))?;
+            if decoded.chars().any(char::is_control) {
+                return Err(bad_list(spec, "it decodes to a control character"));
+            }
+            Ok(decoded)
         };
         if let Some((host, path)) = spec.split_once(":/") {
             // HOST:/server/relative/path/LIST — the last segment is the list.
@@ -294,7 +304,7 @@ impl ListSpec {
         })
     }
 
-    fn label(&self) -> String {
+    pub fn label(&self) -> String {
         match self {
             ListSpec::Url(u) => format!("list:{}", u.display(usize::MAX)),
             ListSpec::InSite { site, list } => format!("list:{site}/{list}"),

@@ -189,8 +189,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text.is_empty() {
         return Err("is empty".into());
     }
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        // As long as the clock can add it (`Instant + u64::MAX s` panics).
+        return match text.parse::<u64>() {
+            Ok(secs) if secs < 1_000_000_000 => Ok(Duration::from_secs(secs)),
+            _ => Err("is too long (at most 999999999 seconds)".into()),
+        };
     }
     let mut total = 0f64;
     let mut rest = text;
@@ -713,7 +717,19 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration(" 2d "), Ok(s(172_800)));
         assert_eq!(parse_duration("45"), Ok(s(45)));
-        for bad in ["", "abc", "5x", "m", "1.2.3s", "0s", "-5s", "5m3", "1e400s"] {
+        for bad in [
+            "",
+            "abc",
+            "5x",
+            "m",
+            "1.2.3s",
+            "0s",
+            "-5s",
+            "5m3",
+            "1e400s",
+            "18446744073709551615",
+            "1000000000",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

@@ -108,28 +108,7 @@ impl TokenStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        let tokens: CachedTokens = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::auth(format!(
-                "the token cache {} is damaged ({e})",
-                path.display()
-            ))
-            .hint(format!(
-                "run `graphwatch login --profile {}` to replace it",
-                self.profile
-            ))
-        })?;
-        if tokens.version != FORMAT_VERSION {
-            return Err(Error::auth(format!(
-                "the token cache {} was written by another version of graphwatch",
-                path.display()
-            ))
-            .hint(format!(
-                "run `graphwatch login --profile {}` to replace it",
-                self.profile
-            ))
-            .into());
-        }
-        Ok(Some(tokens))
+        parse_cache(&path, &self.profile, &bytes).map(Some)
     }
 
     /// Replace the cache file atomically; it is never readable by other users.
@@ -177,6 +156,48 @@ impl TokenStore {
             .and_then(|()| restrict(&self.dir, 0o700))
             .with_context(|| format!("cannot create {}", self.dir.display()))
     }
+}
+
+/// A token cache file from its bytes (the decoding half of [`TokenStore::load`]).
+/// Errors never quote the file's contents.
+pub fn parse_cache(path: &Path, profile: &str, bytes: &[u8]) -> anyhow::Result<CachedTokens> {
+    // Only the kind of damage and where: serde_json's own text can quote a value of
+    // the file (`invalid type: string "…"`), and the values here are tokens.
+    let tokens: CachedTokens = serde_json::from_slice(bytes).map_err(|e| {
+        Error::auth(format!(
+            "the token cache {} is damaged ({})",
+            path.display(),
+            json_damage(&e)
+        ))
+        .hint(format!(
+            "run `graphwatch login --profile {}` to replace it",
+            profile
+        ))
+    })?;
+    if tokens.version != FORMAT_VERSION {
+        return Err(Error::auth(format!(
+            "the token cache {} was written by another version of graphwatch",
+            path.display()
+        ))
+        .hint(format!(
+            "run `graphwatch login --profile {}` to replace it",
+            profile
+        ))
+        .into());
+    }
+    Ok(tokens)
+}
+
+/// What is wrong with a JSON text, without any of its contents: the category and the
+/// position (`invalid data at line 3 column 17`).
+pub fn json_damage(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not valid JSON",
+        serde_json::error::Category::Data => "unexpected or missing data",
+        serde_json::error::Category::Eof => "cut short",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
 }
 
 /// Replace `path` atomically with what `fill` writes, readable by its owner only (0600
@@ -291,5 +312,24 @@ mod tests {
         std::fs::write(store.path(), "{not json").unwrap();
         let err = store.load().unwrap_err();
         assert_eq!(crate::error::exit_code(&err), crate::error::Code::Auth);
+    }
+
+    #[test]
+    fn a_damaged_cache_error_quotes_nothing_from_the_file() {
+        let mut value = serde_json::to_value(sample()).unwrap();
+        // A token where a number or a list is expected: serde_json's own text would
+        // show it (`invalid type: string "RT-secret"…`).
+        value["version"] = "RT-secret-in-version".into();
+        value["scopes"] = "AT-secret-in-scopes".into();
+        for bytes in [
+            serde_json::to_vec(&value).unwrap(),
+            br#"{"access_token": "AT-secret-cut-sho"#.to_vec(),
+        ] {
+            let err = parse_cache(Path::new("/t/default.json"), "default", &bytes).unwrap_err();
+            let report = crate::error::report(&err);
+            assert!(!report.contains("secret"), "{report}");
+            assert!(report.contains("/t/default.json is damaged"), "{report}");
+            assert!(report.contains("line 1 column"), "{report}");
+        }
     }
 }

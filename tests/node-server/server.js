@@ -13,6 +13,7 @@
 //                   "reset" (abort the TCP connection: RST, no close frame),
 //                   "stall" (stop answering: no more pings; the TCP link stays open)
 //   PEER_PING_INTERVAL, PEER_PING_TIMEOUT   Engine.IO ping values in ms (25000 / 20000)
+//   PEER_SCRIPT     hostile frames and sizes, see below
 "use strict";
 
 const http = require("http");
@@ -42,7 +43,56 @@ const io = new Server(httpServer, {
 
 const notifications = io.of("/notifications");
 
+// PEER_SCRIPT (JSON array), if set, replaces PEER_COUNT for the first client that joins
+// (later ones get the PEER_COUNT notifications): steps run in order, each after the
+// previous one was handed to the websocket:
+//   {"notification": ID, "pad"?: N}  a live-shaped notification (subscriptionId ID; with
+//                                    pad, a "pad" member of N bytes)
+//   {"raw": TEXT}                    TEXT as one websocket message, bypassing socket.io
+//                                    and Engine.IO (a malformed frame)
+//   {"rawBytes": N}                  one websocket text message of N bytes
+const script = process.env.PEER_SCRIPT ? JSON.parse(process.env.PEER_SCRIPT) : null;
+let scriptUsed = false;
+
+function notificationPayload(id, pad) {
+  const element = {
+    subscriptionId: id,
+    clientState: "system-managed:PEER",
+    expirationDateTime: "2026-05-11T21:52:27.52Z",
+    resource: `resource-of-${id}`,
+    tenantId: "peer-tenant",
+    siteUrl: "/personal/peer",
+    webId: "peer-web",
+  };
+  if (pad) element.pad = "x".repeat(pad);
+  return JSON.stringify({ value: [element] });
+}
+
+async function runScript(socket) {
+  const conn = socket.conn;
+  const flushed = () =>
+    new Promise((resolve) => {
+      const check = () =>
+        conn.writeBuffer.length === 0 ? resolve() : conn.once("drain", check);
+      check();
+    });
+  for (const step of script) {
+    await flushed();
+    if (step.notification !== undefined) {
+      socket.emit("notification", notificationPayload(step.notification, step.pad));
+    } else if (step.raw !== undefined || step.rawBytes !== undefined) {
+      const text = step.raw !== undefined ? step.raw : "4".padEnd(step.rawBytes, "x");
+      await new Promise((resolve) => conn.transport.socket.send(text, resolve));
+    }
+  }
+}
+
 notifications.on("connection", (socket) => {
+  if (script && !scriptUsed) {
+    scriptUsed = true;
+    runScript(socket).catch((e) => process.stderr.write(`peer script: ${e}\n`));
+    return;
+  }
   for (let i = 0; i < count; i++) {
     const payload = {
       value: [

@@ -1,0 +1,126 @@
+//! Bad command-line input, table-driven: every option with a bad value and every kind
+//! of bad SPEC exits 2 with exactly one line on stderr that names the problem and the
+//! accepted forms, and nothing on stdout. No sign-in is needed to be told.
+
+mod common;
+
+use common::{stderr, stdout, Env};
+
+/// (arguments, what the line must name: the culprit, then the accepted forms).
+#[rustfmt::skip]
+const CASES: &[(&[&str], &str, &str)] = &[
+    // Options with a fixed set of values.
+    (&["whoami", "-o", "yaml"], "'yaml' for '--output", "possible values: json, pretty"),
+    (&["drive", "me", "--color", "sometimes"], "'sometimes' for '--color", "possible values: auto, always, never"),
+    (&["demo", "-o", "xml"], "'xml' for '--output", "possible values: json, pretty"),
+    (&["completions", "tcsh"], "'tcsh'", "possible values: bash, elvish, fish, powershell, zsh"),
+    // Numbers.
+    (&["drive", "me", "--count", "0"], "--count 0", "--count 1 or more"),
+    (&["drive", "me", "--count", "-1"], "'-1' for '--count", "whole number"),
+    (&["drive", "me", "--count", "ten"], "'ten' for '--count", "whole number"),
+    (&["emulator", "--port", "http"], "'http' for '--port", "whole number"),
+    (&["emulator", "--port", "70000"], "'70000' for '--port", "0..=65535"),
+    // Durations.
+    (&["drive", "me", "--timeout", "soon"], "--timeout \"soon\"", "30s, 5m, 1h30m or 500ms"),
+    (&["drive", "me", "--timeout", "18446744073709551615"], "too long", "30s, 5m, 1h30m or 500ms"),
+    (&["drive", "me", "--timeout", "1e400s"], "--timeout", "30s, 5m, 1h30m or 500ms"),
+    (&["drive", "me", "--changes", "--poll", "never"], "--poll \"never\"", "30s, 5m"),
+    (&["drive", "me", "--changes", "--debounce", "-5s"], "--debounce \"-5s\"", "30s, 5m"),
+    // Templates.
+    (&["drive", "me", "--template", "{data"], "character 1: unclosed `{`", "{data.resource}"),
+    (&["drive", "me", "--template", "a }"], "character 3: `}`", "{{ and }}"),
+    (&["drive", "me", "--template", "{a..\r\u{1b}[2Jb}"], "empty segment in `{a..\\r\\u{1b}[2Jb}`", "{data.resource}"),
+    // URLs: http only for loopback, absolute, http(s).
+    (&["whoami", "--graph-url", "http://graph.microsoft.com/v1.0"], "not loopback", "https://"),
+    (&["whoami", "--graph-url", "ftp://graph.example/v1.0"], "not an http(s) URL", "https://"),
+    (&["whoami", "--graph-url", "graph.microsoft.com"], "not a URL", "https://"),
+    (&["whoami", "--login-url", "http://10.0.0.1"], "not loopback", "https://"),
+    (&["whoami", "--login-url", "https://"], "--login-url", "https://"),
+    // Words.
+    (&["whoami", "--tenant", "a/b"], "--tenant \"a/b\"", "letters, digits"),
+    (&["whoami", "--client-id", "x y"], "--client-id \"x y\"", "letters, digits"),
+    (&["whoami", "--profile", "../x"], "profile name \"../x\"", "letters, digits"),
+    (&["drive", "me", "--exec", ""], "--exec is empty", "--exec 'cat'"),
+    // Changes-mode combinations.
+    (&["drive", "me", "--state", "s.json"], "--state needs --changes", "add --changes"),
+    (&[ "drive", "me", "--changes", "--state", "/nonexistent/dir/s.json", ], "does not exist", "existing directory"),
+    (&["drive", "me", "--changes", "--path", "rel/x"], "--path \"rel/x\"", "start it with /"),
+    (&["list", "site-eng/Issues", "--changes", "--path", "/x"], "--path is for drives", "leave out --path"),
+    (&["drive", "me", "--notifications", "--no-socket"], "--notifications with --no-socket", "leave out one"),
+    // Unknown and missing arguments.
+    (&["drive", "me", "--colour", "never"], "unexpected argument '--colour'", "usage: graphwatch drive"),
+    (&["drive"], "not provided: <SPEC>", "usage: graphwatch drive"),
+    (&["watch"], "not provided", "--drive <SPEC>|--list <SPEC>"),
+    (&["endpoint", "--drive", "me", "--list", "a/b"], "cannot be used with", "usage: graphwatch endpoint"),
+    // Drive SPECs.
+    (&["drive", ""], "drive SPEC \"\"", "me, a drive id, user:UPN-or-ID"),
+    (&["drive", "user:"], "after the prefix is empty", "user:UPN-or-ID"),
+    (&["drive", "group: x"], "contains ' '", "group:GROUP-ID"),
+    (&["drive", "unknown:x"], "unknown prefix \"unknown:\"", "site:SITE-ID"),
+    (&["drive", "a b"], "contains ' '", "me, a drive id"),
+    (&["drive", "b!x%41"], "no '%'", "me, a drive id"),
+    (&["drive", ".."], "is not an id", "me, a drive id"),
+    (&["drive", "b!x\u{1b}[2J"], "drive SPEC \"b!x\\u{1b}[2J\"", "me, a drive id"),
+    (&["drive", "https://contoso.sharepoint.com/:f:/s/eng/x"], "sharing links are not supported", "https://HOST/sites/NAME"),
+    (&["drive", "https://contoso.sharepoint.com:99999/sites/eng"], "not a URL", "https://HOST/sites/NAME"),
+    (&["drive", "ftp://contoso.sharepoint.com/sites/eng"], "drive SPEC", "https://HOST/sites/NAME"),
+    (&["watch", "--drive", "me", "--drive", "user:"], "drive SPEC \"user:\"", "user:UPN-or-ID"),
+    (&["endpoint", "--drive", "a?b"], "contains '?'", "me, a drive id"),
+    // List SPECs.
+    (&["list", ""], "list SPEC \"\"", "SITE-ID/LIST"),
+    (&["list", "noslash"], "no '/' between the site and the list", "SITE-ID/LIST"),
+    (&["list", "a/"], "expected SITE/LIST", "HOST:/sites/NAME/LIST"),
+    (&["list", "a/b/c"], "expected SITE/LIST", "HOST:/sites/NAME/LIST"),
+    (&["list", "contoso.sharepoint.com:/"], "list name is missing", "HOST:/sites/NAME/LIST"),
+    (&["list", "site/%FF"], "not valid UTF-8", "SITE-ID/LIST"),
+    (&["list", "site-eng/Bad%0AName"], "decodes to a control character", "SITE-ID/LIST"),
+    (&["list", "contoso.sharepoint.com:/sites/e%1Bng/Issues"], "decodes to a control character", "HOST:/sites/NAME/LIST"),
+    (&["list", "https://contoso.sharepoint.com/:l:/s/eng/x"], "sharing links", "https://HOST/sites/NAME/Lists/LIST"),
+    (&["watch", "--list", "bad"], "list SPEC \"bad\"", "SITE-ID/LIST"),
+    (&["endpoint", "--list", "a b/c"], "list SPEC", "SITE-ID/LIST"),
+];
+
+#[test]
+fn every_bad_value_and_spec_is_exit_2_and_one_line_naming_it_and_the_accepted_forms() {
+    let env = Env::start();
+    let mut failures = Vec::new();
+    for (args, culprit, forms) in CASES {
+        let out = env.bare_cmd(args).output().expect("run graphwatch");
+        let err = stderr(&out);
+        let problems: Vec<&str> = [
+            (out.status.code() != Some(2)).then_some("exit status is not 2"),
+            (err.lines().count() != 1).then_some("not exactly one line on stderr"),
+            (!err.starts_with("graphwatch: ")).then_some("no `graphwatch: ` prefix"),
+            (!err.contains(culprit)).then_some("the problem is not named"),
+            (!err.contains(forms)).then_some("the accepted forms are not named"),
+            (!stdout(&out).is_empty()).then_some("something on stdout"),
+            err.contains("panicked").then_some("a panic"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{args:?} ({}): {} — stderr: {err}",
+                out.status,
+                problems.join(", ")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn help_and_version_are_not_usage_errors() {
+    let env = Env::start();
+    for args in [&["--help"][..], &["drive", "--help"], &["--version"]] {
+        let out = env.bare_cmd(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(stdout(&out).lines().count() >= 1, "{args:?}");
+        assert!(stderr(&out).is_empty(), "{args:?}");
+    }
+    // No command at all: clap's help on stderr, exit 2, as before.
+    let out = env.bare_cmd(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("Usage:"));
+}
