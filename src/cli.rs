@@ -296,7 +296,12 @@ pub struct WatchArgs {
     pub exec: Option<String>,
 
     /// Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]
-    #[arg(long, env = "GRAPHWATCH_BACKOFF", value_name = "FIRST..MAX")]
+    #[arg(
+        long,
+        env = "GRAPHWATCH_BACKOFF",
+        value_name = "FIRST..MAX",
+        allow_hyphen_values = true
+    )]
     pub backoff: Option<String>,
 
     /// On notifications, ask delta what changed and write one `change` line per changed item
@@ -321,7 +326,12 @@ pub struct WatchArgs {
     pub no_socket: bool,
 
     /// While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]
-    #[arg(long, value_name = "INTERVAL", help_heading = "Changes mode")]
+    #[arg(
+        long,
+        value_name = "INTERVAL",
+        help_heading = "Changes mode",
+        allow_hyphen_values = true
+    )]
     pub fallback_poll: Option<String>,
 
     /// Drives only: write changes of items under this folder only, e.g. /Documents/Reports

@@ -26,6 +26,12 @@ const CASES: &[(&[&str], &str, &str)] = &[
     (&["drive", "me", "--timeout", "1e400s"], "--timeout", "30s, 5m, 1h30m or 500ms"),
     (&["drive", "me", "--changes", "--poll", "never"], "--poll \"never\"", "30s, 5m"),
     (&["drive", "me", "--changes", "--debounce", "-5s"], "--debounce \"-5s\"", "30s, 5m"),
+    (&["drive", "me", "--changes", "--fallback-poll", "-1s"], "--fallback-poll \"-1s\"", "30s, 5m"),
+    (&["drive", "me", "--backoff", "5s..1s"], "starts with a longer wait", "1s..60s"),
+    (&["drive", "me", "--backoff", "-1s..5s"], "--backoff \"-1s..5s\"", "1s..60s"),
+    (&["drive", "me", "--backoff", "soon"], "is not FIRST..MAX", "1s..60s"),
+    (&["drive", "me", "--no-socket", "--fallback-poll", "5s"], "no socket to fall back from", "--poll"),
+    (&["drive", "me", "--fallback-poll", "5s"], "--fallback-poll needs --changes", "--changes"),
     // Templates.
     (&["drive", "me", "--template", "{data"], "character 1: unclosed `{`", "{data.resource}"),
     (&["drive", "me", "--template", "a }"], "character 3: `}`", "{{ and }}"),
