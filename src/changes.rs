@@ -142,9 +142,9 @@ impl ChangesTask {
 
         // 2. The socket, poking this task; or none.
         let (poke_tx, mut pokes) = mpsc::channel::<()>(POKES);
-        let (link_tx, link_up) = watch::channel(true);
-        let mut link_up = Some(link_up);
-        let mut supervisor = if self.options.socket {
+        // The socket says when an outage begins and ends (`follow_link`).
+        let (mut supervisor, mut link_up) = if self.options.socket {
+            let (link_tx, link_up) = watch::channel(true);
             let supervisor = Supervisor::new(
                 self.target.clone(),
                 self.client.clone(),
@@ -153,15 +153,14 @@ impl ChangesTask {
             )
             .poking(poke_tx, self.options.keep_notifications)
             .reporting_link(link_tx);
-            Some(Owned(tokio::spawn(supervisor.watch())))
+            (Some(Owned(tokio::spawn(supervisor.watch()))), Some(link_up))
         } else {
-            link_up = None;
             drop(poke_tx);
             self.status(Status::Polling {
                 display_name: self.target.display_name.clone(),
                 every: self.options.settings.poll,
             });
-            None
+            (None, None)
         };
 
         // 3. Rounds.
