@@ -1,18 +1,10 @@
 //! Command-line syntax: every command, flag and environment variable (the names are
-//! fixed by the SPEC). Parsing only: values that can also come from `config.toml` are
-//! `Option`s here and are resolved in [`crate::config`], because clap alone cannot
-//! put a file between the environment and the built-in default.
+//! fixed by the contract, docs/contract.md). Parsing only: values that can also come
+//! from `config.toml` are `Option`s here and are resolved in [`crate::settings`],
+//! because clap alone cannot put a file between the environment and the built-in
+//! default; the watch options are checked in `watch::options`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-/// The default public client: "Microsoft Graph Command Line Tools", a multi-tenant
-/// public client that Microsoft publishes for command-line use. Organisations can
-/// block it; register your own app then (see `docs/signin-and-targets.md`).
-pub const DEFAULT_CLIENT_ID: &str = "14d82eec-204b-4c2f-b7e8-296a70dab67e";
-pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
-pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
-pub const DEFAULT_TENANT: &str = "common";
-pub const DEFAULT_PROFILE: &str = "default";
 
 const ABOUT: &str =
     "Watch OneDrive drives, SharePoint libraries and lists for changes, live, from the command line";

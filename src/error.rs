@@ -1,16 +1,15 @@
-//! Exit codes and the one-line error report.
+//! The error that knows its exit code: a leaf every layer may use.
 //!
 //! Failures travel as `anyhow::Error` so every layer can add context; the layer that
 //! knows what the failure *means* for the user (not signed in, target not found, bad
-//! usage) puts an [`Error`] at the root of the chain. `main` then reports the whole
-//! chain on one line and exits with the code found in it. Scripts rely on the codes
-//! (SPEC: 1 error, 2 usage, 3 auth, 4 target, 124 timeout), people rely on the "what to do" hint.
+//! usage) puts an [`Error`] at the root of the chain. [`crate::exit`] then reports the
+//! whole chain on one line and finds the code in it. Scripts rely on the codes
+//! (docs/contract.md: 1 error, 2 usage, 3 sign-in, 4 target, 124 timeout), people rely
+//! on the "what to do" hint.
 
 use std::fmt;
 
-use crate::graph::GraphError;
-
-/// Process exit codes fixed by the SPEC.
+/// Process exit codes fixed by the contract (docs/contract.md, "Exit status").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     /// Unrecoverable error.
@@ -30,7 +29,7 @@ pub enum Code {
 pub struct Error {
     pub code: Code,
     message: String,
-    hint: Option<String>,
+    pub(crate) hint: Option<String>,
 }
 
 impl Error {
@@ -76,87 +75,3 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-/// The exit code for a failure: the first [`Error`] in the chain decides; a Graph
-/// 401 that survived the token refresh means "token refused"; anything else is 1.
-pub fn exit_code(err: &anyhow::Error) -> Code {
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<Error>() {
-            return e.code;
-        }
-        if let Some(e) = cause.downcast_ref::<GraphError>() {
-            if let Some(code) = e.exit_code() {
-                return code;
-            }
-        }
-    }
-    Code::Failure
-}
-
-/// The one-line report: `<what went wrong>; <what to do>`, the context chain joined
-/// with `: ` and no backtrace. Newlines inside messages are folded so that the report
-/// stays one line even when a server sent a multi-line message.
-pub fn report(err: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        // thiserror's `transparent` and wrappers can repeat their source's text.
-        if text.is_empty() || parts.last().is_some_and(|p| p.ends_with(&text)) {
-            continue;
-        }
-        parts.push(text);
-    }
-    let mut line = parts.join(": ");
-    let hint = err
-        .chain()
-        .find_map(|c| c.downcast_ref::<Error>().and_then(|e| e.hint.clone()))
-        .or_else(|| {
-            err.chain()
-                .find_map(|c| c.downcast_ref::<GraphError>().and_then(|e| e.hint()))
-        })
-        .unwrap_or_else(|| default_hint(exit_code(err)).to_string());
-    line.push_str("; ");
-    line.push_str(&hint);
-    line
-}
-
-fn default_hint(code: Code) -> &'static str {
-    match code {
-        Code::Failure => "run again with -v for details",
-        Code::Usage => "see `graphwatch --help`",
-        Code::Auth => "run `graphwatch login`",
-        Code::Target => "check the SPEC and that the signed-in account can read it",
-        Code::Timeout => "give a longer --timeout or a smaller --count",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use anyhow::Context as _;
-
-    #[test]
-    fn code_and_hint_come_from_the_root_error() {
-        let err = Err::<(), _>(
-            Error::auth("not signed in to profile work").hint("run `graphwatch login`"),
-        )
-        .context("cannot get an access token")
-        .unwrap_err();
-        assert_eq!(exit_code(&err), Code::Auth);
-        assert_eq!(
-            report(&err),
-            "cannot get an access token: not signed in to profile work; run `graphwatch login`"
-        );
-    }
-
-    #[test]
-    fn plain_errors_exit_1_with_a_default_hint() {
-        let err = anyhow::anyhow!("disk full\nreally");
-        assert_eq!(exit_code(&err), Code::Failure);
-        assert_eq!(
-            report(&err),
-            "disk full really; run again with -v for details"
-        );
-    }
-}

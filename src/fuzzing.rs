@@ -11,7 +11,8 @@ use std::path::Path;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::output::{Event, Template};
+use crate::event::Event;
+use crate::output::Template;
 
 /// The file name the file parsers are given (errors name it).
 const FILE: &str = "/fuzz/input.json";
@@ -54,13 +55,13 @@ pub fn notification_payload(data: &[u8]) {
         arguments.push(value);
     }
     #[allow(deprecated)]
-    arguments.push(crate::socket::payload_value(
+    arguments.push(crate::link::payload::payload_value(
         rust_socketio::Payload::Binary(data.to_vec().into()),
     ));
     for argument in arguments {
-        let accepted = crate::socket::accept_payload(argument);
+        let accepted = crate::link::payload::accept_payload(argument);
         let Some(argument) = accepted else { continue };
-        for element in crate::socket::decode_notifications(argument) {
+        for element in crate::link::payload::decode_notifications(argument) {
             check_event_lines(&Event::notification("drive:me", element));
         }
     }
@@ -94,13 +95,14 @@ fn check_event_lines(event: &Event) {
 pub fn notification_url(data: &[u8]) {
     let url = text(data);
     let secrets = secret_values(&url);
-    let shown: Vec<String> = match crate::socket::derive_endpoint(&url) {
+    let shown: Vec<String> = match crate::link::socket::derive_endpoint(&url) {
         Ok(endpoint) => {
             let parsed = url::Url::parse(&url).expect("an accepted URL parses");
             assert!(
-                matches!(parsed.scheme(), "https" | "wss") || crate::config::is_loopback(&parsed),
+                matches!(parsed.scheme(), "https" | "wss")
+                    || crate::util::url::is_loopback(&parsed),
                 "cleartext accepted for a host that is not loopback: {}",
-                crate::socket::redact_url(&url)
+                crate::util::redact::redact_url(&url)
             );
             vec![endpoint.to_string(), format!("{endpoint:?}")]
         }
@@ -108,7 +110,7 @@ pub fn notification_url(data: &[u8]) {
     };
     for line in shown
         .iter()
-        .chain(std::iter::once(&crate::socket::redact_url(&url)))
+        .chain(std::iter::once(&crate::util::redact::redact_url(&url)))
     {
         for secret in &secrets {
             assert!(
@@ -131,7 +133,7 @@ fn secret_values(url: &str) -> Vec<String> {
     let names: Vec<&str> = query
         .split('&')
         .filter_map(|pair| pair.split_once('=').map(|(k, _)| k))
-        .filter(|k| crate::graph::shown_name(k) == *k)
+        .filter(|k| crate::util::redact::shown_name(k) == *k)
         .collect();
     query
         .split('&')
@@ -148,7 +150,7 @@ fn secret_values(url: &str) -> Vec<String> {
 
 /// One delta page: its items become change events (one line each), ids are unique.
 pub fn delta_page(data: &[u8]) {
-    let Ok((changes, _next, _delta)) = crate::delta::parse_page(data) else {
+    let Ok((changes, _next, _delta)) = crate::changes::delta::parse_page(data) else {
         return;
     };
     let mut ids = std::collections::HashSet::new();
@@ -187,7 +189,7 @@ pub fn target_spec(data: &[u8]) {
         crate::target::ListSpec::parse(&spec).map(|l| clean(l.label())),
     ];
     for e in errors.into_iter().filter_map(Result::err) {
-        assert_one_line("a SPEC error", &crate::error::report(&e.into()));
+        assert_one_line("a SPEC error", &crate::exit::report(&e.into()));
     }
 }
 
@@ -218,9 +220,9 @@ pub fn template(data: &[u8]) {
         if let Ok(raw) = serde_json::from_slice::<Box<RawValue>>(payload) {
             events.push(Event::notification(
                 "drive:me",
-                crate::output::compact(raw.clone()),
+                crate::event::compact(raw.clone()),
             ));
-            events.push(Event::change("drive:me", crate::output::compact(raw)));
+            events.push(Event::change("drive:me", crate::event::compact(raw)));
         }
     }
     let allowed = |c: char| tpl.matches(c).count();
@@ -237,27 +239,27 @@ pub fn template(data: &[u8]) {
 
 /// A `--state` file: loaded or refused with one line.
 pub fn state_file(data: &[u8]) {
-    if let Err(e) = crate::state::StateFile::parse(Path::new(FILE), data) {
-        assert_one_line("a state-file error", &crate::error::report(&e));
+    if let Err(e) = crate::changes::state::StateFile::parse(Path::new(FILE), data) {
+        assert_one_line("a state-file error", &crate::exit::report(&e));
     }
 }
 
 /// A token cache file: loaded or refused with one line that quotes none of its
 /// string values (they are tokens).
 pub fn token_cache(data: &[u8]) {
-    if let Err(e) = crate::auth::cache::parse_cache(Path::new(FILE), "default", data) {
-        let report = crate::error::report(&e);
+    if let Err(e) = crate::tokens::cache::parse_cache(Path::new(FILE), "default", data) {
+        let report = crate::exit::report(&e);
         assert_one_line("a token-cache error", &report);
         // Compared without digits (positions vary) against the fixed text of every
         // message this parser can give: what is left can only have come from the file.
         let report = without_digits(&report);
         let fixed = without_digits(&format!(
             "{}{}",
-            crate::error::report(
-                &crate::auth::cache::parse_cache(Path::new(FILE), "default", b"{").unwrap_err()
+            crate::exit::report(
+                &crate::tokens::cache::parse_cache(Path::new(FILE), "default", b"{").unwrap_err()
             ),
-            crate::error::report(
-                &crate::auth::cache::parse_cache(Path::new(FILE), "default", b"{\"version\":0}")
+            crate::exit::report(
+                &crate::tokens::cache::parse_cache(Path::new(FILE), "default", b"{\"version\":0}")
                     .unwrap_err()
             ),
         )) + " unreadable not valid JSON unexpected or missing data cut short written by another version of graphwatch";
@@ -303,7 +305,7 @@ pub fn config_file(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Err(e) = crate::config::parse_file(text) {
+    if let Err(e) = crate::settings::parse_file(text) {
         assert_one_line("a config.toml error", &e);
     }
 }
@@ -311,7 +313,7 @@ pub fn config_file(data: &[u8]) {
 /// A `--timeout`/`--poll`/`--debounce` value: parsed to something that can be added to
 /// the clock, or refused.
 pub fn duration(data: &[u8]) {
-    if let Ok(d) = crate::watch::parse_duration(&text(data)) {
+    if let Ok(d) = crate::util::duration::parse_duration(&text(data)) {
         assert!(
             std::time::Instant::now().checked_add(d).is_some()
                 && tokio::time::Instant::now().checked_add(d).is_some(),

@@ -3,15 +3,15 @@
 use std::process::ExitCode;
 
 use graphwatch::cli::{self, Command};
-use graphwatch::{commands, error, output};
+use graphwatch::{commands, exit, is_broken_pipe};
 
 fn main() -> ExitCode {
     // Usage errors: one line, exit 2; --help and --version as clap prints them.
     let cli = cli::parse_args();
     // The watch commands run on one thread: each socket.io connection already has a
-    // thread of its own (src/socket.rs), and what is left — supervisors, delta rounds,
-    // the loop that writes stdout — is a little work per event. Worker threads would
-    // only add a cross-thread wake-up per event (latency), their stacks and malloc
+    // thread of its own (src/link/socket.rs), and what is left — supervisors, delta
+    // rounds, the loop that writes stdout — is a little work per event. Worker threads
+    // would only add a cross-thread wake-up per event (latency), their stacks and malloc
     // arenas (idle RSS), and their start-up. The emulator serves many clients, and the
     // demo runs it in the same process: those keep the multi-threaded runtime.
     // Measured in docs/performance.md.
@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("graphwatch: cannot start the async runtime: {e}; check the system's limits");
-            return ExitCode::from(error::Code::Failure as u8);
+            return ExitCode::from(exit::Code::Failure as u8);
         }
     };
     let result = runtime.block_on(commands::run(cli));
@@ -31,11 +31,11 @@ fn main() -> ExitCode {
     runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             use std::io::Write as _;
-            let _ = writeln!(std::io::stderr(), "graphwatch: {}", error::report(&err));
-            ExitCode::from(error::exit_code(&err) as u8)
+            let _ = writeln!(std::io::stderr(), "graphwatch: {}", exit::report(&err));
+            ExitCode::from(exit::exit_code(&err) as u8)
         }
     }
 }

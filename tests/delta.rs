@@ -7,16 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use graphwatch::auth::TokenSource;
-use graphwatch::coalesce::{self, Coalescer, Reason};
-use graphwatch::config::Secret;
-use graphwatch::delta::{Change, DeltaFeed, Outcome, Round};
-use graphwatch::graph::{http_client, GraphClient};
-use graphwatch::output::ChangeKind;
-use graphwatch::pathindex::PathIndex;
-use graphwatch::socket::{self, SocketEvent, SocketOptions};
-use graphwatch::state::{Resume, StateFile};
-use graphwatch::target::{Target, TargetKind};
+use graphwatch::testing::{
+    coalesce, http_client, payload, socket, Change, ChangeKind, Coalescer, DeltaFeed, GraphClient,
+    Outcome, PathIndex, Reason, Resume, Round, Secret, SocketEvent, SocketOptions, StateFile,
+    Target, TargetKind, TokenSource,
+};
 use graphwatch_emulator::{seed, EmulatorArgs, Running};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -241,7 +236,7 @@ fn forward(mut connection: socket::Connection, tx: mpsc::Sender<()>, count: Arc<
     tokio::spawn(async move {
         while let Some(event) = connection.next().await {
             if let SocketEvent::Notification(payload) = event {
-                for _ in socket::decode_notifications(payload) {
+                for _ in payload::decode_notifications(payload) {
                     count.fetch_add(1, Ordering::SeqCst);
                     let _ = tx.try_send(());
                 }
@@ -590,14 +585,14 @@ async fn the_state_file_resumes_and_nothing_changed_while_down_is_lost() {
 
     // First run: start from now, see a change, commit after "writing" it.
     let mut state = StateFile::load(&path).unwrap();
-    assert_eq!(state.resume(&target), Resume::Fresh);
+    assert_eq!(state.resume(&target.id()), Resume::Fresh);
     let mut feed = DeltaFeed::new(emu.client(), target.clone(), None);
     let cursor = feed.start_from_now().await.unwrap();
-    state.commit(&target, &cursor).unwrap();
+    state.commit(&target.id(), &cursor).unwrap();
     let a = id_of(&emu.upload("Run/a.txt", "1").await);
     let round = changes(feed.round().await.unwrap());
     assert!(round.changes.iter().any(|c| c.id == a));
-    state.commit(&target, &round.cursor).unwrap();
+    state.commit(&target.id(), &round.cursor).unwrap();
     // A round whose lines were never flushed (the process died): not committed.
     let c = id_of(&emu.upload("Run/c.txt", "3").await);
     let lost = changes(feed.round().await.unwrap());
@@ -610,7 +605,7 @@ async fn the_state_file_resumes_and_nothing_changed_while_down_is_lost() {
 
     // Second run: resume.
     let state = StateFile::load(&path).unwrap();
-    let resume = state.resume(&target);
+    let resume = state.resume(&target.id());
     let mut feed = DeltaFeed::new(emu.client(), target.clone(), resume.cursor());
     let round = changes(feed.round().await.unwrap());
     let kinds: HashMap<String, ChangeKind> = round

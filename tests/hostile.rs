@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use graphwatch::socket::{self, connect, DisconnectReason, SocketEvent, SocketOptions};
+use graphwatch::testing::{connect, payload, socket, DisconnectReason, SocketEvent, SocketOptions};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -47,7 +47,7 @@ async fn next(connection: &mut socket::Connection) -> SocketEvent {
 
 /// The subscriptionId of each notification in an event's argument.
 fn ids(payload: Value) -> Vec<String> {
-    socket::decode_notifications(payload)
+    payload::decode_notifications(payload)
         .into_iter()
         .map(|raw| {
             let value: Value = serde_json::from_str(raw.get()).unwrap();
@@ -132,11 +132,11 @@ async fn frames_that_do_not_parse_end_the_link_with_the_reason() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_notification_over_the_payload_limit_is_skipped_and_the_stream_goes_on() {
-    let pad = socket::MAX_PAYLOAD_BYTES + 1;
+    let pad = payload::MAX_PAYLOAD_BYTES + 1;
     let (_peer, mut connection) = scripted(json!([
         {"notification": "before"},
         {"notification": "huge", "pad": pad},
-        {"notification": "just-under", "pad": socket::MAX_PAYLOAD_BYTES - 400},
+        {"notification": "just-under", "pad": payload::MAX_PAYLOAD_BYTES - 400},
         {"notification": "after"},
     ]))
     .await;
@@ -300,7 +300,7 @@ fn an_answer_over_the_body_limit_is_refused_as_it_arrives() {
     let (rt, server) = stub();
     let huge = format!(
         r#"{{"id":"big","name":"{}"}}"#,
-        "x".repeat(graphwatch::graph::MAX_BODY_BYTES)
+        "x".repeat(graphwatch::testing::MAX_BODY_BYTES)
     );
     mount(
         &rt,

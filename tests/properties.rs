@@ -2,9 +2,7 @@
 //! `--template`. Whatever is typed, parsing never panics and a refusal is one usage
 //! line; what is accepted means what the documentation says.
 
-use graphwatch::error::{exit_code, report, Code};
-use graphwatch::output::{Event, Template};
-use graphwatch::target::{DriveSpec, ListSpec, SiteRef};
+use graphwatch::testing::{exit_code, report, Code, DriveSpec, Event, ListSpec, SiteRef, Template};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use proptest::prelude::*;
 use serde_json::value::RawValue;

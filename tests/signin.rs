@@ -55,7 +55,7 @@ fn login_then_whoami_in_text_and_json() {
     let text = stdout(&pretty);
     assert!(text.contains("account"), "{text}");
     assert!(
-        text.contains("adele@contoso.onmicrosoft.com (Adele Vance)"),
+        text.contains("Adele Vance <adele@contoso.onmicrosoft.com>"),
         "{text}"
     );
     assert!(text.contains("renewed automatically"), "{text}");

@@ -4,7 +4,7 @@
 //! These tests are the evidence for docs/decisions.md ("socket.io client"): each fault
 //! case must end in exactly one `Disconnected`, within pingInterval + pingTimeout + margin.
 
-use graphwatch::socket;
+use graphwatch::testing::{payload, socket};
 
 use std::time::{Duration, Instant};
 
@@ -64,7 +64,7 @@ async fn until_disconnected_since(
 
 /// The notifications in one event's argument, parsed (the client hands out raw text).
 fn decode_notifications(payload: Value) -> Vec<Value> {
-    socket::decode_notifications(payload)
+    payload::decode_notifications(payload)
         .into_iter()
         .map(|raw| serde_json::from_str(raw.get()).expect("decoded notifications are JSON"))
         .collect()

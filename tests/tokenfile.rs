@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use chrono::Utc;
-use graphwatch::auth::cache::{write_private, CachedTokens, TokenStore};
+use graphwatch::testing::{write_private, CachedTokens, TokenStore};
 
 const CHILD_PATH: &str = "GRAPHWATCH_TEST_HALF_WRITE_PATH";
 const HALF: &[u8] = b"{\"version\":1,\"access_token\":\"NEW-ACCESS-TOKEN-half";

@@ -4,30 +4,28 @@ use chrono::{DateTime, Local, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::Context;
-use crate::auth::{self, TokenStore};
+use super::App;
 use crate::cli::OutputFormat;
 use crate::error::Error;
 use crate::graph::GraphError;
-use crate::output::{self, bold};
+use crate::output;
+use crate::signin;
+use crate::term::Term;
+use crate::tokens::oauth::login_command;
+use crate::tokens::TokenStore;
 
-pub async fn login(ctx: &Context, scopes: &[String]) -> anyhow::Result<()> {
-    if ctx.settings.access_token.is_some() {
+pub(super) async fn login(app: &App, scopes: &[String]) -> anyhow::Result<()> {
+    if app.settings.access_token.is_some() {
         return Err(Error::usage(
             "login keeps tokens in the profile's cache, which --access-token bypasses",
         )
         .hint("drop --access-token (or unset GRAPHWATCH_ACCESS_TOKEN) to sign in")
         .into());
     }
-    let (tokens, store) = auth::login(&ctx.settings, scopes, &ctx.ui).await?;
-    let who = match (&tokens.account, &tokens.name) {
-        (Some(account), Some(name)) => format!("{name} <{account}>"),
-        (Some(account), None) => account.clone(),
-        (None, Some(name)) => name.clone(),
-        (None, None) => "an unnamed account".to_string(),
-    };
+    let (tokens, store) = signin::login(&app.settings, scopes, &app.term).await?;
+    let who = shown_account(tokens.account.as_deref(), tokens.name.as_deref());
     let tenant = tokens.tenant_id.as_deref().unwrap_or(&tokens.tenant);
-    ctx.ui.note(format!(
+    app.term.note(format!(
         "Signed in as {who} (tenant {tenant}); profile {}, tokens in {}",
         store.profile(),
         store.path().display()
@@ -35,16 +33,16 @@ pub async fn login(ctx: &Context, scopes: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn logout(ctx: &Context) -> anyhow::Result<()> {
-    let store = TokenStore::new(&ctx.settings.config_dir, &ctx.settings.profile);
+pub(super) fn logout(app: &App) -> anyhow::Result<()> {
+    let store = TokenStore::new(&app.settings.config_dir, &app.settings.profile);
     if store.remove()? {
-        ctx.ui.note(format!(
+        app.term.note(format!(
             "Signed out of profile {}: removed {}",
             store.profile(),
             store.path().display()
         ));
     } else {
-        ctx.ui.note(format!(
+        app.term.note(format!(
             "Profile {} was not signed in: nothing to remove at {}",
             store.profile(),
             store.path().display()
@@ -78,23 +76,23 @@ struct WhoAmI {
     cache_path: Option<String>,
 }
 
-pub async fn whoami(ctx: &Context) -> anyhow::Result<()> {
-    let who = if ctx.settings.access_token.is_some() {
-        from_access_token(ctx).await?
+pub(super) async fn whoami(app: &App) -> anyhow::Result<()> {
+    let who = if app.settings.access_token.is_some() {
+        from_access_token(app).await?
     } else {
-        from_cache(ctx)?
+        from_cache(app)?
     };
-    match ctx.settings.output {
+    match app.output_format() {
         OutputFormat::Json => output::print_json(&who, OutputFormat::Json),
-        OutputFormat::Pretty => output::print_line(&pretty(&who, ctx.stdout_color)),
+        OutputFormat::Pretty => output::print_line(&pretty(&who, &app.term)),
     }
 }
 
-fn from_cache(ctx: &Context) -> anyhow::Result<WhoAmI> {
-    let store = TokenStore::new(&ctx.settings.config_dir, &ctx.settings.profile);
+fn from_cache(app: &App) -> anyhow::Result<WhoAmI> {
+    let store = TokenStore::new(&app.settings.config_dir, &app.settings.profile);
     let tokens = store.load()?.ok_or_else(|| {
         Error::auth(format!("not signed in to profile {}", store.profile()))
-            .hint(format!("run {}", auth::login_command(store.profile())))
+            .hint(format!("run {}", login_command(store.profile())))
     })?;
     Ok(WhoAmI {
         source: "cache",
@@ -116,8 +114,8 @@ fn from_cache(ctx: &Context) -> anyhow::Result<WhoAmI> {
 }
 
 /// With `--access-token` there is no cache to read: ask Graph who the token is for.
-async fn from_access_token(ctx: &Context) -> anyhow::Result<WhoAmI> {
-    let me: Value = ctx
+async fn from_access_token(app: &App) -> anyhow::Result<WhoAmI> {
+    let me: Value = app
         .graph_client()
         .get_json("/me")
         .await
@@ -145,15 +143,22 @@ async fn from_access_token(ctx: &Context) -> anyhow::Result<WhoAmI> {
     })
 }
 
-fn pretty(who: &WhoAmI, color: bool) -> String {
+/// `Adele Vance <adele@contoso.com>`: how an account is named to people, everywhere.
+fn shown_account(account: Option<&str>, name: Option<&str>) -> String {
+    match (account, name) {
+        (Some(account), Some(name)) => format!("{name} <{account}>"),
+        (Some(account), None) => account.to_string(),
+        (None, Some(name)) => name.to_string(),
+        (None, None) => "an unnamed account".to_string(),
+    }
+}
+
+fn pretty(who: &WhoAmI, term: &Term) -> String {
     let mut rows: Vec<(&str, String)> = Vec::new();
-    let account = match (&who.account, &who.name) {
-        (Some(a), Some(n)) => format!("{a} ({n})"),
-        (Some(a), None) => a.clone(),
-        (None, Some(n)) => n.clone(),
-        (None, None) => "unknown".into(),
-    };
-    rows.push(("account", account));
+    rows.push((
+        "account",
+        shown_account(who.account.as_deref(), who.name.as_deref()),
+    ));
     match (&who.tenant_id, &who.tenant) {
         (Some(id), Some(t)) if id != t => {
             rows.push(("tenant", format!("{id} (signed in through {t})")))
@@ -194,7 +199,7 @@ fn pretty(who: &WhoAmI, color: bool) -> String {
     }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     rows.iter()
-        .map(|(k, v)| format!("{}{}  {v}", bold(k, color), " ".repeat(width - k.len())))
+        .map(|(k, v)| format!("{}{}  {v}", term.bold(k), " ".repeat(width - k.len())))
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -4,20 +4,20 @@
 
 use serde_json::Value;
 
-use super::Context;
+use super::App;
 use crate::cli::OneTarget;
 use crate::error::Error;
 use crate::output;
 use crate::target::{self, socketio_failed, DriveSpec, ListSpec, TargetKind, TargetSpec};
 
-pub async fn run(ctx: &Context, which: &OneTarget) -> anyhow::Result<()> {
+pub(super) async fn run(app: &App, which: &OneTarget) -> anyhow::Result<()> {
     // A bad SPEC is a usage error even when nobody is signed in: parse first.
     let spec = match (&which.drive, &which.list) {
         (Some(drive), _) => TargetSpec::Drive(DriveSpec::parse(drive)?),
         (None, Some(list)) => TargetSpec::List(ListSpec::parse(list)?),
         (None, None) => return Err(Error::usage("give --drive SPEC or --list SPEC").into()),
     };
-    let client = ctx.graph_client();
+    let client = app.graph_client();
     let target = target::resolve(&client, &spec).await?;
     match &target.kind {
         TargetKind::Drive { drive_id } => tracing::info!(
@@ -35,5 +35,5 @@ pub async fn run(ctx: &Context, which: &OneTarget) -> anyhow::Result<()> {
         .get_json(&target.socketio_path())
         .await
         .map_err(|e| socketio_failed(e, &target))?;
-    output::print_json(&subscription, ctx.settings.output)
+    output::print_json(&subscription, app.output_format())
 }

@@ -1,31 +1,31 @@
-//! What each command does. [`Context`] is the common start of every command that
-//! talks to Graph: resolved options, logging, the stderr [`Ui`] and a [`GraphClient`].
+//! What each command does, one file per command. [`App`] is the common start of every
+//! command that talks to Graph: resolved settings, the terminal, logging and an HTTP
+//! client; each command builds what it needs from it and calls down.
 
 mod account;
 pub mod completions;
+mod demo;
 mod endpoint;
 mod stream;
 
-use std::io::IsTerminal as _;
-
-use crate::auth::TokenSource;
-use crate::cli::{Cli, Command, GlobalArgs, GraphArgs};
-use crate::config::{self, Settings};
+use crate::cli::{Cli, Command, GlobalArgs, GraphArgs, OutputFormat};
 use crate::graph::{self, GraphClient};
 use crate::logging;
-use crate::output::Ui;
+use crate::output::{Render, Template};
+use crate::settings::{self, Settings};
+use crate::term::Term;
+use crate::tokens::TokenSource;
+use crate::util::url::base_str;
 
 /// Run one parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = &cli.global;
     match &cli.command {
-        Command::Login(args) => {
-            account::login(&Context::new(global, &args.graph)?, &args.scopes).await
-        }
-        Command::Logout(args) => account::logout(&Context::new(global, &args.graph)?),
-        Command::Whoami(args) => account::whoami(&Context::new(global, &args.graph)?).await,
+        Command::Login(args) => account::login(&App::new(global, &args.graph)?, &args.scopes).await,
+        Command::Logout(args) => account::logout(&App::new(global, &args.graph)?),
+        Command::Whoami(args) => account::whoami(&App::new(global, &args.graph)?).await,
         Command::Endpoint(args) => {
-            endpoint::run(&Context::new(global, &args.graph)?, &args.target).await
+            endpoint::run(&App::new(global, &args.graph)?, &args.target).await
         }
         Command::Drive(args) => {
             let spec = stream::drive_spec(&args.spec)?;
@@ -39,65 +39,65 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let specs = stream::specs(&args.drives, &args.lists)?;
             stream::run(global, &args.graph, &args.watch, specs).await
         }
-        Command::Demo(args) => crate::demo::run(global, args).await,
+        Command::Demo(args) => demo::run(global, args).await,
         Command::Completions(args) => completions::run(args.shell),
         Command::Emulator(args) => {
-            let color = config::color_choice(global.color, None);
-            logging::init(
-                global.verbose,
-                global.quiet,
-                config::color_on(color, std::io::stderr().is_terminal()),
-            );
+            let term = Term::new(global.quiet, settings::color_choice(global.color, None));
+            logging::init(global.verbose, global.quiet, term.stderr_color());
             graphwatch_emulator::run(args.clone()).await
         }
     }
 }
 
 /// Everything a Graph command starts from.
-pub struct Context {
+pub(crate) struct App {
     pub settings: Settings,
-    pub ui: Ui,
+    pub term: Term,
     pub http: reqwest::Client,
-    /// `--color` etc. resolved for stdout (pretty output).
-    pub stdout_color: bool,
 }
 
-impl Context {
+impl App {
     /// Resolve the options (flag > env > config.toml > default) and start logging.
-    pub fn new(global: &GlobalArgs, args: &GraphArgs) -> anyhow::Result<Context> {
-        Context::from_settings(global, config::resolve(global, args)?)
+    fn new(global: &GlobalArgs, args: &GraphArgs) -> anyhow::Result<App> {
+        App::from_settings(global, settings::resolve(global, args)?)
     }
 
-    /// A context for settings made by the program itself (the demo's), not resolved
-    /// from the user's flags, environment and config file.
-    pub fn from_settings(global: &GlobalArgs, settings: Settings) -> anyhow::Result<Context> {
-        logging::init(
-            global.verbose,
-            global.quiet,
-            settings.color_on(std::io::stderr().is_terminal()),
-        );
+    /// An app for settings made by the program itself (the demo's), not resolved from
+    /// the user's flags, environment and config file.
+    fn from_settings(global: &GlobalArgs, settings: Settings) -> anyhow::Result<App> {
+        let term = Term::new(global.quiet, settings.color);
+        logging::init(global.verbose, global.quiet, term.stderr_color());
         tracing::debug!(
             "graph {}, login {}, tenant {}, profile {}, config {}",
-            graph::base_str(&settings.graph_url),
-            graph::base_str(&settings.login_url),
+            base_str(&settings.graph_url),
+            base_str(&settings.login_url),
             settings.tenant,
             settings.profile,
             settings.config_dir.display()
         );
-        Ok(Context {
-            stdout_color: settings.color_on(std::io::stdout().is_terminal()),
-            ui: Ui::new(global.quiet),
+        Ok(App {
+            term,
             http: graph::http_client()?,
             settings,
         })
     }
 
     /// A Graph client with `--access-token` or the profile's cached tokens.
-    pub fn graph_client(&self) -> GraphClient {
+    fn graph_client(&self) -> GraphClient {
         GraphClient::new(
             self.http.clone(),
             self.settings.graph_url.clone(),
             TokenSource::from_settings(&self.settings, self.http.clone()),
         )
+    }
+
+    /// `-o`, the file's `output`, or pretty on a terminal and JSON otherwise.
+    fn output_format(&self) -> OutputFormat {
+        self.term.output_format(self.settings.output)
+    }
+
+    /// How the watch renders events: a template wins over the format.
+    fn render(&self, template: Option<Template>) -> Render {
+        Render::choose(self.output_format(), template, self.term.stdout_color())
     }
 }

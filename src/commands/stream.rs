@@ -4,18 +4,18 @@ use crate::cli::{GlobalArgs, GraphArgs, WatchArgs};
 use crate::target::{DriveSpec, ListSpec, TargetSpec};
 use crate::watch::{self, Hooks, WatchOptions};
 
-use super::Context;
+use super::App;
 
-pub fn drive_spec(text: &str) -> anyhow::Result<TargetSpec> {
+pub(super) fn drive_spec(text: &str) -> anyhow::Result<TargetSpec> {
     Ok(TargetSpec::Drive(DriveSpec::parse(text)?))
 }
 
-pub fn list_spec(text: &str) -> anyhow::Result<TargetSpec> {
+pub(super) fn list_spec(text: &str) -> anyhow::Result<TargetSpec> {
     Ok(TargetSpec::List(ListSpec::parse(text)?))
 }
 
 /// `--drive …` then `--list …`, in that order.
-pub fn specs(drives: &[String], lists: &[String]) -> anyhow::Result<Vec<TargetSpec>> {
+pub(super) fn specs(drives: &[String], lists: &[String]) -> anyhow::Result<Vec<TargetSpec>> {
     let drives = drives.iter().map(|d| drive_spec(d));
     let lists = lists.iter().map(|l| list_spec(l));
     drives.chain(lists).collect()
@@ -23,13 +23,22 @@ pub fn specs(drives: &[String], lists: &[String]) -> anyhow::Result<Vec<TargetSp
 
 /// Bad SPECs and options are reported before anything else (no sign-in needed to be
 /// told that a flag is wrong); then the options are resolved and the watch runs.
-pub async fn run(
+pub(super) async fn run(
     global: &GlobalArgs,
     graph: &GraphArgs,
     args: &WatchArgs,
     specs: Vec<TargetSpec>,
 ) -> anyhow::Result<()> {
     let options = WatchOptions::from_args(args)?;
-    let ctx = Context::new(global, graph)?;
-    watch::run(&ctx, &specs, options, Hooks::default()).await
+    let app = App::new(global, graph)?;
+    let render = app.render(options.template.clone());
+    watch::run(
+        app.graph_client(),
+        &app.term,
+        render,
+        &specs,
+        options,
+        Hooks::default(),
+    )
+    .await
 }

@@ -6,16 +6,24 @@
 //! (URLs are absolute, `https://` unless loopback, the profile is a safe file name).
 
 use std::fmt;
-use std::io::IsTerminal as _;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde::Deserialize;
 use url::Url;
 
-use crate::cli::{self, ColorChoice, GlobalArgs, GraphArgs, OutputFormat};
+use crate::cli::{ColorChoice, GlobalArgs, GraphArgs, OutputFormat};
 use crate::error::Error;
+use crate::util::url::is_loopback;
+
+/// The default public client: "Microsoft Graph Command Line Tools", a multi-tenant
+/// public client that Microsoft publishes for command-line use. Organisations can
+/// block it; register your own app then (see `docs/signin-and-targets.md`).
+pub const DEFAULT_CLIENT_ID: &str = "14d82eec-204b-4c2f-b7e8-296a70dab67e";
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
+pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
+pub const DEFAULT_TENANT: &str = "common";
+pub const DEFAULT_PROFILE: &str = "default";
 
 /// Environment variable that moves the config directory (tokens included).
 pub const CONFIG_DIR_ENV: &str = "GRAPHWATCH_CONFIG_DIR";
@@ -65,26 +73,11 @@ pub struct Settings {
     pub tenant: String,
     pub client_id: String,
     pub profile: String,
-    pub output: OutputFormat,
+    /// `-o`, or the file's `output`; `None`: [`crate::term::Term::output_format`] decides.
+    pub output: Option<OutputFormat>,
     /// Resolved from `--color`, `NO_COLOR` and the file; `auto` is decided per stream.
     pub color: ColorChoice,
     pub access_token: Option<Secret>,
-}
-
-impl Settings {
-    /// Whether to use colours on a stream (is it a terminal?).
-    pub fn color_on(&self, stream_is_tty: bool) -> bool {
-        color_on(self.color, stream_is_tty)
-    }
-}
-
-/// `auto` means "if the stream is a terminal".
-pub fn color_on(choice: ColorChoice, stream_is_tty: bool) -> bool {
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => stream_is_tty,
-    }
 }
 
 /// The config directory: `GRAPHWATCH_CONFIG_DIR`, else the platform's (XDG on Linux:
@@ -155,21 +148,21 @@ pub fn resolve(global: &GlobalArgs, args: &GraphArgs) -> anyhow::Result<Settings
         args.graph_url
             .as_deref()
             .or(file.graph_url.as_deref())
-            .unwrap_or(cli::DEFAULT_GRAPH_URL),
+            .unwrap_or(DEFAULT_GRAPH_URL),
     )?;
     let login_url = validate_url(
         "--login-url",
         args.login_url
             .as_deref()
             .or(file.login_url.as_deref())
-            .unwrap_or(cli::DEFAULT_LOGIN_URL),
+            .unwrap_or(DEFAULT_LOGIN_URL),
     )?;
     let tenant = validate_word(
         "--tenant",
         args.tenant
             .as_deref()
             .or(file.tenant.as_deref())
-            .unwrap_or(cli::DEFAULT_TENANT),
+            .unwrap_or(DEFAULT_TENANT),
         ".-_",
     )?;
     let client_id = validate_word(
@@ -177,22 +170,16 @@ pub fn resolve(global: &GlobalArgs, args: &GraphArgs) -> anyhow::Result<Settings
         args.client_id
             .as_deref()
             .or(file.client_id.as_deref())
-            .unwrap_or(cli::DEFAULT_CLIENT_ID),
+            .unwrap_or(DEFAULT_CLIENT_ID),
         ".-_",
     )?;
     let profile = validate_profile(
         args.profile
             .as_deref()
             .or(file.profile.as_deref())
-            .unwrap_or(cli::DEFAULT_PROFILE),
+            .unwrap_or(DEFAULT_PROFILE),
     )?;
-    let output = args.output.or(file.output).unwrap_or_else(|| {
-        if std::io::stdout().is_terminal() {
-            OutputFormat::Pretty
-        } else {
-            OutputFormat::Json
-        }
-    });
+    let output = args.output.or(file.output);
     let access_token = match args.access_token.as_deref().map(str::trim) {
         Some("") => {
             return Err(Error::usage("--access-token is empty")
@@ -242,16 +229,6 @@ pub fn validate_url(option: &str, value: &str) -> Result<Url, Error> {
     let trimmed = url.path().trim_end_matches('/').to_string();
     url.set_path(&trimmed);
     Ok(url)
-}
-
-/// 127.0.0.0/8, ::1 or `localhost`.
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
 }
 
 /// Tenants and client ids go into URL paths and form bodies: letters, digits and a

@@ -37,10 +37,13 @@ use std::time::Duration;
 
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
-use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use url::Url;
+
+use super::payload::{accept_payload, payload_value};
+use crate::util::redact::{redact_url, scrub};
+use crate::util::url::is_loopback;
 
 /// The socket.io event name under which Graph sends notifications.
 pub const NOTIFICATION_EVENT: &str = "notification";
@@ -167,82 +170,6 @@ impl fmt::Display for SocketError {
 
 impl std::error::Error for SocketError {}
 
-/// A URL safe to print: scheme, host, port and path kept; user info dropped; every query
-/// value (and any fragment) replaced with `…`. Unparsable input keeps only what precedes
-/// `?` or `#`, minus anything that looks like user info.
-///
-/// `https://h/notifications?token=abc&applicationId=x` → `https://h/notifications?token=…&applicationId=…`
-pub fn redact_url(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(parsed) if parsed.has_host() => {
-            let mut out = format!("{}://", parsed.scheme());
-            out.push_str(parsed.host_str().unwrap_or_default());
-            if let Some(port) = parsed.port() {
-                out.push_str(&format!(":{port}"));
-            }
-            out.push_str(parsed.path());
-            if let Some(query) = parsed.query() {
-                out.push('?');
-                let redacted: Vec<String> = query
-                    .split('&')
-                    .map(|pair| match pair.split_once('=') {
-                        Some((key, _)) => format!("{}=…", crate::graph::shown_name(key)),
-                        None if pair.is_empty() => String::new(),
-                        None => "…".to_string(),
-                    })
-                    .collect();
-                out.push_str(&redacted.join("&"));
-            }
-            if parsed.fragment().is_some() {
-                out.push_str("#…");
-            }
-            out
-        }
-        _ => {
-            let cut = url.find(['?', '#']).unwrap_or(url.len());
-            let head = &url[..cut];
-            let head = match (head.find("://"), head.rfind('@')) {
-                (Some(scheme_end), Some(at)) if at > scheme_end => {
-                    format!("{}{}", &head[..scheme_end + 3], &head[at + 1..])
-                }
-                (None, Some(at)) => head[at + 1..].to_string(),
-                _ => head.to_string(),
-            };
-            if cut < url.len() {
-                format!("{head}?…")
-            } else {
-                head
-            }
-        }
-    }
-}
-
-/// Replace every occurrence of the notificationUrl's secret parts (its query, and the
-/// whole URL) in `text`, for error text that came from a library.
-fn scrub(text: &str, notification_url: &str) -> String {
-    let mut out = text.replace(notification_url, &redact_url(notification_url));
-    if let Ok(parsed) = Url::parse(notification_url) {
-        if let Some(query) = parsed.query().filter(|q| !q.is_empty()) {
-            out = out.replace(query, "…");
-        }
-        for (_, value) in parsed.query_pairs() {
-            if value.len() >= 4 {
-                out = out.replace(value.as_ref(), "…");
-            }
-        }
-    }
-    out
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
 /// From a `notificationUrl`, the Engine.IO address and the namespace
 /// (`reference/graph-socketio.md` §2): keep scheme and host, path → `/socket.io/`, keep the
 /// query; the namespace is the original path (without a trailing `/`).
@@ -306,140 +233,6 @@ pub fn derive_endpoint(notification_url: &str) -> Result<Endpoint, SocketError> 
         address.push('?');
     }
     Ok(Endpoint { address, namespace })
-}
-
-/// The notifications in one `notification` event's argument, each as the JSON text it
-/// was received as (key order and all), ready to be written under `data`.
-///
-/// The live service sends a JSON *string* holding `{"value":[…]}` (parse twice); an object
-/// is used as it is. `{"value":[…]}` gives one element per notification (`{"value":[]}`
-/// none). Anything else (another shape, a string that is not JSON, a number,
-/// `{"value": 3}`) is returned whole, as one element, so it is still written out. Never
-/// panics.
-///
-/// Elements are not re-encoded: the text between the brackets is kept as it came (it may
-/// contain insignificant whitespace; the output layer compacts it). Only an argument that
-/// rust_socketio had already decoded to an object is re-encoded, and its key order is then
-/// serde_json's.
-pub fn decode_notifications(payload: Value) -> Vec<Box<RawValue>> {
-    match payload {
-        Value::String(text) => match serde_json::from_str::<Box<RawValue>>(&text) {
-            Ok(whole) => split_envelope(whole),
-            Err(_) => vec![raw(&Value::String(text))],
-        },
-        Value::Object(mut map)
-            if map.get("value").is_some_and(Value::is_array)
-                && (map.len() == 1 || map["value"].as_array().is_some_and(|v| !v.is_empty())) =>
-        {
-            match map.remove("value") {
-                Some(Value::Array(items)) => items.iter().map(raw).collect(),
-                _ => Vec::new(),
-            }
-        }
-        other => vec![raw(&other)],
-    }
-}
-
-/// `{"value":[…]}` → its elements; anything else whole. An empty `value` beside other
-/// members is not a notification list we understand: kept whole.
-fn split_envelope(whole: Box<RawValue>) -> Vec<Box<RawValue>> {
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        value: Vec<Box<RawValue>>,
-    }
-    // A derived struct would also accept an array (`[[…]]`): only objects are envelopes.
-    if !whole.get().starts_with('{') {
-        return vec![whole];
-    }
-    match serde_json::from_str::<Envelope>(whole.get()) {
-        Ok(envelope) if !envelope.value.is_empty() => envelope.value,
-        Ok(_) => {
-            let members = serde_json::from_str::<
-                std::collections::HashMap<String, serde::de::IgnoredAny>,
-            >(whole.get())
-            .map_or(0, |m| m.len());
-            if members == 1 {
-                Vec::new()
-            } else {
-                vec![whole]
-            }
-        }
-        Err(_) => vec![whole],
-    }
-}
-
-/// The largest `notification` argument passed on, in bytes of JSON text. A live one is
-/// well under 1 KiB per notification; a megabyte is over a thousand in one event. What
-/// the transport buffers before we see it is bounded by tungstenite's defaults (a
-/// 16 MiB frame, refused from its header before it is read, and a 64 MiB message):
-/// `rust_socketio` 0.6 offers no way to lower them (`docs/decisions.md`, "Frame and
-/// payload sizes").
-pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
-
-/// `Some(payload)` if it is within [`MAX_PAYLOAD_BYTES`]; otherwise `None`, reported on
-/// stderr (at `-v`), so the stream goes on without it.
-pub fn accept_payload(payload: Value) -> Option<Value> {
-    let size = json_size(&payload);
-    if size > MAX_PAYLOAD_BYTES {
-        tracing::info!(
-            "skipping a notification event of {size} bytes: more than the {MAX_PAYLOAD_BYTES} accepted"
-        );
-        return None;
-    }
-    Some(payload)
-}
-
-/// The length of a value's JSON text, counted without building it (stops counting past
-/// the limit).
-fn json_size(value: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            if self.0 > MAX_PAYLOAD_BYTES {
-                return Err(std::io::Error::other("over the limit"));
-            }
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    if let Value::String(text) = value {
-        // The text itself is what is parsed next.
-        return text.len();
-    }
-    let mut count = Count(0);
-    let _ = serde_json::to_writer(&mut count, value);
-    count.0
-}
-
-/// A value as raw JSON text. Encoding a `Value` cannot fail (string keys, finite
-/// numbers); `null` stands in should it ever.
-fn raw(value: &Value) -> Box<RawValue> {
-    serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned())
-}
-
-/// One event argument list from `rust_socketio` as the single value we pass on.
-///
-/// 0.6 delivers a string argument as `Payload::Text(vec![Value::String(…)])` (measured in
-/// `tests/socket.rs`); several arguments become an array; binary data is parsed as JSON if
-/// it is UTF-8 JSON, else kept as a (lossy) string. The deprecated `Payload::String` is
-/// handled the same way as a string argument.
-pub fn payload_value(payload: Payload) -> Value {
-    match payload {
-        Payload::Text(mut values) => match values.len() {
-            0 => Value::Null,
-            1 => values.pop().unwrap_or(Value::Null),
-            _ => Value::Array(values),
-        },
-        Payload::Binary(bytes) => match serde_json::from_slice::<Value>(&bytes) {
-            Ok(value) => value,
-            Err(_) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
-        },
-        #[allow(deprecated)]
-        Payload::String(text) => Value::String(text),
-    }
 }
 
 /// A live connection. Read it with [`Connection::next`]; end it with
@@ -739,7 +532,6 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     const LIVE: &str = "https://3-westeurope1.pushp.svc.ms/notifications?token=w1-secret-token&applicationId=app-1234";
 
@@ -811,153 +603,6 @@ mod tests {
                 "{text}"
             );
         }
-    }
-
-    #[test]
-    fn redaction_keeps_scheme_host_path_and_hides_every_value() {
-        assert_eq!(
-            redact_url(LIVE),
-            "https://3-westeurope1.pushp.svc.ms/notifications?token=…&applicationId=…"
-        );
-        assert_eq!(
-            redact_url("http://user:pw@127.0.0.1:8080/a/b?flag&k=v#frag"),
-            "http://127.0.0.1:8080/a/b?…&k=…#…"
-        );
-        assert_eq!(redact_url("https://h.example/p"), "https://h.example/p");
-        assert_eq!(redact_url("garbage?token=abc"), "garbage?…");
-        assert_eq!(redact_url("//user:pw@host/x?token=abc"), "host/x?…");
-        assert_eq!(redact_url(""), "");
-    }
-
-    #[test]
-    fn scrub_removes_the_query_and_its_values_from_library_text() {
-        let text = format!("failed: {LIVE} and token=w1-secret-token and app-1234");
-        let clean = scrub(&text, LIVE);
-        assert!(!clean.contains("w1-secret-token"), "{clean}");
-        assert!(!clean.contains("app-1234"), "{clean}");
-    }
-
-    fn texts(decoded: Vec<Box<RawValue>>) -> Vec<String> {
-        decoded.into_iter().map(|r| r.get().to_string()).collect()
-    }
-
-    #[test]
-    fn decode_string_holding_json_is_parsed_twice() {
-        let inner =
-            r#"{"value":[{"subscriptionId":"s1","resource":"r1"},{"subscriptionId":"s2"}]}"#;
-        assert_eq!(
-            texts(decode_notifications(Value::String(inner.into()))),
-            [
-                r#"{"subscriptionId":"s1","resource":"r1"}"#,
-                r#"{"subscriptionId":"s2"}"#
-            ]
-        );
-    }
-
-    #[test]
-    fn decode_keeps_the_text_and_key_order_of_the_wire() {
-        let element = r#"{"subscriptionId":"s","clientState":"c","expirationDateTime":"e","resource":"r","tenantId":"t","siteUrl":"/p","webId":"w","n":1.50}"#;
-        let text = format!(r#"{{"value":[{element}]}}"#);
-        assert_eq!(texts(decode_notifications(Value::String(text))), [element]);
-    }
-
-    #[test]
-    fn decode_object_is_used_as_is() {
-        let decoded = decode_notifications(json!({"value":[{"subscriptionId":"s1"}]}));
-        assert_eq!(texts(decoded), [r#"{"subscriptionId":"s1"}"#]);
-    }
-
-    #[test]
-    fn decode_other_shapes_are_returned_whole() {
-        for (payload, expected) in [
-            (json!({"hello":"world"}), r#"{"hello":"world"}"#),
-            (json!({"value": 3}), r#"{"value":3}"#),
-            (json!({"value": {"a": 1}}), r#"{"value":{"a":1}}"#),
-            (json!(42), "42"),
-            (json!(null), "null"),
-            (json!([1, 2]), "[1,2]"),
-            (json!(true), "true"),
-            (Value::String("not json {".into()), r#""not json {""#),
-            (Value::String("".into()), r#""""#),
-            (
-                Value::String(r#""a string in a string""#.into()),
-                r#""a string in a string""#,
-            ),
-            (Value::String(r#"{"value": 3}"#.into()), r#"{"value": 3}"#),
-            (Value::String(r#" [1, 2] "#.into()), "[1, 2]"),
-            (Value::String(r#"[["a"]]"#.into()), r#"[["a"]]"#),
-        ] {
-            assert_eq!(
-                texts(decode_notifications(payload.clone())),
-                [expected],
-                "{payload}"
-            );
-        }
-    }
-
-    #[test]
-    fn decode_empty_value_array_gives_no_notifications() {
-        assert!(decode_notifications(json!({"value": []})).is_empty());
-        assert!(decode_notifications(Value::String(r#"{"value":[]}"#.into())).is_empty());
-        // With other members beside an empty list it is not ours: keep it whole.
-        let odd = r#"{"value":[],"error":"x"}"#;
-        assert_eq!(
-            texts(decode_notifications(Value::String(odd.into()))),
-            [odd]
-        );
-        assert_eq!(
-            texts(decode_notifications(serde_json::from_str(odd).unwrap())),
-            [r#"{"error":"x","value":[]}"#]
-        );
-    }
-
-    #[test]
-    fn decode_never_panics_on_garbage() {
-        for text in [
-            "\u{0}",
-            "{",
-            "[[[[",
-            "{\"value\":[",
-            "\u{feff}{}",
-            "1e999999",
-            "{\"value\":[1,]}",
-        ] {
-            let decoded = decode_notifications(Value::String(text.into()));
-            assert_eq!(decoded.len(), 1, "{text:?}");
-        }
-        // Deep nesting is valid JSON: kept whole, as text, without overflowing the stack.
-        for depth in [10_000, 1_000_000] {
-            let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-            let decoded = decode_notifications(Value::String(deep.clone()));
-            assert_eq!(texts(decoded), [deep]);
-        }
-    }
-
-    #[test]
-    #[allow(deprecated)]
-    fn payload_variants_become_one_value() {
-        let text = r#"{"value":[]}"#;
-        assert_eq!(
-            payload_value(Payload::Text(vec![Value::String(text.into())])),
-            Value::String(text.into())
-        );
-        assert_eq!(
-            payload_value(Payload::String(text.into())),
-            Value::String(text.into())
-        );
-        assert_eq!(
-            payload_value(Payload::Binary(text.as_bytes().to_vec().into())),
-            json!({"value":[]})
-        );
-        assert_eq!(
-            payload_value(Payload::Binary(vec![0xff, 0x00].into())),
-            Value::String("\u{fffd}\u{0}".into())
-        );
-        assert_eq!(payload_value(Payload::Text(vec![])), Value::Null);
-        assert_eq!(
-            payload_value(Payload::Text(vec![json!(1), json!(2)])),
-            json!([1, 2])
-        );
     }
 
     #[test]

@@ -28,64 +28,18 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio::sync::watch as latest;
 use tokio::time::Instant;
 
-use crate::graph::{GraphClient, GraphError};
-use crate::output::Event;
-use crate::socket::{self, Connection, SocketError, SocketEvent, SocketOptions};
+use super::payload::decode_notifications;
+use super::socket::{self, Connection, SocketError, SocketEvent, SocketOptions};
+use crate::event::report::{Report, Status};
+use crate::event::Event;
+use crate::graph::GraphClient;
 use crate::target::{self, Target};
-
-/// What a supervisor (or a `--changes` task) tells the watch loop.
-#[derive(Debug)]
-pub enum Report {
-    /// An event to write.
-    Event(Event),
-    /// A delta round of `target` (`--changes`): write and flush `events`, then save
-    /// `cursor` in the `--state` file. The loop does both, in that order, so a cursor
-    /// is never saved before its lines were out (see [`crate::changes`]).
-    Round {
-        target: Target,
-        events: Vec<Event>,
-        cursor: String,
-    },
-    /// Something about the link of target `label`, for stderr.
-    Status { label: String, status: Status },
-}
-
-/// The life of one target's link, as the user hears of it.
-#[derive(Debug)]
-pub enum Status {
-    /// Asking Graph for the endpoint and connecting (at -v).
-    Connecting { endpoint: Option<String> },
-    /// Joined the namespace; `first` the first time for this target.
-    Connected { first: bool, display_name: String },
-    /// A live link ended; the next attempt is in `retry_in`.
-    Disconnected { reason: String, retry_in: Duration },
-    /// No link could be made; the next attempt is in `retry_in`. `first`: the first
-    /// failure since the link was last up (an outage begins: say what it means once).
-    Retrying {
-        error: String,
-        retry_in: Duration,
-        first: bool,
-    },
-    /// Switched to a fresh endpoint before the old one expired.
-    Renewed { expires: Option<DateTime<Utc>> },
-    /// A renewal failed; the old link stays in use and renewal is tried again.
-    RenewalFailed { error: String, retry_in: Duration },
-    /// The target is given up: a permanent error. Nothing follows.
-    Lost(anyhow::Error),
-    /// `--no-socket`: the baseline is taken and delta is asked every `every`.
-    Polling {
-        display_name: String,
-        every: Option<Duration>,
-    },
-    /// A delta round failed; the next one is in `retry_in`.
-    DeltaFailed { error: String, retry_in: Duration },
-    /// `--changes` while the socket cannot be opened: delta is asked every `every`
-    /// until it is back (reference §1: fall back to polling, never give realtime up).
-    Fallback { every: Duration },
-}
+use crate::util::backoff::Backoff;
+use crate::util::redact::redact_url;
 
 /// Timings of a supervisor. The defaults are those of the reference (§1–2).
 #[derive(Debug, Clone)]
@@ -117,44 +71,6 @@ impl Default for SupervisorOptions {
     }
 }
 
-/// Exponential backoff with jitter: `first`, doubling to `max`, each delay randomised
-/// by ±20 % (never above `max`) so that many watchers cut off at once do not all come
-/// back in the same second.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    first: Duration,
-    max: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    pub fn new(first: Duration, max: Duration) -> Backoff {
-        Backoff {
-            first,
-            max,
-            next: first,
-        }
-    }
-
-    /// The wait before the next attempt; the one after it will be twice as long.
-    pub fn next_delay(&mut self) -> Duration {
-        self.next_delay_with(rand::random::<f64>())
-    }
-
-    /// As [`Backoff::next_delay`], with the random draw (0 ≤ `unit` < 1) given.
-    pub fn next_delay_with(&mut self, unit: f64) -> Duration {
-        let base = self.next;
-        self.next = (base * 2).min(self.max);
-        let factor = 0.8 + 0.4 * unit.clamp(0.0, 1.0);
-        base.mul_f64(factor).min(self.max)
-    }
-
-    /// Start again from `first` (after a link that stayed up).
-    pub fn reset(&mut self) {
-        self.next = self.first;
-    }
-}
-
 /// A socketIo answer: where to connect, and until when. `Debug` hides the URL (its
 /// query is the credential).
 struct Subscription {
@@ -165,10 +81,7 @@ struct Subscription {
 impl fmt::Debug for Subscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Subscription")
-            .field(
-                "notification_url",
-                &socket::redact_url(&self.notification_url),
-            )
+            .field("notification_url", &redact_url(&self.notification_url))
             .field("expires", &self.expires)
             .finish()
     }
@@ -221,7 +134,7 @@ pub struct Supervisor {
     /// Between a failed attempt and the next link that comes up: an outage.
     outage: bool,
     /// `--changes`: `false` during an outage, so the delta task polls meanwhile.
-    link_up: Option<watch::Sender<bool>>,
+    link_up: Option<latest::Sender<bool>>,
 }
 
 impl Supervisor {
@@ -257,7 +170,7 @@ impl Supervisor {
     /// Say on `link_up` when an outage begins (`false`: an attempt to get a link
     /// failed) and ends (`true`: a link is up again). A link that drops and comes
     /// straight back is no outage: the catch-up round covers it.
-    pub fn reporting_link(mut self, link_up: watch::Sender<bool>) -> Supervisor {
+    pub fn reporting_link(mut self, link_up: latest::Sender<bool>) -> Supervisor {
         self.link_up = Some(link_up);
         self
     }
@@ -307,7 +220,7 @@ impl Supervisor {
 
     async fn connect(&mut self, subscription: Subscription) -> State {
         self.status(Status::Connecting {
-            endpoint: Some(socket::redact_url(&subscription.notification_url)),
+            endpoint: Some(redact_url(&subscription.notification_url)),
         });
         match self.open(&subscription).await {
             Ok(connection) => {
@@ -444,7 +357,7 @@ impl Supervisor {
     async fn request_endpoint(&self) -> Result<Subscription, Failure> {
         let answer: Value = match self.client.get_json(&self.target.socketio_path()).await {
             Ok(answer) => answer,
-            Err(e) if is_permanent(&e) => {
+            Err(e) if !e.is_transient() => {
                 return Err(Failure::Permanent(target::socketio_failed(e, &self.target)))
             }
             Err(e) => return Err(Failure::Transient(e.summary(), e.retry_after())),
@@ -490,7 +403,7 @@ impl Supervisor {
 
     /// One `notification` event: one [`Event`] per element. `false` once nobody listens.
     fn forward(&self, payload: Value) -> bool {
-        for data in socket::decode_notifications(payload) {
+        for data in decode_notifications(payload) {
             if let Some(pokes) = &self.pokes {
                 let _ = pokes.try_send(());
             }
@@ -519,23 +432,10 @@ fn renew_in(left: Duration, before: Duration) -> Duration {
     (left - before.min(left / 2)).max(Duration::from_secs(1))
 }
 
-/// Errors of the socketIo request that no retry will cure (see the module docs).
-fn is_permanent(err: &GraphError) -> bool {
-    match err {
-        GraphError::Token(_) | GraphError::ForeignLink(_) => true,
-        GraphError::Transport { .. } | GraphError::Decode { .. } => false,
-        GraphError::Status { status, code, .. } => match *status {
-            400 => code != "notSupported",
-            408 | 409 | 429 => false,
-            401..=499 => true,
-            _ => false,
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::GraphError;
 
     const S: Duration = Duration::from_secs(1);
 
@@ -543,7 +443,7 @@ mod tests {
         let client = GraphClient::new(
             reqwest::Client::new(),
             url::Url::parse("http://127.0.0.1:9/v1.0").unwrap(),
-            crate::auth::TokenSource::fixed(crate::config::Secret::new("t")),
+            crate::tokens::TokenSource::fixed(crate::settings::Secret::new("t")),
         );
         let target = Target {
             label: "drive:me".into(),
@@ -577,7 +477,7 @@ mod tests {
     #[test]
     fn an_outage_is_announced_once_and_signalled_to_the_delta_task() {
         let (sup, mut reports) = supervisor();
-        let (link_tx, link_up) = watch::channel(true);
+        let (link_tx, link_up) = latest::channel(true);
         let mut sup = sup.reporting_link(link_tx);
         let mut firsts = || {
             let mut seen = Vec::new();
@@ -602,42 +502,6 @@ mod tests {
         assert_eq!(firsts(), [true], "a new outage is said again");
     }
 
-    #[test]
-    fn backoff_doubles_from_one_second_to_a_minute() {
-        let mut backoff = Backoff::new(S, 60 * S);
-        let middle: Vec<u64> = (0..9)
-            .map(|_| backoff.next_delay_with(0.5).as_secs())
-            .collect();
-        assert_eq!(middle, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
-    }
-
-    #[test]
-    fn backoff_jitter_stays_within_twenty_percent_and_under_the_cap() {
-        let mut low = Backoff::new(S, 60 * S);
-        let mut high = Backoff::new(S, 60 * S);
-        for _ in 0..10 {
-            let (lo, hi) = (low.next_delay_with(0.0), high.next_delay_with(0.999));
-            assert!(lo < hi || lo == 60 * S, "{lo:?} {hi:?}");
-            assert!(hi <= 60 * S);
-        }
-        assert_eq!(Backoff::new(S, 60 * S).next_delay_with(0.0), S.mul_f64(0.8));
-        let random = Backoff::new(S, 60 * S).next_delay();
-        assert!(
-            random >= S.mul_f64(0.8) && random <= S.mul_f64(1.2),
-            "{random:?}"
-        );
-    }
-
-    #[test]
-    fn backoff_reset_starts_again() {
-        let mut backoff = Backoff::new(S, 60 * S);
-        for _ in 0..5 {
-            backoff.next_delay_with(0.5);
-        }
-        backoff.reset();
-        assert_eq!(backoff.next_delay_with(0.5), S);
-    }
-
     fn status(status: u16, code: &str) -> GraphError {
         GraphError::Status {
             request: "GET /x".into(),
@@ -658,7 +522,7 @@ mod tests {
             status(503, "serviceNotAvailable"),
             status(408, "timeout"),
         ] {
-            assert!(!is_permanent(&transient), "{transient}");
+            assert!(transient.is_transient(), "{transient}");
         }
         for permanent in [
             status(400, "invalidRequest"),
@@ -667,7 +531,7 @@ mod tests {
             status(404, "itemNotFound"),
             GraphError::Token(anyhow::anyhow!("not signed in")),
         ] {
-            assert!(is_permanent(&permanent), "{permanent}");
+            assert!(!permanent.is_transient(), "{permanent}");
         }
     }
 

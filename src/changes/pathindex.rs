@@ -3,7 +3,7 @@
 //! Delta on business accounts carries no paths (`parentReference.path` is absent), only
 //! each item's `id`, `name` and `parentReference.id`. So the watcher keeps its own
 //! index, id → (name, parent id), built from the delta feed itself: a full enumeration
-//! at start ([`crate::delta::DeltaFeed::enumerate`]) loads it, and every round updates
+//! at start ([`crate::changes::delta::DeltaFeed::enumerate`]) loads it, and every round updates
 //! it (renames, moves, deletes) before deciding what is in scope. An item is in scope
 //! when its chain of parents reaches the folder; the folder itself is not "under" it
 //! and is left out.
@@ -31,9 +31,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::delta::Change;
+use crate::changes::delta::Change;
 use crate::error::Error;
-use crate::output::ChangeKind;
+use crate::event::ChangeKind;
 
 #[derive(Debug, Clone)]
 struct Node {

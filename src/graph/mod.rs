@@ -1,6 +1,6 @@
 //! The Microsoft Graph client: one `reqwest` client, the bearer token from a
 //! [`TokenSource`], retries where Graph asks for them, and errors that callers can
-//! tell apart (403 vs 404 vs 410) without parsing text.
+//! tell apart (403 vs 404 vs 410) without parsing text ([`GraphError`]).
 //!
 //! Secrets ride in URLs here: delta links and notification URLs carry tokens in their
 //! query strings. So nothing in this module logs or reports a query value; requests are
@@ -13,8 +13,16 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
-use crate::auth::TokenSource;
-use crate::error::Code;
+mod error;
+
+pub use error::{parse_error_body, GraphError};
+
+use crate::tokens::TokenSource;
+use crate::util::backoff::Backoff;
+use crate::util::duration::human;
+use crate::util::redact::{describe, redact_link};
+use crate::util::text::error_text;
+use crate::util::url::{base_str, same_origin};
 
 /// Attempts per request for throttling (429/503), other 5xx and connection failures.
 const MAX_ATTEMPTS: u32 = 5;
@@ -29,138 +37,6 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A failed Graph request.
-#[derive(Debug, thiserror::Error)]
-pub enum GraphError {
-    /// Graph answered with an error status.
-    #[error("{request} → {status} {code}: {message}")]
-    Status {
-        /// `GET /path?name=…`, safe to show.
-        request: String,
-        status: u16,
-        /// Graph's `error.code` (e.g. `itemNotFound`), or the HTTP reason phrase.
-        code: String,
-        message: String,
-        retry_after: Option<Duration>,
-        /// `Location` header (a 410 on delta may carry a fresh link). A secret.
-        location: Option<String>,
-    },
-    /// No answer: DNS, connection, TLS or timeout.
-    #[error("{request} failed: {source}")]
-    Transport {
-        request: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    /// An answer that is not the JSON the caller expects.
-    #[error("{request}: unexpected answer from Graph ({source})")]
-    Decode {
-        request: String,
-        #[source]
-        source: serde_json::Error,
-    },
-    /// No usable access token (not signed in, sign-in expired, token refused).
-    #[error(transparent)]
-    Token(anyhow::Error),
-    /// A link that does not point at the Graph host (or a path that escapes the base).
-    #[error("refusing to request {0}: it is not on the Graph host")]
-    ForeignLink(String),
-}
-
-impl GraphError {
-    /// The HTTP status, when Graph answered.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            GraphError::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-
-    pub fn is_not_found(&self) -> bool {
-        self.status() == Some(404)
-    }
-
-    pub fn is_forbidden(&self) -> bool {
-        self.status() == Some(403)
-    }
-
-    /// 410 Gone: a delta cursor that is no longer valid.
-    pub fn is_gone(&self) -> bool {
-        self.status() == Some(410)
-    }
-
-    /// Graph's error code, e.g. `itemNotFound`, `resyncRequired`, `notSupported`.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            GraphError::Status { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-
-    /// The `Retry-After` of the error answer (429/503): how long Graph asked us to wait
-    /// before the next request. Set when the client did not wait it out itself (longer
-    /// than its cap, or the last attempt).
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            GraphError::Status { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-
-    /// The `Location` header of the error answer (410 on delta).
-    pub fn location(&self) -> Option<&str> {
-        match self {
-            GraphError::Status { location, .. } => location.as_deref(),
-            _ => None,
-        }
-    }
-
-    /// `GET /path → 404 itemNotFound`: what was tried, without Graph's long message.
-    pub fn summary(&self) -> String {
-        match self {
-            GraphError::Status {
-                request,
-                status,
-                code,
-                ..
-            } => format!("{request} → {status} {code}"),
-            other => other.to_string(),
-        }
-    }
-
-    pub(crate) fn exit_code(&self) -> Option<Code> {
-        match self {
-            GraphError::Token(inner) => Some(crate::error::exit_code(inner)),
-            GraphError::Status { status: 401, .. } => Some(Code::Auth),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn hint(&self) -> Option<String> {
-        match self {
-            GraphError::Token(inner) => Some(
-                crate::error::report(inner)
-                    .rsplit_once("; ")
-                    .map(|(_, hint)| hint.to_string())
-                    .unwrap_or_default(),
-            ),
-            GraphError::Status { status, .. } => match status {
-                401 => Some("run `graphwatch login` again".into()),
-                403 => Some(
-                    "check that the account can read it and that the sign-in has the scope for it"
-                        .into(),
-                ),
-                429 | 503 => Some("Graph is throttling or busy; try again in a while".into()),
-                _ => None,
-            },
-            GraphError::Transport { .. } => {
-                Some("check the network and --graph-url, then try again".into())
-            }
-            _ => None,
-        }
-    }
-}
 
 /// What a request carries.
 #[derive(Clone, Copy)]
@@ -315,6 +191,7 @@ impl GraphClient {
             .map_err(GraphError::Token)?;
         let mut refreshed = false;
         let mut attempt = 1;
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             tracing::debug!("{request}");
             let started = std::time::Instant::now();
@@ -339,7 +216,7 @@ impl GraphClient {
                     // one that may have been processed only if it is idempotent.
                     let retry = e.is_connect() || (e.is_timeout() && is_idempotent(&method));
                     if retry && attempt < MAX_ATTEMPTS {
-                        let wait = backoff(attempt);
+                        let wait = backoff.next_delay();
                         tracing::info!(
                             "{request} failed ({}); retrying in {} (attempt {} of {MAX_ATTEMPTS})",
                             error_text(&e),
@@ -381,10 +258,9 @@ impl GraphClient {
             // A Retry-After beyond the cap is not shortened: the error carries it.
             let too_long = retry_after.is_some_and(|wait| wait > self.max_retry_after);
             if (throttled || status.is_server_error()) && attempt < MAX_ATTEMPTS && !too_long {
-                let wait = match retry_after {
-                    Some(wait) => wait,
-                    None => backoff(attempt),
-                };
+                // The backoff steps on either way: the attempt counts.
+                let wait = backoff.next_delay();
+                let wait = retry_after.unwrap_or(wait);
                 tracing::info!(
                     "{request} → {}; retrying in {} (attempt {} of {MAX_ATTEMPTS})",
                     status.as_u16(),
@@ -399,7 +275,7 @@ impl GraphClient {
             }
             let err = GraphError::from_response(request, response).await;
             if status == StatusCode::UNAUTHORIZED {
-                return Err(GraphError::Token(self.tokens.refused(&err)));
+                return Err(GraphError::Token(self.tokens.refused(&err.summary())));
             }
             return Err(err);
         }
@@ -485,35 +361,6 @@ async fn read_at_most(
     Ok(Some(body))
 }
 
-/// Graph's `{"error":{"code":"…","message":"…"}}`.
-pub fn parse_error_body(body: &[u8]) -> Option<(String, String)> {
-    let value: Value = serde_json::from_slice(body).ok()?;
-    let error = value.get("error")?;
-    // Both are shown on one line of stderr, maybe on a terminal: no control characters
-    // (a line break would split the line, an escape sequence would drive the terminal).
-    let code = shown_text(error.get("code")?.as_str()?, 100);
-    let message = shown_text(
-        error.get("message").and_then(Value::as_str).unwrap_or(""),
-        300,
-    );
-    Some((code, message))
-}
-
-/// A server's text for a one-line message: runs of whitespace and control characters
-/// become one space; cut after `max` characters (messages are for people and can be
-/// long; the first sentence says enough).
-pub fn shown_text(text: &str, max: usize) -> String {
-    let text = text
-        .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|word| !word.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
-    }
-}
-
 /// The longest `Retry-After` taken as asked. Callers add the wait to the clock, and a
 /// hostile value (`Retry-After: 18446744073709551615`) would overflow it; a day is far
 /// beyond anything Graph asks for.
@@ -536,15 +383,6 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs).min(RETRY_AFTER_CEILING))
 }
 
-/// Exponential backoff with ±20 % jitter, capped.
-fn backoff(attempt: u32) -> Duration {
-    let base = FIRST_BACKOFF
-        .saturating_mul(1 << (attempt - 1).min(10))
-        .min(MAX_BACKOFF);
-    let jitter = rand::random_range(0.8..1.2);
-    base.mul_f64(jitter)
-}
-
 fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
@@ -552,125 +390,16 @@ fn is_idempotent(method: &Method) -> bool {
     )
 }
 
-fn human(d: Duration) -> String {
-    if d < Duration::from_secs(10) {
-        format!("{:.1} s", d.as_secs_f64())
-    } else {
-        format!("{} s", d.as_secs())
-    }
-}
-
-/// A reqwest error's text without its URL, with its causes.
-pub(crate) fn error_text(e: &reqwest::Error) -> String {
-    let mut text = String::new();
-    let mut cause: Option<&dyn std::error::Error> = Some(e);
-    while let Some(c) = cause {
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
-
-/// The base URL as a string without a trailing `/` (a bare host serialises as `…/`).
-pub fn base_str(url: &Url) -> &str {
-    url.as_str().trim_end_matches('/')
-}
-
-fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
-        && a.port_or_known_default() == b.port_or_known_default()
-}
-
-/// `GET /drives/x/root/delta?token=…`: the path relative to the Graph base, query
-/// values removed (they can be credentials: delta tokens, notification tokens).
-pub fn describe(method: &Method, url: &Url, base: &Url) -> String {
-    let base_path = base.path().trim_end_matches('/');
-    let path = if same_origin(url, base) && url.path().starts_with(base_path) {
-        &url.path()[base_path.len()..]
-    } else {
-        url.path()
-    };
-    let path = if path.is_empty() { "/" } else { path };
-    match url.query() {
-        Some(query) => format!("{method} {path}?{}", redact_query(query)),
-        None => format!("{method} {path}"),
-    }
-}
-
-/// `a=…&b=…`: names kept, values dropped.
-pub fn redact_query(query: &str) -> String {
-    query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) => format!("{}=…", shown_name(name)),
-            None => pair.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// A query parameter's name as shown in a redacted URL: a name (`token`, `$skiptoken`,
-/// `applicationId`), or `…` for anything else — a hostile URL could hide a value in a
-/// "name" (found by the `notification_url` fuzz target).
-pub fn shown_name(name: &str) -> &str {
-    let plain = name.len() <= 40
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'));
-    if plain {
-        name
-    } else {
-        "…"
-    }
-}
-
-/// A link for a message: scheme, host and path; query values removed.
-pub fn redact_link(link: &str) -> String {
-    match link.split_once('?') {
-        Some((before, query)) => format!("{before}?{}", redact_query(query)),
-        None => link.to_string(),
-    }
-}
-
-/// Characters that must be escaped inside one path segment. `:`, `@`, `!`, `,` and
-/// `'` stay as they are: Graph uses them in ids (`b!…`, `host,guid,guid`) and in
-/// path-addressing (`/sites/host:/sites/eng`).
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'\\')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}')
-    .add(b'[')
-    .add(b']');
-
-/// Percent-encode one path segment of a Graph URL.
-pub fn segment(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::url::segment;
 
     fn client(base: &str) -> GraphClient {
         GraphClient::new(
             http_client().unwrap(),
-            crate::config::validate_url("--graph-url", base).unwrap(),
-            TokenSource::fixed(crate::config::Secret::new("t")),
+            crate::settings::validate_url("--graph-url", base).unwrap(),
+            TokenSource::fixed(crate::settings::Secret::new("t")),
         )
     }
 
@@ -745,9 +474,14 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        assert!(backoff(1) < Duration::from_secs(1));
-        assert!(backoff(3) > backoff(1));
-        assert!(backoff(30) <= MAX_BACKOFF.mul_f64(1.2));
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
+        let first = backoff.next_delay();
+        backoff.next_delay();
+        assert!(first < Duration::from_secs(1));
+        assert!(backoff.next_delay() > first);
+        for _ in 0..30 {
+            assert!(backoff.next_delay() <= MAX_BACKOFF.mul_f64(1.2));
+        }
     }
 
     #[test]

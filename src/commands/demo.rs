@@ -11,23 +11,25 @@
 //! stopped and the demo exits 0. No shortcut paths: target resolution, the socketIo
 //! request, the socket.io client and the output layer are those of the real thing.
 
-use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokio::sync::{oneshot, watch as channel};
+use tokio::sync::oneshot;
+use tokio::sync::watch as latest;
 
-use crate::auth;
-use crate::cli::{self, DemoArgs, GlobalArgs, OutputFormat};
-use crate::commands::Context;
-use crate::config::{self, Settings};
+use super::App;
+use crate::cli::{DemoArgs, GlobalArgs};
 use crate::error::Error;
-use crate::graph::{segment, GraphClient};
-use crate::output::{Template, Ui};
+use crate::graph::GraphClient;
+use crate::output::Template;
+use crate::settings::{self, Settings, DEFAULT_CLIENT_ID, DEFAULT_TENANT};
+use crate::signin;
 use crate::target::{DriveSpec, ListSpec, TargetSpec};
-use crate::watch::{self, Hooks, Progress, WatchOptions};
+use crate::term::Term;
+use crate::util::url::segment;
+use crate::watch::{self, options, Hooks, Progress, WatchOptions};
 
 /// The Issues list of the emulator's seed data (docs/emulator.md).
 const ISSUES_SITE: &str = "site-eng";
@@ -39,14 +41,12 @@ const NOTIFY_DELAY_MS: u64 = 150;
 /// How long one change's notifications may take before the demo gives up.
 const PATIENCE: Duration = Duration::from_secs(15);
 
-pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
-    let template = match &args.template {
-        Some(text) => Some(Template::parse(text).map_err(|e| {
-            Error::usage(format!("{e} in {text:?}"))
-                .hint("write placeholders as {type}, {target}, {data.resource}")
-        })?),
-        None => None,
-    };
+pub(super) async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
+    let template = args
+        .template
+        .as_deref()
+        .map(options::template)
+        .transpose()?;
     let started = Instant::now();
     let mut emulator_args = graphwatch_emulator::EmulatorArgs::default();
     emulator_args.settings.notify_delay_ms = NOTIFY_DELAY_MS;
@@ -74,26 +74,22 @@ async fn demo(
         .context("cannot create a temporary directory for the demo's sign-in")?;
     let settings = Settings {
         config_dir: dir.path().to_path_buf(),
-        graph_url: config::validate_url("--graph-url", &format!("{base}/v1.0"))?,
-        login_url: config::validate_url("--login-url", base)?,
-        tenant: cli::DEFAULT_TENANT.to_string(),
-        client_id: cli::DEFAULT_CLIENT_ID.to_string(),
+        graph_url: settings::validate_url("--graph-url", &format!("{base}/v1.0"))?,
+        login_url: settings::validate_url("--login-url", base)?,
+        tenant: DEFAULT_TENANT.to_string(),
+        client_id: DEFAULT_CLIENT_ID.to_string(),
         profile: "demo".to_string(),
-        output: args.output.unwrap_or(if std::io::stdout().is_terminal() {
-            OutputFormat::Pretty
-        } else {
-            OutputFormat::Json
-        }),
-        color: config::color_choice(global.color, None),
+        output: args.output,
+        color: settings::color_choice(global.color, None),
         access_token: None,
     };
-    let ctx = Context::from_settings(global, settings)?;
-    let ui = ctx.ui;
+    let app = App::from_settings(global, settings)?;
+    let ui = app.term;
     ui.note(format!(
         "graphwatch demo: a local Graph emulator is running at {base} (no Microsoft account, no network)"
     ));
     ui.note("Signing in with the device code flow, as `graphwatch login` does (the emulator approves it):");
-    let (tokens, _) = auth::login(&ctx.settings, &[], &ui).await?;
+    let (tokens, _) = signin::login(&app.settings, &[], &ui).await?;
     ui.note(format!(
         "Signed in as {} (tokens kept in a temporary directory until the demo ends)",
         tokens
@@ -107,7 +103,7 @@ async fn demo(
         TargetSpec::Drive(DriveSpec::Me),
         TargetSpec::List(ListSpec::parse(&format!("{ISSUES_SITE}/Issues"))?),
     ];
-    let (progress_tx, progress_rx) = channel::channel(Progress::default());
+    let (progress_tx, progress_rx) = latest::channel(Progress::default());
     let (stop_tx, stop_rx) = oneshot::channel();
     let hooks = Hooks {
         progress: Some(progress_tx),
@@ -117,13 +113,15 @@ async fn demo(
         template,
         ..WatchOptions::default()
     };
-    let client = ctx.graph_client();
+    let client = app.graph_client();
+    let render = app.render(options.template.clone());
     let script = async {
-        let result = Script::new(client, ui, progress_rx).run().await;
+        let result = Script::new(client.clone(), ui, progress_rx).run().await;
         let _ = stop_tx.send(());
         result
     };
-    let (watched, scripted) = tokio::join!(watch::run(&ctx, &specs, options, hooks), script);
+    let watched = watch::run(client.clone(), &app.term, render, &specs, options, hooks);
+    let (watched, scripted) = tokio::join!(watched, script);
     watched?;
     let changes = scripted?;
     ui.note(format!(
@@ -138,15 +136,15 @@ async fn demo(
 /// The scripted changes, one after the other, each waiting for its notifications.
 struct Script {
     client: GraphClient,
-    ui: Ui,
-    progress: channel::Receiver<Progress>,
+    ui: Term,
+    progress: latest::Receiver<Progress>,
     /// Events expected so far.
     expected: u64,
     changes: u64,
 }
 
 impl Script {
-    fn new(client: GraphClient, ui: Ui, progress: channel::Receiver<Progress>) -> Script {
+    fn new(client: GraphClient, ui: Term, progress: latest::Receiver<Progress>) -> Script {
         Script {
             client,
             ui,

@@ -29,9 +29,11 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
-use crate::graph::{redact_link, GraphClient, GraphError};
-use crate::output::{compact, ChangeKind, Event};
-use crate::target::{Target, TargetKind};
+use crate::event::{compact, ChangeKind, Event};
+use crate::graph::{GraphClient, GraphError};
+use crate::target::Target;
+use crate::util::redact::redact_link;
+use crate::util::url::{base_str, same_origin};
 
 /// A delta round longer than this many pages is treated as a broken server rather
 /// than followed for ever (200 items a page on the live service: 20 million items).
@@ -74,7 +76,7 @@ pub struct Round {
     pub changes: Vec<Change>,
     /// The new `@odata.deltaLink`. The feed already continues from it; the caller
     /// saves it in the `--state` file only after the round's lines were written and
-    /// flushed ([`crate::state::StateFile::commit`]).
+    /// flushed ([`crate::changes::state::StateFile::commit`]).
     pub cursor: String,
     /// Delta requests the round took.
     pub pages: usize,
@@ -152,19 +154,12 @@ impl DeltaError {
         }
     }
 
-    /// Worth another round later (throttling, server errors, network, a bad page),
-    /// as opposed to a refused token or a target that is gone or forbidden, which
-    /// another try will not fix.
+    /// Worth another round later: a bad page, or what [`GraphError::is_transient`]
+    /// calls transient (the one rule).
     pub fn is_transient(&self) -> bool {
         match self {
             DeltaError::Shape { .. } => true,
-            DeltaError::Graph { source, .. } => match source {
-                GraphError::Transport { .. } | GraphError::Decode { .. } => true,
-                GraphError::Status { status, .. } => {
-                    matches!(status, 408 | 409 | 429) || *status >= 500
-                }
-                GraphError::Token(_) | GraphError::ForeignLink(_) => false,
-            },
+            DeltaError::Graph { source, .. } => source.is_transient(),
         }
     }
 }
@@ -322,17 +317,11 @@ impl DeltaFeed {
 
     /// An absolute link for a path under the Graph base.
     fn client_link(&self, path: &str) -> String {
-        format!("{}{path}", crate::graph::base_str(self.client.base()))
+        format!("{}{path}", base_str(self.client.base()))
     }
 
     fn on_graph_host(&self, link: &str) -> bool {
-        url::Url::parse(link).is_ok_and(|u| {
-            let base = self.client.base();
-            u.scheme() == base.scheme()
-                && u.host_str().map(str::to_ascii_lowercase)
-                    == base.host_str().map(str::to_ascii_lowercase)
-                && u.port_or_known_default() == base.port_or_known_default()
-        })
+        url::Url::parse(link).is_ok_and(|u| same_origin(&u, self.client.base()))
     }
 
     fn is_cursor_link(&self, cursor: &str, refused: &str) -> bool {
@@ -404,15 +393,6 @@ impl DeltaFeed {
             target: self.target.label.clone(),
             detail,
         }
-    }
-}
-
-/// `drive:{id}` or `list:{site}/{list}`: what a target resolved to, to tell whether a
-/// saved cursor still belongs to it.
-pub fn resource_key(target: &Target) -> String {
-    match &target.kind {
-        TargetKind::Drive { drive_id } => format!("drive:{drive_id}"),
-        TargetKind::List { site_id, list_id } => format!("list:{site_id}/{list_id}"),
     }
 }
 

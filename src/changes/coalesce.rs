@@ -34,6 +34,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::util::backoff::Backoff;
+
 /// The coalescer's knobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -135,7 +137,8 @@ pub struct Coalescer {
     poll_at: Option<Instant>,
     /// No round before this (failures).
     not_before: Option<Instant>,
-    failures: u32,
+    /// Waits after failed rounds: 1 s doubling to `max_backoff`, no jitter.
+    backoff: Backoff,
     /// The edge stops receiving from a closed channel.
     pokes_closed: bool,
 }
@@ -146,13 +149,13 @@ impl Coalescer {
     pub fn new(settings: Settings, now: Instant) -> Self {
         Coalescer {
             poll_at: settings.poll.map(|p| now + p),
-            settings,
             running: None,
             pending: None,
             again: None,
             not_before: None,
-            failures: 0,
+            backoff: Backoff::steady(Duration::from_secs(1), settings.max_backoff),
             pokes_closed: false,
+            settings,
         }
     }
 
@@ -271,7 +274,7 @@ impl Coalescer {
         let Some(round) = self.running.take() else {
             return;
         };
-        self.failures = 0;
+        self.backoff.reset();
         self.not_before = None;
         self.poll_at = self.settings.poll.map(|p| now + p);
         if let Some(window) = self.again.take() {
@@ -294,11 +297,9 @@ impl Coalescer {
         let Some(round) = self.running.take() else {
             return;
         };
-        self.failures = self.failures.saturating_add(1);
-        let backoff = Duration::from_secs(1)
-            .saturating_mul(1 << (self.failures - 1).min(16))
-            .min(self.settings.max_backoff);
-        let wait = retry_after.unwrap_or_default().max(backoff);
+        let wait = retry_after
+            .unwrap_or_default()
+            .max(self.backoff.next_delay());
         self.not_before = Some(now + wait);
         self.poll_at = self.settings.poll.map(|p| now + p);
         self.pending = Some(match self.again.take() {

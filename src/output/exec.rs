@@ -8,9 +8,9 @@
 //! waits, so a slow command does not hold up reading the socket (events queue up instead).
 //!
 //! The child's stdout goes to **our stderr** by default: graphwatch's stdout carries only
-//! events (SPEC), and a command's chatter mixed into it would break `| jq`. Users who want
-//! the command's output as the stream can pass `[ChildStdout::Inherit]` (wired to a flag
-//! by the CLI) or redirect inside CMD. The child's stderr is inherited.
+//! events (docs/contract.md), and a command's chatter mixed into it would break `| jq`.
+//! Users who want the command's output elsewhere redirect inside CMD. The child's stderr
+//! is inherited.
 //!
 //! A command that fails (non-zero status, killed by a signal, cannot start) is reported on
 //! stderr as `graphwatch: --exec command exited with status 3 for event …`; the watch goes
@@ -24,7 +24,7 @@ use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::output::{format_time, Event};
+use crate::event::{format_time, Event};
 
 /// Where a command's stdout goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,9 +32,8 @@ pub enum ChildStdout {
     /// Our stderr (the default: stdout stays events only).
     #[default]
     Stderr,
-    /// Our stdout, between event lines.
-    Inherit,
-    /// Discarded.
+    /// Discarded (tests that only count runs).
+    #[cfg(test)]
     Null,
 }
 
@@ -206,7 +205,7 @@ async fn run_one(command: &str, stdout: ChildStdout, job: &Job) -> Result<(), St
     cmd.envs(job.env.iter().map(|(k, v)| (*k, v.as_str())));
     cmd.stdout(match stdout {
         ChildStdout::Stderr => Stdio::from(std::io::stderr()),
-        ChildStdout::Inherit => Stdio::inherit(),
+        #[cfg(test)]
         ChildStdout::Null => Stdio::null(),
     });
     run_command(cmd, job.line.as_bytes()).await
@@ -252,11 +251,11 @@ mod tests {
     use std::sync::Mutex;
 
     fn change(target: &str, item: Value) -> Event {
-        Event::change(target, crate::output::raw_json(&item))
+        Event::change(target, crate::event::raw_json(&item))
     }
 
     fn notification(target: &str, data: Value) -> Event {
-        Event::notification(target, crate::output::raw_json(&data))
+        Event::notification(target, crate::event::raw_json(&data))
     }
 
     fn collector() -> (Reporter, Arc<Mutex<Vec<String>>>) {

@@ -20,7 +20,7 @@
 //!   of a round were written and flushed. A crash between the two repeats that round's
 //!   lines on restart; no order of events can skip one.
 //! - **Atomic.** Every commit replaces the file through a temporary file and a rename
-//!   ([`crate::auth::cache::write_private`], the token cache's writer), so a crash or a
+//!   ([`crate::util::fs::write_private`], the token cache's writer), so a crash or a
 //!   full disk leaves the previous cursor, never half a file. Mode 0600 all the same:
 //!   the file reveals which drives and lists someone watches.
 //! - **No secret.** The `token` in a deltaLink is a cursor — a position in the drive's
@@ -45,9 +45,9 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::delta::resource_key;
 use crate::error::Error;
-use crate::target::Target;
+use crate::event::TargetId;
+use crate::util::fs::write_private;
 
 /// Bumped when the file's shape changes incompatibly.
 const FORMAT_VERSION: u32 = 1;
@@ -87,7 +87,7 @@ pub enum Resume {
 }
 
 impl Resume {
-    /// The cursor to hand to [`crate::delta::DeltaFeed::new`].
+    /// The cursor to hand to [`crate::changes::delta::DeltaFeed::new`].
     pub fn cursor(&self) -> Option<String> {
         match self {
             Resume::Cursor(link) => Some(link.clone()),
@@ -194,8 +194,8 @@ impl StateFile {
 
     /// Where `target` starts: its saved cursor if it was saved for the same drive or
     /// list, else from now.
-    pub fn resume(&self, target: &Target) -> Resume {
-        let now = resource_key(target);
+    pub fn resume(&self, target: &TargetId) -> Resume {
+        let now = target.resource.clone();
         match self.data.targets.get(&target.label) {
             None => Resume::Fresh,
             Some(entry) if entry.resource == now => Resume::Cursor(entry.delta_link.clone()),
@@ -209,8 +209,8 @@ impl StateFile {
     /// Save `cursor` as `target`'s and write the file (atomically). Call it only after
     /// the lines of the round that produced `cursor` were written and flushed. Writing
     /// the same cursor again is a no-op.
-    pub fn commit(&mut self, target: &Target, cursor: &str) -> anyhow::Result<()> {
-        let resource = resource_key(target);
+    pub fn commit(&mut self, target: &TargetId, cursor: &str) -> anyhow::Result<()> {
+        let resource = target.resource.clone();
         if self
             .data
             .targets
@@ -242,7 +242,7 @@ impl StateFile {
         let mut json =
             serde_json::to_vec_pretty(&self.data).context("cannot encode the state file")?;
         json.push(b'\n');
-        crate::auth::cache::write_private(&self.path, |file| file.write_all(&json))
+        write_private(&self.path, |file| file.write_all(&json))
             .with_context(|| format!("cannot write the state file {}", self.path.display()))
     }
 }
@@ -250,10 +250,11 @@ impl StateFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{exit_code, Code};
-    use crate::target::TargetKind;
+    use crate::error::Code;
+    use crate::exit::exit_code;
+    use crate::target::{Target, TargetKind};
 
-    fn drive(label: &str, id: &str) -> Target {
+    fn drive(label: &str, id: &str) -> TargetId {
         Target {
             label: label.into(),
             kind: TargetKind::Drive {
@@ -262,6 +263,7 @@ mod tests {
             display_name: "OneDrive".into(),
             web_url: None,
         }
+        .id()
     }
 
     #[test]
@@ -277,7 +279,8 @@ mod tests {
             },
             display_name: "Issues".into(),
             web_url: None,
-        };
+        }
+        .id();
         let mut state = StateFile::load(&path).unwrap();
         assert_eq!(state.resume(&me), Resume::Fresh);
         state
@@ -334,7 +337,7 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             let err = StateFile::load(&path).unwrap_err();
             assert_eq!(exit_code(&err), Code::Usage, "{name}");
-            let report = crate::error::report(&err);
+            let report = crate::exit::report(&err);
             assert!(report.contains(&path.display().to_string()), "{report}");
             assert!(!report.contains('\n'));
         }
@@ -375,7 +378,7 @@ mod tests {
         state.commit(&me, "https://g/old").unwrap();
         let before = std::fs::read(&path).unwrap();
         // The writer fails half-way through the temporary file.
-        let err = crate::auth::cache::write_private(&path, |f| {
+        let err = crate::util::fs::write_private(&path, |f| {
             f.write_all(b"{\"version\":1,\"targ")?;
             Err(std::io::Error::other("disk full"))
         })
@@ -408,7 +411,7 @@ mod tests {
         let enforced = std::fs::File::create(dir.path().join("probe")).is_err();
         if enforced {
             let err = state.commit(&me, "https://g/new").unwrap_err();
-            assert!(crate::error::report(&err).contains("s.json"));
+            assert!(crate::exit::report(&err).contains("s.json"));
             let again = StateFile::load(&path).unwrap();
             assert_eq!(again.resume(&me), Resume::Cursor("https://g/old".into()));
             // Memory agrees with the disk: the failed cursor is not remembered.

@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::util::fs::{restrict, write_private};
 
 /// Bumped when the file's shape changes incompatibly.
 const FORMAT_VERSION: u32 = 1;
@@ -200,51 +201,6 @@ pub fn json_damage(e: &serde_json::Error) -> String {
     format!("{what} at line {} column {}", e.line(), e.column())
 }
 
-/// Replace `path` atomically with what `fill` writes, readable by its owner only (0600
-/// on Unix from the moment the file exists): a temporary file beside it is written,
-/// fsynced and renamed over it, then the directory is fsynced. A reader never sees half
-/// a file, and when anything fails (or the process dies) the old file is left as it
-/// was and the temporary file is removed (or, after a crash, left as a `.NAME.*.tmp`).
-/// Used for the token cache and the `--state` file.
-pub fn write_private(
-    path: &Path,
-    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // tempfile creates the file with mode 0600 on Unix.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    restrict(tmp.path(), 0o600)?;
-    fill(tmp.as_file_mut())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    // Make the rename itself durable.
-    #[cfg(unix)]
-    File::open(dir)?.sync_all()?;
-    Ok(())
-}
-
-#[cfg(unix)]
-fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-fn restrict(_path: &Path, _mode: u32) -> std::io::Result<()> {
-    // On Windows the file inherits the ACL of the user's profile directory.
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,7 +267,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("tokens")).unwrap();
         std::fs::write(store.path(), "{not json").unwrap();
         let err = store.load().unwrap_err();
-        assert_eq!(crate::error::exit_code(&err), crate::error::Code::Auth);
+        assert_eq!(crate::exit::exit_code(&err), crate::error::Code::Auth);
     }
 
     #[test]
@@ -326,7 +282,7 @@ mod tests {
             br#"{"access_token": "AT-secret-cut-sho"#.to_vec(),
         ] {
             let err = parse_cache(Path::new("/t/default.json"), "default", &bytes).unwrap_err();
-            let report = crate::error::report(&err);
+            let report = crate::exit::report(&err);
             assert!(!report.contains("secret"), "{report}");
             assert!(report.contains("/t/default.json is damaged"), "{report}");
             assert!(report.contains("line 1 column"), "{report}");

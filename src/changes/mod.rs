@@ -28,19 +28,27 @@
 //!   target too.
 //! - `--no-socket`: no supervisor; the poll interval is the only source of rounds.
 
+pub mod coalesce;
+pub mod delta;
+pub mod pathindex;
+pub mod state;
+
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio::sync::watch as latest;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::coalesce::{self, Coalescer, Input};
-use crate::delta::{DeltaError, DeltaFeed, Outcome};
+use crate::event::report::{Report, Status};
+use crate::event::Event;
 use crate::graph::GraphClient;
-use crate::output::Event;
-use crate::pathindex::PathIndex;
-use crate::supervisor::{Backoff, Report, Status, Supervisor, SupervisorOptions};
+use crate::link::supervisor::{Supervisor, SupervisorOptions};
 use crate::target::Target;
+use crate::util::backoff::Backoff;
+use coalesce::{Coalescer, Input};
+use delta::{DeltaError, DeltaFeed, Outcome};
+use pathindex::PathIndex;
 
 /// The options of changes mode, checked.
 #[derive(Debug, Clone)]
@@ -117,7 +125,7 @@ impl ChangesTask {
         .enumerate_baselines(index.is_some());
 
         // 1. The baseline (or, resumed with --path, the index), retried while transient.
-        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let mut backoff = Backoff::new(self.supervisor.first_backoff, self.supervisor.max_backoff);
         loop {
             match start(&mut feed, index.as_mut()).await {
                 Ok(()) => break,
@@ -144,7 +152,7 @@ impl ChangesTask {
         let (poke_tx, mut pokes) = mpsc::channel::<()>(POKES);
         // The socket says when an outage begins and ends (`follow_link`).
         let (mut supervisor, mut link_up) = if self.options.socket {
-            let (link_tx, link_up) = watch::channel(true);
+            let (link_tx, link_up) = latest::channel(true);
             let supervisor = Supervisor::new(
                 self.target.clone(),
                 self.client.clone(),
@@ -242,7 +250,7 @@ impl ChangesTask {
     fn round(&self, events: Vec<Event>, cursor: String) -> anyhow::Result<()> {
         self.reports
             .send(Report::Round {
-                target: self.target.clone(),
+                target: self.target.id(),
                 events,
                 cursor,
             })
@@ -276,7 +284,7 @@ async fn start(feed: &mut DeltaFeed, index: Option<&mut PathIndex>) -> Result<()
 
 /// The link's new state when it changes; never resolves without a socket, or once the
 /// supervisor is gone.
-async fn link_changed(link_up: &mut Option<watch::Receiver<bool>>) -> bool {
+async fn link_changed(link_up: &mut Option<latest::Receiver<bool>>) -> bool {
     if let Some(rx) = link_up {
         if rx.changed().await.is_ok() {
             return *rx.borrow_and_update();

@@ -1,0 +1,299 @@
+//! The stream's vocabulary: what an event is, and its JSON line. No I/O here, and no
+//! rendering for people (that is [`crate::output`]): every layer that makes or reads
+//! events — the link, `--changes`, `--exec`, the renderers — imports this and nothing
+//! above it.
+//!
+//! The JSON line is exactly the shapes of [the contract](../../docs/contract.md), keys
+//! in its order (`type`, `time`, `target`, then the rest). `data` and `item` are written
+//! back as received, key order included: they are kept as raw JSON text ([`RawValue`]),
+//! only stripped of insignificant whitespace so that an event stays one line (see
+//! `docs/decisions.md`, "output layer").
+
+pub mod report;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+/// Whose cursor a delta round moves: the target's label and what it resolved to
+/// (`drive:{id}`, `list:{site}/{list}`). A cursor saved under a label is used again
+/// only for the same resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetId {
+    pub label: String,
+    pub resource: String,
+}
+
+/// What happened to an item, in a `change` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Updated,
+    Deleted,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Updated => "updated",
+            ChangeKind::Deleted => "deleted",
+        }
+    }
+}
+
+/// One line of output.
+///
+/// `data` and `item` are raw JSON text, written out exactly as held; build events with
+/// the constructors, which compact that text to one line ([`compact`]).
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// One element of a notification payload's `value` array (or the whole payload, when
+    /// it has another shape).
+    Notification {
+        time: DateTime<Utc>,
+        target: String,
+        /// The element's `subscriptionId`, if it has a string one; `null` otherwise.
+        subscription_id: Option<String>,
+        data: Box<RawValue>,
+    },
+    /// One changed item, from delta (`--changes`).
+    Change {
+        time: DateTime<Utc>,
+        target: String,
+        change: ChangeKind,
+        item: Box<RawValue>,
+    },
+    /// The delta cursor was invalid and the watch starts again from a new baseline.
+    Resync {
+        time: DateTime<Utc>,
+        target: String,
+        reason: String,
+    },
+}
+
+impl Event {
+    /// A `notification` event now, taking `subscriptionId` from the data.
+    pub fn notification(target: impl Into<String>, data: Box<RawValue>) -> Event {
+        #[derive(Deserialize)]
+        struct Ids {
+            #[serde(rename = "subscriptionId")]
+            subscription_id: Option<String>,
+        }
+        let data = compact(data);
+        // (A derived struct would also accept an array: look only into objects.)
+        let subscription_id = data
+            .get()
+            .starts_with('{')
+            .then(|| serde_json::from_str::<Ids>(data.get()).ok())
+            .flatten()
+            .and_then(|ids| ids.subscription_id);
+        Event::Notification {
+            time: Utc::now(),
+            target: target.into(),
+            subscription_id,
+            data,
+        }
+    }
+
+    /// A `change` event now; `deleted` when the item carries a (non-null) `deleted` facet,
+    /// as delta marks removed items.
+    pub fn change(target: impl Into<String>, item: Box<RawValue>) -> Event {
+        #[derive(Deserialize)]
+        struct Facets {
+            deleted: Option<serde::de::IgnoredAny>,
+        }
+        let item = compact(item);
+        let change = match serde_json::from_str::<Facets>(item.get()) {
+            Ok(Facets { deleted: Some(_) }) if item.get().starts_with('{') => ChangeKind::Deleted,
+            _ => ChangeKind::Updated,
+        };
+        Event::Change {
+            time: Utc::now(),
+            target: target.into(),
+            change,
+            item,
+        }
+    }
+
+    /// A `resync` event now.
+    pub fn resync(target: impl Into<String>, reason: impl Into<String>) -> Event {
+        Event::Resync {
+            time: Utc::now(),
+            target: target.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The `type` field.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Notification { .. } => "notification",
+            Event::Change { .. } => "change",
+            Event::Resync { .. } => "resync",
+        }
+    }
+
+    pub fn time(&self) -> DateTime<Utc> {
+        match self {
+            Event::Notification { time, .. }
+            | Event::Change { time, .. }
+            | Event::Resync { time, .. } => *time,
+        }
+    }
+
+    pub fn target(&self) -> &str {
+        match self {
+            Event::Notification { target, .. }
+            | Event::Change { target, .. }
+            | Event::Resync { target, .. } => target,
+        }
+    }
+
+    /// The changed item's id, for `change` events.
+    pub fn item_id(&self) -> Option<String> {
+        match self {
+            Event::Change { item, .. } => parse(item)
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            _ => None,
+        }
+    }
+
+    /// A name for the changed item: driveItem `name`, else listItem `fields.Title`.
+    pub fn item_name(&self) -> Option<String> {
+        match self {
+            Event::Change { item, .. } => item_name(&parse(item)).map(str::to_string),
+            _ => None,
+        }
+    }
+
+    /// The event as one line of JSON, without the newline.
+    pub fn to_json_line(&self) -> String {
+        // Serializing these shapes cannot fail: string keys, no non-finite floats
+        // (serde_json::Value cannot hold them).
+        serde_json::to_string(&Line::from(self)).unwrap_or_default()
+    }
+}
+
+/// `value` as raw JSON text (for events built from a parsed value). Encoding a `Value`
+/// cannot fail; `null` stands in should it ever.
+pub fn raw_json(value: &Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+/// The same JSON without insignificant whitespace, so that it fits on one line. Every
+/// token, and so the key order, is kept byte for byte. (Inside strings a newline is always
+/// escaped, so after this the text has no raw newline.)
+pub fn compact(raw: Box<RawValue>) -> Box<RawValue> {
+    let text = raw.get();
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+    {
+        return raw;
+    }
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\n' | '\r' | '\t') {
+            out.push(c);
+        }
+    }
+    if out.len() == text.len() {
+        return raw;
+    }
+    RawValue::from_string(out).unwrap_or(raw)
+}
+
+/// Raw JSON parsed for a look inside (pretty lines, names, ids); `null` if it is not JSON.
+pub(crate) fn parse(raw: &RawValue) -> Value {
+    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+}
+
+pub(crate) fn item_name(item: &Value) -> Option<&str> {
+    item.get("name").and_then(Value::as_str).or_else(|| {
+        item.get("fields")
+            .and_then(|f| f.get("Title"))
+            .and_then(Value::as_str)
+    })
+}
+
+/// The time as the SPEC writes it: UTC, RFC 3339, milliseconds, `Z`.
+pub fn format_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The wire shape of each event; field order here is the order on the line.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub(crate) enum Line<'a> {
+    Notification {
+        time: String,
+        target: &'a str,
+        #[serde(rename = "subscriptionId")]
+        subscription_id: Option<&'a str>,
+        data: &'a RawValue,
+    },
+    Change {
+        time: String,
+        target: &'a str,
+        change: &'static str,
+        item: &'a RawValue,
+    },
+    Resync {
+        time: String,
+        target: &'a str,
+        reason: &'a str,
+    },
+}
+
+impl<'a> From<&'a Event> for Line<'a> {
+    fn from(event: &'a Event) -> Self {
+        match event {
+            Event::Notification {
+                time,
+                target,
+                subscription_id,
+                data,
+            } => Line::Notification {
+                time: format_time(*time),
+                target,
+                subscription_id: subscription_id.as_deref(),
+                data,
+            },
+            Event::Change {
+                time,
+                target,
+                change,
+                item,
+            } => Line::Change {
+                time: format_time(*time),
+                target,
+                change: change.as_str(),
+                item,
+            },
+            Event::Resync {
+                time,
+                target,
+                reason,
+            } => Line::Resync {
+                time: format_time(*time),
+                target,
+                reason,
+            },
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! What the tasks of a watch tell the watch loop: events to write, delta rounds to write
+//! and then commit, and the life of each target's link for stderr. The loop is the only
+//! reader; the supervisors and `--changes` tasks are the writers.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{Event, TargetId};
+
+/// What a supervisor (or a `--changes` task) tells the watch loop.
+#[derive(Debug)]
+pub enum Report {
+    /// An event to write.
+    Event(Event),
+    /// A delta round of `target` (`--changes`): write and flush `events`, then save
+    /// `cursor` in the `--state` file. The loop does both, in that order, so a cursor
+    /// is never saved before its lines were out (see [`crate::changes`]).
+    Round {
+        target: TargetId,
+        events: Vec<Event>,
+        cursor: String,
+    },
+    /// Something about the link of target `label`, for stderr.
+    Status { label: String, status: Status },
+}
+
+/// The life of one target's link, as the user hears of it.
+#[derive(Debug)]
+pub enum Status {
+    /// Asking Graph for the endpoint and connecting (at -v).
+    Connecting { endpoint: Option<String> },
+    /// Joined the namespace; `first` the first time for this target.
+    Connected { first: bool, display_name: String },
+    /// A live link ended; the next attempt is in `retry_in`.
+    Disconnected { reason: String, retry_in: Duration },
+    /// No link could be made; the next attempt is in `retry_in`. `first`: the first
+    /// failure since the link was last up (an outage begins: say what it means once).
+    Retrying {
+        error: String,
+        retry_in: Duration,
+        first: bool,
+    },
+    /// Switched to a fresh endpoint before the old one expired.
+    Renewed { expires: Option<DateTime<Utc>> },
+    /// A renewal failed; the old link stays in use and renewal is tried again.
+    RenewalFailed { error: String, retry_in: Duration },
+    /// The target is given up: a permanent error. Nothing follows.
+    Lost(anyhow::Error),
+    /// `--no-socket`: the baseline is taken and delta is asked every `every`.
+    Polling {
+        display_name: String,
+        every: Option<Duration>,
+    },
+    /// A delta round failed; the next one is in `retry_in`.
+    DeltaFailed { error: String, retry_in: Duration },
+    /// `--changes` while the socket cannot be opened: delta is asked every `every`
+    /// until it is back (reference §1: fall back to polling, never give realtime up).
+    Fallback { every: Duration },
+}

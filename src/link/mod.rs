@@ -1,0 +1,7 @@
+//! One target's socket.io link to Graph, kept alive: the [`supervisor`] (endpoint,
+//! connect, back off, renew), the [`socket`] (the `rust_socketio` adapter) and the
+//! decoding of what a `notification` event carries ([`payload`]).
+
+pub mod payload;
+pub mod socket;
+pub mod supervisor;

@@ -1,0 +1,627 @@
+//! The only writer of stdout. stdout carries command results only (JSON lines, or
+//! text for people with `-o pretty`); everything else — prompts, progress, notes — goes
+//! to stderr through [`crate::term`]. Events are rendered as JSON ([`crate::event`]'s
+//! line), pretty lines ([`pretty`]) or a `--template` ([`template`]).
+//!
+//! Every event is flushed as soon as it is written, or once per burst, so `| jq` and
+//! shell loops see it at once. A closed stdout (`| head -1`) is reported as
+//! [`OutputError::BrokenPipe`] so the program can end quietly.
+
+pub mod exec;
+pub mod pretty;
+pub mod template;
+
+use std::fmt;
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::cli::OutputFormat;
+use crate::event::{Event, Line};
+
+pub use pretty::pretty_line;
+pub use template::Template;
+
+/// Write one result on stdout: a JSON line, or indented JSON for `-o pretty`.
+pub fn print_json<T: Serialize>(value: &T, format: OutputFormat) -> anyhow::Result<()> {
+    let text = match format {
+        OutputFormat::Json => serde_json::to_string(value)?,
+        OutputFormat::Pretty => serde_json::to_string_pretty(value)?,
+    };
+    print_line(&text)
+}
+
+/// Write text and a newline on stdout and flush it.
+pub fn print_line(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// stdout was closed by the reader: end quietly with status 0.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// How events are rendered.
+#[derive(Debug, Clone)]
+pub enum Render {
+    Json,
+    Pretty {
+        color: bool,
+        /// Cut lines to this many columns; `None`: ask the terminal on each line (and do
+        /// not cut when stdout is not a terminal).
+        width: Option<usize>,
+    },
+    Template(Template),
+}
+
+/// Output failed.
+#[derive(Debug)]
+pub enum OutputError {
+    /// The reader went away (`| head -1`): end quietly. The `io::Error` is its
+    /// [`source`](std::error::Error::source), so [`is_broken_pipe`] sees it through anyhow.
+    BrokenPipe(io::Error),
+    Io(io::Error),
+}
+
+impl fmt::Display for OutputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputError::BrokenPipe(_) => f.write_str("stdout was closed"),
+            OutputError::Io(e) => write!(f, "cannot write to stdout: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for OutputError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OutputError::BrokenPipe(e) | OutputError::Io(e) => Some(e),
+        }
+    }
+}
+
+impl From<io::Error> for OutputError {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            OutputError::BrokenPipe(e)
+        } else {
+            OutputError::Io(e)
+        }
+    }
+}
+
+/// Writes events to a byte sink, one line each, flushed per event (or per batch).
+pub struct Output<W: Write> {
+    sink: W,
+    render: Render,
+    /// For `width: None`: whether the sink is a terminal whose width we may ask.
+    terminal: bool,
+    line: String,
+}
+
+/// Stdout behind a buffer: each event is one `write` when it is flushed. Not the
+/// `StdoutLock`: that is not `Send`, and the watch loop may run on any Tokio worker.
+pub type Stdout = io::BufWriter<io::Stdout>;
+
+impl Render {
+    /// A template wins over the format; pretty lines are cut to the terminal's width.
+    /// `format` and `color` as [`crate::term::Term`] decided them for stdout.
+    pub fn choose(format: OutputFormat, template: Option<Template>, color: bool) -> Render {
+        match (template, format) {
+            (Some(template), _) => Render::Template(template),
+            (None, OutputFormat::Json) => Render::Json,
+            (None, OutputFormat::Pretty) => Render::Pretty { color, width: None },
+        }
+    }
+}
+
+impl Output<Stdout> {
+    /// Events on stdout; `terminal`: stdout is one, so pretty lines may ask its width.
+    pub fn stdout(render: Render, terminal: bool) -> Output<Stdout> {
+        let mut output = Output::new(io::BufWriter::new(io::stdout()), render);
+        output.terminal = terminal;
+        output
+    }
+}
+
+impl<W: Write> Output<W> {
+    /// Output to any sink; pretty lines are cut only if `width` is given.
+    pub fn new(sink: W, render: Render) -> Output<W> {
+        Output {
+            sink,
+            render,
+            terminal: false,
+            line: String::new(),
+        }
+    }
+
+    /// Write one event and flush.
+    #[cfg(test)]
+    pub fn write(&mut self, event: &Event) -> Result<(), OutputError> {
+        self.put(event)?;
+        self.sink.flush()?;
+        Ok(())
+    }
+
+    /// Write one event without flushing it. The caller flushes (see [`Output::flush`])
+    /// before it waits for anything: the watch loop flushes once no further event is
+    /// queued, so a burst costs one `write` instead of one per line, and no line is ever
+    /// left in the buffer while graphwatch waits.
+    pub fn write_buffered(&mut self, event: &Event) -> Result<(), OutputError> {
+        self.put(event)
+    }
+
+    /// Flush what [`Output::write_buffered`] wrote.
+    pub fn flush(&mut self) -> Result<(), OutputError> {
+        self.sink.flush()?;
+        Ok(())
+    }
+
+    /// Write several events (one burst) and flush once.
+    #[cfg(test)]
+    pub fn write_all(&mut self, events: &[Event]) -> Result<(), OutputError> {
+        for event in events {
+            self.put(event)?;
+        }
+        self.sink.flush()?;
+        Ok(())
+    }
+
+    /// The sink, to inspect what a test wrote.
+    #[cfg(test)]
+    pub fn into_inner(self) -> W {
+        self.sink
+    }
+
+    fn put(&mut self, event: &Event) -> Result<(), OutputError> {
+        self.line.clear();
+        match &self.render {
+            Render::Json => {
+                // Straight into the buffer: no String per line. serde_json hands back the
+                // sink's own io::Error, so a closed pipe is still a BrokenPipe.
+                serde_json::to_writer(&mut self.sink, &Line::from(event))
+                    .map_err(io::Error::from)?;
+            }
+            Render::Pretty { color, width } => {
+                let width = width.or_else(|| {
+                    self.terminal
+                        .then(|| terminal_size::terminal_size().map(|(w, _)| w.0 as usize))
+                        .flatten()
+                });
+                self.line = pretty_line(event, *color, width);
+            }
+            Render::Template(template) => {
+                self.line = template.render(event);
+            }
+        }
+        self.line.push('\n');
+        self.sink.write_all(self.line.as_bytes())?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pretty::UPDATED;
+    use super::*;
+    use crate::event::{compact, format_time, raw_json, ChangeKind};
+    use chrono::{DateTime, Local, TimeZone, Utc};
+    use serde_json::value::RawValue;
+    use serde_json::{json, Value};
+    use unicode_width::UnicodeWidthStr;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap() + chrono::Duration::milliseconds(123)
+    }
+
+    fn local_hms() -> String {
+        at().with_timezone(&Local).format("%H:%M:%S").to_string()
+    }
+
+    /// Test data as raw JSON: text as written (key order kept), or a `json!` value.
+    trait AsRaw {
+        fn raw(self) -> Box<RawValue>;
+    }
+    impl AsRaw for &str {
+        fn raw(self) -> Box<RawValue> {
+            RawValue::from_string(self.to_string()).unwrap()
+        }
+    }
+    impl AsRaw for Value {
+        fn raw(self) -> Box<RawValue> {
+            raw_json(&self)
+        }
+    }
+
+    fn notification() -> Event {
+        let data = r#"{"subscriptionId":"5554a2f6-1111-2222-3333-444455556666","clientState":"system-managed:8082D436","resource":"b8a61df7-aaaa-bbbb","siteUrl":"/personal/adele"}"#;
+        let mut event = Event::notification("drive:me", data.raw());
+        if let Event::Notification { time, .. } = &mut event {
+            *time = at();
+        }
+        event
+    }
+
+    fn change(item: impl AsRaw) -> Event {
+        let mut event = Event::change("drive:b!x", item.raw());
+        if let Event::Change { time, .. } = &mut event {
+            *time = at();
+        }
+        event
+    }
+
+    fn file() -> &'static str {
+        r#"{"id":"01BYE5RZ6QN3ZWBTUFOFD3GSPGOHDJD36K","name":"report.docx","parentReference":{"driveId":"b!x","path":"/drive/root:/Documents"},"size":12}"#
+    }
+
+    fn written(render: Render, events: &[Event]) -> String {
+        let mut output = Output::new(Vec::new(), render);
+        for event in events {
+            output.write(event).unwrap();
+        }
+        String::from_utf8(output.into_inner()).unwrap()
+    }
+
+    #[test]
+    fn json_lines_are_exactly_the_spec_shapes() {
+        let resync = Event::Resync {
+            time: at(),
+            target: "list:site-eng/list-issues".into(),
+            reason: "resyncRequired".into(),
+        };
+        let deleted = change(r#"{"id":"7","deleted":{"state":"deleted"}}"#);
+        let text = written(
+            Render::Json,
+            &[notification(), change(file()), deleted, resync],
+        );
+        assert_eq!(
+            text,
+            concat!(
+                r#"{"type":"notification","time":"2026-11-26T10:00:00.123Z","target":"drive:me","subscriptionId":"5554a2f6-1111-2222-3333-444455556666","data":{"subscriptionId":"5554a2f6-1111-2222-3333-444455556666","clientState":"system-managed:8082D436","resource":"b8a61df7-aaaa-bbbb","siteUrl":"/personal/adele"}}"#,
+                "\n",
+                r#"{"type":"change","time":"2026-11-26T10:00:00.123Z","target":"drive:b!x","change":"updated","item":{"id":"01BYE5RZ6QN3ZWBTUFOFD3GSPGOHDJD36K","name":"report.docx","parentReference":{"driveId":"b!x","path":"/drive/root:/Documents"},"size":12}}"#,
+                "\n",
+                r#"{"type":"change","time":"2026-11-26T10:00:00.123Z","target":"drive:b!x","change":"deleted","item":{"id":"7","deleted":{"state":"deleted"}}}"#,
+                "\n",
+                r#"{"type":"resync","time":"2026-11-26T10:00:00.123Z","target":"list:site-eng/list-issues","reason":"resyncRequired"}"#,
+                "\n",
+            )
+        );
+    }
+
+    #[test]
+    fn json_keeps_item_key_order_and_tokens_as_received() {
+        let line = change(r#"{"z":1,"a":2.50,"m":{"y":1e3,"b":"\u00e9"}}"#).to_json_line();
+        assert!(
+            line.ends_with(r#""item":{"z":1,"a":2.50,"m":{"y":1e3,"b":"\u00e9"}}}"#),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn pretty_printed_input_is_written_on_one_line() {
+        let item =
+            "{\n  \"id\" : \"1\",\n\t\"name\": \"a b\\\" \\n c\",\r\n  \"list\": [ 1 , 2 ]\n}";
+        let line = change(item).to_json_line();
+        assert!(
+            line.ends_with(r#""item":{"id":"1","name":"a b\" \n c","list":[1,2]}}"#),
+            "{line}"
+        );
+        assert!(!line.contains('\n'));
+        let already = r#"{"a":"x y"}"#.raw();
+        let ptr = already.get().as_ptr();
+        assert_eq!(
+            compact(already).get().as_ptr(),
+            ptr,
+            "compact text is not copied"
+        );
+    }
+
+    #[test]
+    fn arrays_are_not_mistaken_for_objects() {
+        let event = Event::notification("drive:me", r#"["s"]"#.raw());
+        assert!(matches!(
+            event,
+            Event::Notification {
+                subscription_id: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            change(r#"[{"state":"deleted"}]"#),
+            Event::Change {
+                change: ChangeKind::Updated,
+                ..
+            }
+        ));
+        assert!(matches!(
+            change(r#"{"id":"1","deleted":null}"#),
+            Event::Change {
+                change: ChangeKind::Updated,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn notification_of_another_shape_has_null_subscription_id_and_whole_data() {
+        let mut event = Event::notification("drive:me", json!(42).raw());
+        if let Event::Notification { time, .. } = &mut event {
+            *time = at();
+        }
+        assert_eq!(
+            event.to_json_line(),
+            r#"{"type":"notification","time":"2026-11-26T10:00:00.123Z","target":"drive:me","subscriptionId":null,"data":42}"#
+        );
+    }
+
+    #[test]
+    fn time_has_milliseconds_and_z() {
+        assert_eq!(format_time(at()), "2026-11-26T10:00:00.123Z");
+        assert_eq!(
+            format_time(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()),
+            "2026-01-02T03:04:05.000Z"
+        );
+    }
+
+    #[test]
+    fn change_kind_follows_the_deleted_facet() {
+        assert!(matches!(
+            change(file()),
+            Event::Change {
+                change: ChangeKind::Updated,
+                ..
+            }
+        ));
+        assert!(matches!(
+            change(json!({"id":"1","deleted":{"state":"deleted"}})),
+            Event::Change {
+                change: ChangeKind::Deleted,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn pretty_lines_without_colour() {
+        let pretty = Render::Pretty {
+            color: false,
+            width: None,
+        };
+        let deleted = change(
+            json!({"id":"01BYE5RZXXXX","deleted":{"state":"deleted"},"name":"old.txt","parentReference":{"path":"/drive/root:"}}),
+        );
+        let list_item = change(json!({"id":"12","fields":{"Title":"Printer jam"}}));
+        let resync = Event::Resync {
+            time: at(),
+            target: "drive:me".into(),
+            reason: "the delta cursor expired".into(),
+        };
+        let odd = {
+            let mut e = Event::notification("drive:me", json!({"hello":"a\nb"}).raw());
+            if let Event::Notification { time, .. } = &mut e {
+                *time = at();
+            }
+            e
+        };
+        let text = written(
+            pretty,
+            &[
+                notification(),
+                change(file()),
+                deleted,
+                list_item,
+                resync,
+                odd,
+            ],
+        );
+        let t = local_hms();
+        assert_eq!(
+            text,
+            format!(
+                "{t} drive:me notification sub 5554a2f6 resource b8a61df7\n\
+                 {t} drive:b!x updated 01BYE5RZ /Documents/report.docx\n\
+                 {t} drive:b!x deleted 01BYE5RZ /old.txt\n\
+                 {t} drive:b!x updated 12 Printer jam\n\
+                 {t} drive:me resync the delta cursor expired\n\
+                 {t} drive:me notification {{\"hello\":\"a\\nb\"}}\n"
+            )
+        );
+    }
+
+    #[test]
+    fn pretty_lines_with_colour_are_styled_and_plain_text_matches() {
+        let line = pretty_line(&change(file()), true, None);
+        assert!(line.contains("\u{1b}["), "{line:?}");
+        assert!(
+            line.contains(&format!("{UPDATED}updated{UPDATED:#}")),
+            "{line:?}"
+        );
+        let plain = pretty_line(&change(file()), false, None);
+        assert!(!plain.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn pretty_lines_are_cut_to_the_width() {
+        let event = change(file());
+        let full = pretty_line(&event, false, None);
+        assert_eq!(full.width(), 8 + 1 + 9 + 1 + 7 + 1 + 8 + 1 + 22);
+        for width in [10, 20, 30, 45, 55] {
+            let cut = pretty_line(&event, false, Some(width));
+            assert!(cut.width() <= width, "{width}: {cut:?}");
+            assert!(cut.ends_with('…'), "{width}: {cut:?}");
+            assert!(
+                full.starts_with(cut.trim_end_matches('…')),
+                "{width}: {cut:?}"
+            );
+        }
+        assert_eq!(pretty_line(&event, false, Some(full.width())), full);
+        // Colour codes do not count towards the width.
+        let coloured = pretty_line(&event, true, Some(30));
+        let stripped: String = {
+            let mut s = String::new();
+            let mut in_escape = false;
+            for c in coloured.chars() {
+                match (in_escape, c) {
+                    (false, '\u{1b}') => in_escape = true,
+                    (true, 'm') => in_escape = false,
+                    (true, _) => {}
+                    (false, c) => s.push(c),
+                }
+            }
+            s
+        };
+        assert_eq!(stripped, pretty_line(&event, false, Some(30)));
+    }
+
+    #[test]
+    fn pretty_cut_counts_wide_characters() {
+        let event = change(json!({"id":"1","name":"日本語のファイル名.txt"}));
+        for width in 15..40 {
+            let cut = pretty_line(&event, false, Some(width));
+            assert!(cut.width() <= width, "{width}: {cut:?}");
+        }
+    }
+
+    #[test]
+    fn template_renders_fields_strings_unquoted_and_others_as_json() {
+        let template = Template::parse("{type} {target} {data.resource} {subscriptionId} {data} {{literal}} {data.nope} [{data.value.0}]").unwrap();
+        let line = template.render(&notification());
+        assert_eq!(
+            line,
+            r#"notification drive:me b8a61df7-aaaa-bbbb 5554a2f6-1111-2222-3333-444455556666 {"subscriptionId":"5554a2f6-1111-2222-3333-444455556666","clientState":"system-managed:8082D436","resource":"b8a61df7-aaaa-bbbb","siteUrl":"/personal/adele"} {literal}  []"#
+        );
+    }
+
+    #[test]
+    fn template_indexes_arrays_and_renders_numbers_bools_null() {
+        let item = json!({"id":"1","name":"a\nb","size":12,"file":{"hashes":["h0","h1"]},"shared":true,"gone":null});
+        let template = Template::parse("{item.name}|{item.size}|{item.file.hashes.1}|{item.file.hashes.9}|{item.shared}|{item.gone}|{change}|{time}").unwrap();
+        assert_eq!(
+            template.render(&change(item)),
+            "a b|12|h1||true||updated|2026-11-26T10:00:00.123Z"
+        );
+    }
+
+    #[test]
+    fn template_writes_lines_through_output() {
+        let template = Template::parse("{target}:{item.name}").unwrap();
+        let text = written(
+            Render::Template(template),
+            &[change(file()), change(file())],
+        );
+        assert_eq!(text, "drive:b!x:report.docx\ndrive:b!x:report.docx\n");
+    }
+
+    #[test]
+    fn template_errors_name_the_position() {
+        let cases = [
+            ("abc {target", 5, "unclosed"),
+            ("{", 1, "unclosed"),
+            ("a } b", 3, "without a matching"),
+            ("{}", 1, "empty placeholder"),
+            ("x{a..b}", 2, "empty segment"),
+            ("é{a{b}}", 2, "inside a placeholder"),
+        ];
+        for (text, position, words) in cases {
+            let err = Template::parse(text).unwrap_err();
+            assert_eq!(err.position, position, "{text}: {err}");
+            assert!(err.message.contains(words), "{text}: {err}");
+            assert!(
+                err.to_string().contains(&format!("character {position}")),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            Template::parse("{{}}").unwrap().render(&notification()),
+            "{}"
+        );
+        assert!("{target}".parse::<Template>().is_ok());
+    }
+
+    #[test]
+    fn stdout_output_can_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<Output<Stdout>>();
+    }
+
+    struct ClosedPipe;
+    impl Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from(io::ErrorKind::BrokenPipe))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::Error::from(io::ErrorKind::BrokenPipe))
+        }
+    }
+
+    struct Full;
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn broken_pipe_is_its_own_error() {
+        let mut output = Output::new(ClosedPipe, Render::Json);
+        assert!(matches!(
+            output.write(&notification()),
+            Err(OutputError::BrokenPipe(_))
+        ));
+        let err = output.write(&notification()).unwrap_err();
+        assert!(
+            is_broken_pipe(&anyhow::Error::from(err)),
+            "main's quiet exit sees it"
+        );
+        let mut output = Output::new(Full, Render::Json);
+        assert!(matches!(
+            output.write(&notification()),
+            Err(OutputError::Io(_))
+        ));
+    }
+
+    #[test]
+    fn each_event_is_flushed() {
+        struct Counting(Vec<u8>, usize);
+        impl Write for Counting {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                self.1 += 1;
+                Ok(())
+            }
+        }
+        let mut output = Output::new(io::BufWriter::new(Counting(Vec::new(), 0)), Render::Json);
+        output.write(&notification()).unwrap();
+        assert_eq!(
+            output
+                .sink
+                .get_ref()
+                .0
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count(),
+            1
+        );
+        output.write_all(&[notification(), notification()]).unwrap();
+        let inner = output
+            .into_inner()
+            .into_inner()
+            .unwrap_or_else(|_| panic!("flushed"));
+        assert_eq!(inner.0.iter().filter(|b| **b == b'\n').count(), 3);
+        assert_eq!(inner.1, 2);
+    }
+}

@@ -1,0 +1,107 @@
+//! Durations as people write and read them: `30s`, `5m`, `1h30m`, `500ms` in, `1.5s`,
+//! `2s`, `10m` out. Every flag that takes a duration and every message that names a
+//! wait goes through here, so they read the same everywhere.
+
+use std::time::Duration;
+
+/// A duration as people write it: a number and a unit (`ms`, `s`, `m`, `h`, `d`), one
+/// or more, e.g. `30s`, `5m`, `1h30m`, `1.5h`, `500ms`. A bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("is empty".into());
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        // As long as the clock can add it (`Instant + u64::MAX s` panics).
+        return match text.parse::<u64>() {
+            Ok(secs) if secs < 1_000_000_000 => Ok(Duration::from_secs(secs)),
+            _ => Err("is too long (at most 999999999 seconds)".into()),
+        };
+    }
+    let mut total = 0f64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let number_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, tail) = rest.split_at(number_end);
+        let unit_end = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_end);
+        let value: f64 = number
+            .parse()
+            .map_err(|_| "is not a duration".to_string())?;
+        let scale = match unit.trim() {
+            "ms" => 0.001,
+            "s" | "sec" | "secs" => 1.0,
+            "m" | "min" | "mins" => 60.0,
+            "h" | "hr" | "hrs" => 3600.0,
+            "d" | "day" | "days" => 86400.0,
+            "" => return Err("needs a unit after each number (ms, s, m, h, d)".into()),
+            other => {
+                return Err(format!(
+                    "has an unknown unit {other:?} (use ms, s, m, h, d)"
+                ))
+            }
+        };
+        total += value * scale;
+        rest = tail;
+    }
+    if !(total.is_finite() && total > 0.0 && total < 1e9) {
+        return Err("is not a positive duration".into());
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+/// `1.5s`, `2s`, `1m`: a short human rendering of a wait.
+pub fn human(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 10.0 && (secs - secs.round()).abs() >= 0.05 {
+        format!("{secs:.1}s")
+    } else if secs < 120.0 {
+        format!("{}s", secs.round() as u64)
+    } else {
+        format!("{}m", (secs / 60.0).round() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_as_people_write_them() {
+        let s = Duration::from_secs;
+        assert_eq!(parse_duration("30s"), Ok(s(30)));
+        assert_eq!(parse_duration("5m"), Ok(s(300)));
+        assert_eq!(parse_duration("1h30m"), Ok(s(5400)));
+        assert_eq!(parse_duration("1.5h"), Ok(s(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration(" 2d "), Ok(s(172_800)));
+        assert_eq!(parse_duration("45"), Ok(s(45)));
+        for bad in [
+            "",
+            "abc",
+            "5x",
+            "m",
+            "1.2.3s",
+            "0s",
+            "-5s",
+            "5m3",
+            "1e400s",
+            "18446744073709551615",
+            "1000000000",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn waits_read_well() {
+        assert_eq!(human(Duration::from_secs(2)), "2s");
+        assert_eq!(human(Duration::from_millis(1800)), "1.8s");
+        assert_eq!(human(Duration::from_secs(61)), "61s");
+        assert_eq!(human(Duration::from_secs(600)), "10m");
+    }
+}

@@ -1,0 +1,364 @@
+//! The watch loop behind `drive`, `list`, `watch` and `demo`: the engine. It owns stdout
+//! (through one [`Output`]) and the `--state` file, and nothing else writes either.
+//!
+//! Read top to bottom, [`run`] does this:
+//!
+//! 1. resolve every target (a spinner on stderr while it does, on a terminal only);
+//! 2. start one task per target — a [`Supervisor`] keeping the link alive, or with
+//!    `--changes` a [`ChangesTask`] owning one — each sending [`Report`]s (events,
+//!    delta rounds, status) into one channel;
+//! 3. stream: select over that channel, Ctrl-C (SIGINT; SIGTERM too), the `--timeout`
+//!    deadline and an optional stop signal (the demo's); every event goes through one
+//!    [`Emitter::emit`] (stdout, `--exec`, the count), and a round's cursor is
+//!    committed only after its lines were flushed;
+//! 4. finish: let queued `--exec` runs complete, and pick the exit status.
+//!
+//! Exit status (docs/contract.md, "Exit status"): 0 for `--count` reached, `--timeout`
+//! without `--count`, Ctrl-C, or a stop; 124 (`--timeout` before `--count`); when every
+//! target was lost, the error of the last one (3 for sign-in, 4 for access/not found,
+//! else 1); when some target was lost while others went on, 1 at the end, whatever
+//! ended the watch, because the stream the user asked for was incomplete. A closed
+//! stdout ends the watch quietly with 0 (see `main`).
+
+pub mod options;
+mod signals;
+mod status_line;
+
+use tokio::sync::watch as latest;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::changes::state::StateFile;
+use crate::changes::ChangesTask;
+use crate::error::Error;
+use crate::event::report::{Report, Status};
+use crate::event::Event;
+use crate::exit;
+use crate::graph::GraphClient;
+use crate::link::supervisor::Supervisor;
+use crate::output::exec::{ExecOptions, ExecRunner};
+use crate::output::{Output, OutputError, Render, Stdout};
+use crate::target::{self, Target, TargetSpec};
+use crate::term::Term;
+
+pub use options::WatchOptions;
+use signals::Signals;
+use status_line::StatusLine;
+
+/// How far a watch got, for those who drive it (the demo waits on this).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Targets that have connected at least once.
+    pub joined: usize,
+    /// Events written to stdout.
+    pub written: u64,
+}
+
+/// Ways to drive a watch from inside the program (the demo); none for the CLI commands.
+#[derive(Debug, Default)]
+pub struct Hooks {
+    pub progress: Option<latest::Sender<Progress>>,
+    /// End the watch as Ctrl-C would (status 0) when this fires.
+    pub stop: Option<oneshot::Receiver<()>>,
+}
+
+/// Why the loop ended.
+enum End {
+    Count,
+    Interrupted,
+    Timeout,
+    Stopped,
+    /// Every task ended: every target was lost.
+    AllLost,
+}
+
+/// Watch `specs` until `--count`, `--timeout`, Ctrl-C or a stop; see the module docs.
+pub async fn run(
+    client: GraphClient,
+    term: &Term,
+    render: Render,
+    specs: &[TargetSpec],
+    options: WatchOptions,
+    mut hooks: Hooks,
+) -> anyhow::Result<()> {
+    let mut signals = Signals::listen()?;
+    let deadline = options.timeout.as_ref().map(|(d, _)| Instant::now() + *d);
+    let mut stop = hooks.stop.take();
+    let mut status = StatusLine::new(term, options.changes.is_some());
+    if let Some(changes) = &options.changes {
+        if changes.path.is_some() && specs.iter().any(|s| matches!(s, TargetSpec::List(_))) {
+            return Err(Error::usage("--path is for drives; lists have no folders")
+                .hint("leave out --path, or watch drives only")
+                .into());
+        }
+    }
+    let mut state = match options.changes.as_ref().and_then(|c| c.state.as_deref()) {
+        Some(path) => Some(StateFile::load(path)?),
+        None => None,
+    };
+
+    // 1. Resolve every target (and fail before connecting anything if one is wrong).
+    status.spin("resolving");
+    let targets = tokio::select! {
+        targets = resolve_all(&client, specs) => targets?,
+        _ = signals.next() => return Ok(()),
+        _ = until(deadline) => return timed_out(&options, 0),
+        _ = stopped(&mut stop) => return Ok(()),
+    };
+    let labels: Vec<&str> = targets.iter().map(|t| t.label.as_str()).collect();
+    status.spin(&format!("connecting to {}", labels.join(", ")));
+
+    // 2. One task per target, all reporting into one channel.
+    let mut reports = spawn_all(&targets, &client, &options, state.as_ref(), &status);
+
+    // 3. The stream.
+    let mut emitter = Emitter {
+        output: Output::stdout(render, term.stdout_is_terminal()),
+        exec: options
+            .exec
+            .as_ref()
+            .map(|command| ExecRunner::new(command.clone(), ExecOptions::default())),
+        count: options.count,
+        progress: Progress::default(),
+        hooks: &hooks,
+    };
+    let mut active = targets.len();
+    let mut lost: Vec<String> = Vec::new();
+    let mut last_error: Option<anyhow::Error> = None;
+    let end = 'stream: loop {
+        // Lines are flushed per burst: before the loop can wait, i.e. once no report is
+        // queued (and after the loop, whatever ended it). A burst of notifications is then
+        // one write instead of one per line, and no line waits in the buffer.
+        if reports.is_empty() {
+            emitter.output.flush()?;
+        }
+        tokio::select! {
+            report = reports.recv() => match report {
+                // A delta round: every line written and flushed, then (and only then,
+                // for at-least-once) its cursor saved. Stopping in the middle
+                // (--count) leaves the previous cursor: the round repeats next time.
+                Some(Report::Round { target, events, cursor }) => {
+                    for event in &events {
+                        if emitter.emit(event)? {
+                            break 'stream End::Count;
+                        }
+                    }
+                    emitter.output.flush()?;
+                    if let Some(state) = &mut state {
+                        state.commit(&target, &cursor)?;
+                    }
+                }
+                Some(Report::Event(event)) => {
+                    if emitter.emit(&event)? {
+                        break End::Count;
+                    }
+                }
+                Some(Report::Status { label, status: Status::Lost(error) }) => {
+                    active -= 1;
+                    if active == 0 {
+                        // The last one: main reports it, with its exit code.
+                        last_error = Some(error);
+                    } else {
+                        status.error(format!(
+                            "graphwatch: {label}: stopped watching: {}",
+                            exit::report(&error)
+                        ));
+                        lost.push(label);
+                    }
+                    status.done_if(emitter.progress.joined + lost.len() >= targets.len());
+                }
+                Some(Report::Status { label, status: s }) => {
+                    if matches!(s, Status::Connected { first: true, .. } | Status::Polling { .. }) {
+                        emitter.progress.joined += 1;
+                        emitter.publish();
+                        status.done_if(emitter.progress.joined + lost.len() >= targets.len());
+                    }
+                    status.show(&label, s);
+                }
+                None => break End::AllLost,
+            },
+            _ = signals.next() => break End::Interrupted,
+            _ = until(deadline) => break End::Timeout,
+            _ = stopped(&mut stop) => break End::Stopped,
+        }
+    };
+    status.done_if(true);
+    // Whatever ended the loop, no written line stays in the buffer.
+    emitter.output.flush()?;
+    let written = emitter.progress.written;
+
+    // 4. Finish: queued --exec runs complete (a second Ctrl-C does not wait for them).
+    if let Some(exec) = emitter.exec.take() {
+        tokio::select! {
+            _ = exec.finish() => {}
+            _ = signals.next() => {}
+        }
+    }
+    match end {
+        End::AllLost => {
+            Err(last_error.unwrap_or_else(|| Error::failure("every target stopped").into()))
+        }
+        _ if !lost.is_empty() => Err(Error::failure(format!(
+            "lost {} of {} targets ({}); the stream was incomplete",
+            lost.len(),
+            targets.len(),
+            lost.join(", ")
+        ))
+        .hint("see the messages above for why")
+        .into()),
+        End::Timeout => timed_out(&options, written),
+        End::Count | End::Interrupted | End::Stopped => Ok(()),
+    }
+}
+
+/// Start one task per target: with `--changes` a [`ChangesTask`] (resuming from the
+/// `--state` cursor, if it belongs to the same drive or list), else a [`Supervisor`].
+fn spawn_all(
+    targets: &[Target],
+    client: &GraphClient,
+    options: &WatchOptions,
+    state: Option<&StateFile>,
+    status: &StatusLine,
+) -> mpsc::UnboundedReceiver<Report> {
+    let (reports_tx, reports) = mpsc::unbounded_channel();
+    for target in targets {
+        match &options.changes {
+            Some(changes) => {
+                let cursor = state.and_then(|state| {
+                    let resume = state.resume(&target.id());
+                    if let Some(warning) = resume.warning(&target.label, state.path()) {
+                        status.error(format!("graphwatch: {warning}"));
+                    }
+                    resume.cursor()
+                });
+                let task = ChangesTask {
+                    target: target.clone(),
+                    client: client.clone(),
+                    reports: reports_tx.clone(),
+                    options: changes.clone(),
+                    supervisor: options.supervisor.clone(),
+                    cursor,
+                };
+                tokio::spawn(task.run());
+            }
+            None => {
+                let supervisor = Supervisor::new(
+                    target.clone(),
+                    client.clone(),
+                    reports_tx.clone(),
+                    options.supervisor.clone(),
+                );
+                tokio::spawn(supervisor.run());
+            }
+        }
+    }
+    reports
+}
+
+/// Where every event of the stream goes, in this order: stdout (buffered; the loop
+/// flushes), `--exec`, the count.
+struct Emitter<'h> {
+    output: Output<Stdout>,
+    exec: Option<ExecRunner>,
+    count: Option<u64>,
+    progress: Progress,
+    hooks: &'h Hooks,
+}
+
+impl Emitter<'_> {
+    /// Write one event; `true` once `--count` events were written.
+    fn emit(&mut self, event: &Event) -> Result<bool, OutputError> {
+        self.output.write_buffered(event)?;
+        if let Some(exec) = &self.exec {
+            exec.submit(event);
+        }
+        self.progress.written += 1;
+        self.publish();
+        Ok(self.count.is_some_and(|n| self.progress.written >= n))
+    }
+
+    fn publish(&self) {
+        if let Some(tx) = &self.hooks.progress {
+            tx.send_replace(self.progress);
+        }
+    }
+}
+
+/// `--timeout` ended the watch: fine without `--count`, 124 with it (not reached).
+fn timed_out(options: &WatchOptions, written: u64) -> anyhow::Result<()> {
+    match (options.count, &options.timeout) {
+        (Some(count), Some((_, text))) => Err(Error::timeout(format!(
+            "--timeout {text} reached after {written} of {count} events"
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// Resolve every SPEC, in order; the first failure ends the watch before it starts.
+async fn resolve_all(client: &GraphClient, specs: &[TargetSpec]) -> anyhow::Result<Vec<Target>> {
+    let mut targets: Vec<Target> = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let target = target::resolve(client, spec).await?;
+        tracing::info!(
+            "{} is {:?} ({})",
+            target.label,
+            target.kind,
+            target.display_name
+        );
+        // `--drive me --drive b!…` naming the same drive twice would print everything twice.
+        if let Some(same) = targets.iter().find(|t| t.kind == target.kind) {
+            return Err(Error::usage(format!(
+                "{} and {} are the same {}",
+                same.label,
+                target.label,
+                if matches!(target.kind, crate::target::TargetKind::Drive { .. }) {
+                    "drive"
+                } else {
+                    "list"
+                }
+            ))
+            .hint("name each target once")
+            .into());
+        }
+        targets.push(target);
+    }
+    Ok(targets)
+}
+
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn stopped(stop: &mut Option<oneshot::Receiver<()>>) {
+    match stop {
+        Some(rx) => {
+            // A dropped sender means "stop" too: whoever drove the watch is gone.
+            let _ = rx.await;
+            *stop = None;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timeout_is_124_only_with_count() {
+        let mut options = WatchOptions {
+            timeout: Some((Duration::from_secs(1), "1s".into())),
+            ..WatchOptions::default()
+        };
+        assert!(timed_out(&options, 0).is_ok());
+        options.count = Some(2);
+        let err = timed_out(&options, 1).unwrap_err();
+        assert_eq!(crate::exit::exit_code(&err), crate::error::Code::Timeout);
+        assert!(err.to_string().contains("after 1 of 2 events"), "{err}");
+    }
+}

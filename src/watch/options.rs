@@ -1,0 +1,211 @@
+//! The watch options, checked: from what clap parsed ([`WatchArgs`]) to what the loop
+//! runs with ([`WatchOptions`]), ripgrep's LowArgs → HiArgs step. Every bad value is a
+//! one-line usage error (exit 2) here, before anyone signs in or anything connects.
+
+use std::time::Duration;
+
+use crate::changes::coalesce;
+use crate::changes::pathindex::PathIndex;
+use crate::changes::ChangesOptions;
+use crate::cli::WatchArgs;
+use crate::error::Error;
+use crate::link::supervisor::SupervisorOptions;
+use crate::output::Template;
+use crate::util::duration::parse_duration;
+
+/// A `--template`, parsed; a bad one is a usage error that says how to write one. (The
+/// demo takes `--template` too.)
+pub fn template(text: &str) -> Result<Template, Error> {
+    Template::parse(text).map_err(|e| {
+        Error::usage(format!("{e} in {text:?}"))
+            .hint("write placeholders as {type}, {target}, {data.resource}; {{ and }} for braces")
+    })
+}
+
+/// The stream options of `drive`, `list` and `watch`, checked.
+#[derive(Debug, Clone, Default)]
+pub struct WatchOptions {
+    pub count: Option<u64>,
+    /// The duration and how the user wrote it (for messages).
+    pub timeout: Option<(Duration, String)>,
+    pub exec: Option<String>,
+    pub template: Option<Template>,
+    /// `--changes` (or `--no-socket`) and its options.
+    pub changes: Option<ChangesOptions>,
+    /// Reconnect timings (`--backoff`).
+    pub supervisor: SupervisorOptions,
+}
+
+impl WatchOptions {
+    /// Check the options; a bad value is a one-line usage error (exit 2).
+    pub fn from_args(args: &WatchArgs) -> Result<WatchOptions, Error> {
+        let template = args.template.as_deref().map(template).transpose()?;
+        let timeout = match &args.timeout {
+            Some(text) => Some((
+                parse_duration(text).map_err(|why| {
+                    Error::usage(format!("--timeout {text:?} {why}"))
+                        .hint("write a duration such as 30s, 5m, 1h30m or 500ms")
+                })?,
+                text.trim().to_string(),
+            )),
+            None => None,
+        };
+        if args.count == Some(0) {
+            return Err(Error::usage("--count 0 would never write anything")
+                .hint("give --count 1 or more, or leave it out to watch until stopped"));
+        }
+        if args.exec.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            return Err(Error::usage("--exec is empty").hint("give a command, e.g. --exec 'cat'"));
+        }
+        let mut supervisor = SupervisorOptions::default();
+        if let Some(text) = &args.backoff {
+            (supervisor.first_backoff, supervisor.max_backoff) =
+                parse_backoff(text).map_err(|why| {
+                    Error::usage(format!("--backoff {text:?} {why}"))
+                        .hint("write FIRST..MAX, e.g. 1s..60s (also GRAPHWATCH_BACKOFF)")
+                })?;
+        }
+        Ok(WatchOptions {
+            count: args.count,
+            timeout,
+            exec: args.exec.clone(),
+            template,
+            changes: changes_options(args)?,
+            supervisor,
+        })
+    }
+}
+
+/// `FIRST..MAX`: two durations, the first no longer than the second.
+fn parse_backoff(text: &str) -> Result<(Duration, Duration), String> {
+    let Some((first, max)) = text.split_once("..") else {
+        return Err("is not FIRST..MAX".into());
+    };
+    let first = parse_duration(first).map_err(|why| format!("starts with a wait that {why}"))?;
+    let max = parse_duration(max).map_err(|why| format!("ends with a wait that {why}"))?;
+    if first > max {
+        return Err("starts with a longer wait than it ends".into());
+    }
+    Ok((first, max))
+}
+
+/// How often `--changes` asks delta while the socket cannot be opened: often enough
+/// that a change waits half a minute at most, rarely enough not to invite throttling.
+const DEFAULT_FALLBACK_POLL: Duration = Duration::from_secs(30);
+
+/// The changes-mode options, checked: `None` without `--changes`/`--no-socket` (and
+/// then none of its options may be given).
+fn changes_options(args: &WatchArgs) -> Result<Option<ChangesOptions>, Error> {
+    if !(args.changes || args.no_socket) {
+        let given = [
+            ("--state", args.state.is_some()),
+            ("--poll", args.poll.is_some()),
+            ("--fallback-poll", args.fallback_poll.is_some()),
+            ("--path", args.path.is_some()),
+            ("--notifications", args.notifications),
+            ("--debounce", args.debounce.is_some()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, given)| *given) {
+            return Err(Error::usage(format!("{flag} needs --changes"))
+                .hint("add --changes (or --no-socket to poll without a socket)"));
+        }
+        return Ok(None);
+    }
+    if args.no_socket && args.notifications {
+        return Err(
+            Error::usage("--notifications with --no-socket: there are none")
+                .hint("leave out one of them"),
+        );
+    }
+    if args.no_socket && args.fallback_poll.is_some() {
+        return Err(Error::usage(
+            "--fallback-poll with --no-socket: there is no socket to fall back from",
+        )
+        .hint("use --poll to set how often delta is asked"));
+    }
+    let duration = |flag: &str, text: &str| {
+        parse_duration(text).map_err(|why| {
+            Error::usage(format!("{flag} {text:?} {why}"))
+                .hint("write a duration such as 30s, 5m, 1h30m or 500ms")
+        })
+    };
+    let mut settings = coalesce::Settings::default();
+    settings.poll = Some(match &args.poll {
+        Some(text) => duration("--poll", text)?,
+        None if args.no_socket => Duration::from_secs(60),
+        None => settings.poll.unwrap_or(Duration::from_secs(300)),
+    });
+    // While the socket is down, poll at least this often (never slower than --poll).
+    let fallback_poll = match &args.fallback_poll {
+        Some(text) => duration("--fallback-poll", text)?,
+        None => DEFAULT_FALLBACK_POLL,
+    }
+    .min(settings.poll.unwrap_or(Duration::MAX));
+    if let Some(text) = &args.debounce {
+        settings.debounce = duration("--debounce", text)?;
+        settings.max_delay = settings.max_delay.max(settings.debounce);
+    }
+    if let Some(folder) = &args.path {
+        if !folder.starts_with('/') {
+            return Err(Error::usage(format!(
+                "--path {folder:?} is not a folder path from the drive's root"
+            ))
+            .hint("start it with /, e.g. --path /Documents/Reports"));
+        }
+        PathIndex::new(folder)?;
+    }
+    Ok(Some(ChangesOptions {
+        socket: !args.no_socket,
+        keep_notifications: args.notifications,
+        fallback_poll,
+        settings,
+        path: args.path.clone(),
+        state: args.state.clone(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_options_are_usage_errors() {
+        let args = |f: fn(&mut WatchArgs)| {
+            let mut a = WatchArgs::default();
+            f(&mut a);
+            WatchOptions::from_args(&a)
+        };
+        for result in [
+            args(|a| a.timeout = Some("soon".into())),
+            args(|a| a.template = Some("{oops".into())),
+            args(|a| a.count = Some(0)),
+            args(|a| a.exec = Some(" ".into())),
+        ] {
+            let err = result.unwrap_err();
+            assert_eq!(err.code, crate::error::Code::Usage, "{err}");
+        }
+        for bad in ["1s", "..", "5s..1s", "1s..forever", "x..1m"] {
+            let a = WatchArgs {
+                backoff: Some(bad.into()),
+                ..WatchArgs::default()
+            };
+            let err = WatchOptions::from_args(&a).unwrap_err();
+            assert_eq!(err.code, crate::error::Code::Usage, "{bad}: {err}");
+            assert!(err.to_string().contains("--backoff"), "{err}");
+        }
+        let backoff = args(|a| a.backoff = Some("100ms..2s".into())).unwrap();
+        assert_eq!(
+            (
+                backoff.supervisor.first_backoff,
+                backoff.supervisor.max_backoff
+            ),
+            (Duration::from_millis(100), Duration::from_secs(2))
+        );
+        let ok = args(|a| {
+            a.timeout = Some("2m".into());
+            a.count = Some(3);
+        })
+        .unwrap();
+        assert_eq!(ok.timeout.unwrap().0, Duration::from_secs(120));
+    }
+}
