@@ -29,7 +29,7 @@ pub fn exit_code(err: &anyhow::Error) -> Code {
 /// The one-line report: `<what went wrong>; <what to do>`, the context chain joined
 /// with `: ` and no backtrace. Newlines inside messages are folded so that the report
 /// stays one line even when a server sent a multi-line message.
-pub fn report(err: &anyhow::Error) -> String {
+pub fn one_line(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
         let text = cause.to_string();
@@ -77,7 +77,7 @@ fn graph_exit_code(err: &GraphError) -> Option<Code> {
 fn graph_hint(err: &GraphError) -> Option<String> {
     match err {
         GraphError::Token(inner) => Some(
-            report(inner)
+            one_line(inner)
                 .rsplit_once("; ")
                 .map(|(_, hint)| hint.to_string())
                 .unwrap_or_default(),
@@ -112,7 +112,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(exit_code(&err), Code::Auth);
         assert_eq!(
-            report(&err),
+            one_line(&err),
             "cannot get an access token: not signed in to profile work; run `graphwatch login`"
         );
     }
@@ -122,7 +122,7 @@ mod tests {
         let err = anyhow::anyhow!("disk full\nreally");
         assert_eq!(exit_code(&err), Code::Failure);
         assert_eq!(
-            report(&err),
+            one_line(&err),
             "disk full really; run again with -v for details"
         );
     }

@@ -1,4 +1,4 @@
-//! Entry points for the fuzz targets (`fuzz/`, cargo-fuzz) and for their corpus replay
+//! FuzzTarget points for the fuzz targets (`fuzz/`, cargo-fuzz) and for their corpus replay
 //! (`tests/fuzz_corpus.rs`): one function per parser of outside input, taking the raw
 //! bytes. Each calls the same code the program runs and then checks what must hold for
 //! *any* input — it panics only when such a promise is broken (that is the bug the
@@ -18,10 +18,10 @@ use crate::output::Template;
 const FILE: &str = "/fuzz/input.json";
 
 /// An entry point: the raw input in, a panic if a promise is broken.
-pub type Entry = fn(&[u8]);
+pub type FuzzTarget = fn(&[u8]);
 
 /// Every entry point, by the name of its fuzz target and corpus directory.
-pub const TARGETS: &[(&str, Entry)] = &[
+pub const TARGETS: &[(&str, FuzzTarget)] = &[
     ("notification_payload", notification_payload),
     ("notification_url", notification_url),
     ("delta_page", delta_page),
@@ -34,7 +34,7 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("duration", duration),
 ];
 
-fn text(data: &[u8]) -> String {
+fn lossy_text(data: &[u8]) -> String {
     String::from_utf8_lossy(data).into_owned()
 }
 
@@ -50,7 +50,7 @@ fn assert_one_line(what: &str, line: &str) {
 /// as a string argument (the live shape), as already-decoded JSON, and as a binary
 /// attachment. Every element must come out as valid JSON that makes one output line.
 pub fn notification_payload(data: &[u8]) {
-    let mut arguments = vec![Value::String(text(data))];
+    let mut arguments = vec![Value::String(lossy_text(data))];
     if let Ok(value) = serde_json::from_slice::<Value>(data) {
         arguments.push(value);
     }
@@ -93,7 +93,7 @@ fn check_event_lines(event: &Event) {
 /// A `notificationUrl` from Graph's socketIo answer: derive the socket.io endpoint, or
 /// refuse it; neither the endpoint as printed nor the refusal may show a query value.
 pub fn notification_url(data: &[u8]) {
-    let url = text(data);
+    let url = lossy_text(data);
     let secrets = secret_values(&url);
     let shown: Vec<String> = match crate::link::socket::derive_endpoint(&url) {
         Ok(endpoint) => {
@@ -177,7 +177,7 @@ pub fn graph_error(data: &[u8]) {
 
 /// A drive or list SPEC as typed: parsed or refused with one line.
 pub fn target_spec(data: &[u8]) {
-    let spec = text(data);
+    let spec = lossy_text(data);
     let clean = |label: String| {
         assert!(
             !label.chars().any(char::is_control),
@@ -189,7 +189,7 @@ pub fn target_spec(data: &[u8]) {
         crate::target::ListSpec::parse(&spec).map(|l| clean(l.label())),
     ];
     for e in errors.into_iter().filter_map(Result::err) {
-        assert_one_line("a SPEC error", &crate::exit::report(&e.into()));
+        assert_one_line("a SPEC error", &crate::exit::one_line(&e.into()));
     }
 }
 
@@ -200,7 +200,7 @@ pub fn template(data: &[u8]) {
         Some(at) => (&data[..at], Some(&data[at + 1..])),
         None => (data, None),
     };
-    let tpl = text(tpl);
+    let tpl = lossy_text(tpl);
     let template = match Template::parse(&tpl) {
         Ok(template) => template,
         Err(e) => return assert_one_line("a template error", &e.to_string()),
@@ -240,7 +240,7 @@ pub fn template(data: &[u8]) {
 /// A `--state` file: loaded or refused with one line.
 pub fn state_file(data: &[u8]) {
     if let Err(e) = crate::changes::state::StateFile::parse(Path::new(FILE), data) {
-        assert_one_line("a state-file error", &crate::exit::report(&e));
+        assert_one_line("a state-file error", &crate::exit::one_line(&e));
     }
 }
 
@@ -248,17 +248,17 @@ pub fn state_file(data: &[u8]) {
 /// string values (they are tokens).
 pub fn token_cache(data: &[u8]) {
     if let Err(e) = crate::tokens::cache::parse_cache(Path::new(FILE), "default", data) {
-        let report = crate::exit::report(&e);
+        let report = crate::exit::one_line(&e);
         assert_one_line("a token-cache error", &report);
         // Compared without digits (positions vary) against the fixed text of every
         // message this parser can give: what is left can only have come from the file.
         let report = without_digits(&report);
         let fixed = without_digits(&format!(
             "{}{}",
-            crate::exit::report(
+            crate::exit::one_line(
                 &crate::tokens::cache::parse_cache(Path::new(FILE), "default", b"{").unwrap_err()
             ),
-            crate::exit::report(
+            crate::exit::one_line(
                 &crate::tokens::cache::parse_cache(Path::new(FILE), "default", b"{\"version\":0}")
                     .unwrap_err()
             ),
@@ -313,7 +313,7 @@ pub fn config_file(data: &[u8]) {
 /// A `--timeout`/`--poll`/`--debounce` value: parsed to something that can be added to
 /// the clock, or refused.
 pub fn duration(data: &[u8]) {
-    if let Ok(d) = crate::util::duration::parse_duration(&text(data)) {
+    if let Ok(d) = crate::util::duration::parse_duration(&lossy_text(data)) {
         assert!(
             std::time::Instant::now().checked_add(d).is_some()
                 && tokio::time::Instant::now().checked_add(d).is_some(),

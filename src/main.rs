@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             use std::io::Write as _;
-            let _ = writeln!(std::io::stderr(), "graphwatch: {}", exit::report(&err));
+            let _ = writeln!(std::io::stderr(), "graphwatch: {}", exit::one_line(&err));
             ExitCode::from(exit::exit_code(&err) as u8)
         }
     }

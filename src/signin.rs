@@ -173,9 +173,9 @@ fn poll_error(
     }
 }
 
-/// Progress while the user signs in: a spinner with the time left on a terminal,
+/// Waiting while the user signs in: a spinner with the time left on a terminal,
 /// a line a minute otherwise, nothing with `-q`.
-enum Progress {
+enum Waiting {
     Spinner(indicatif::ProgressBar),
     Lines {
         term: Term,
@@ -190,10 +190,10 @@ fn remaining(deadline: Instant) -> String {
     format!("{}:{:02}", left / 60, left % 60)
 }
 
-impl Progress {
-    fn start(ui: &Term, deadline: Instant) -> Progress {
+impl Waiting {
+    fn start(ui: &Term, deadline: Instant) -> Waiting {
         if ui.quiet() {
-            return Progress::Quiet;
+            return Waiting::Quiet;
         }
         let style = indicatif::ProgressStyle::with_template("{spinner} {msg} ({left} left)")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
@@ -206,14 +206,14 @@ impl Progress {
         match styled_spinner(ui, style) {
             Some(bar) => {
                 bar.set_message("Waiting for you to sign in");
-                Progress::Spinner(bar)
+                Waiting::Spinner(bar)
             }
             None => {
                 ui.note(format!(
                     "Waiting for you to sign in ({} left)…",
                     remaining(deadline)
                 ));
-                Progress::Lines {
+                Waiting::Lines {
                     term: *ui,
                     deadline,
                     last: StdMutex::new(Instant::now()),
@@ -228,7 +228,7 @@ impl Progress {
             "sign-in pending; polling again in {} s",
             next_poll.as_secs()
         );
-        if let Progress::Lines {
+        if let Waiting::Lines {
             term,
             deadline,
             last,
@@ -246,7 +246,7 @@ impl Progress {
     }
 
     fn finish(self) {
-        if let Progress::Spinner(bar) = self {
+        if let Waiting::Spinner(bar) = self {
             bar.finish_and_clear();
         }
     }
@@ -298,7 +298,7 @@ pub async fn login(
         expires_at.format("%H:%M:%S")
     ));
 
-    let progress = Progress::start(ui, deadline);
+    let progress = Waiting::start(ui, deadline);
     let result = client
         .exchange_device_access_token(&details)
         .request_async(

@@ -8,7 +8,7 @@ pub use crate::changes::pathindex::PathIndex;
 pub use crate::changes::state::{Resume, StateFile};
 pub use crate::error::{Code, Error};
 pub use crate::event::{ChangeKind, Event, TargetId};
-pub use crate::exit::{exit_code, report};
+pub use crate::exit::{exit_code, one_line};
 pub use crate::graph::{http_client, GraphClient, MAX_BODY_BYTES};
 pub use crate::link::payload;
 pub use crate::link::socket::{self, connect, DisconnectReason, SocketEvent, SocketOptions};

@@ -224,10 +224,10 @@ async fn drive_rounds(
     }
 }
 
-fn quick_settings() -> coalesce::Settings {
-    coalesce::Settings {
+fn quick_settings() -> coalesce::Timings {
+    coalesce::Timings {
         poll: None,
-        ..coalesce::Settings::default()
+        ..coalesce::Timings::default()
     }
 }
 

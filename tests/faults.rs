@@ -364,7 +364,7 @@ fn bounded_while_socketio_failed(env: &Env) {
     );
 }
 
-/// socketIo answers 400 `notSupported` for as long as it lasts (reference §1): changes
+/// socketIo answers 400 `notSupported` for as long as it lasts (docs/graph-socketio.md §1): changes
 /// keep coming by polling delta every `--fallback-poll`, the socket is retried all
 /// along, never given up, and is live again once the request works.
 #[test]
@@ -541,7 +541,7 @@ fn the_emulator_process_killed_and_restarted_on_the_same_port_loses_nothing() {
     settled(&env);
 }
 
-/// A renewal that fails keeps the current link (reference §2: clients keep using the
+/// A renewal that fails keeps the current link (docs/graph-socketio.md §1: clients keep using the
 /// old URL while renewal fails): notifications still arrive on it, with no reconnect;
 /// when that subscription finally expires, a fresh endpoint takes over.
 #[test]

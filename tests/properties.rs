@@ -2,7 +2,9 @@
 //! `--template`. Whatever is typed, parsing never panics and a refusal is one usage
 //! line; what is accepted means what the documentation says.
 
-use graphwatch::testing::{exit_code, report, Code, DriveSpec, Event, ListSpec, SiteRef, Template};
+use graphwatch::testing::{
+    exit_code, one_line, Code, DriveSpec, Event, ListSpec, SiteRef, Template,
+};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use proptest::prelude::*;
 use serde_json::value::RawValue;
@@ -18,7 +20,7 @@ fn name() -> impl Strategy<Value = String> {
 }
 
 fn one_usage_line(err: anyhow::Error) -> Result<(), TestCaseError> {
-    let line = report(&err);
+    let line = one_line(&err);
     prop_assert_eq!(exit_code(&err), Code::Usage);
     prop_assert!(!line.contains(['\n', '\r']), "{}", line);
     Ok(())

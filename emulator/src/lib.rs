@@ -3,7 +3,7 @@
 //! groups with seed data, the `subscriptions/socketIo` endpoints, a socket.io server that
 //! pushes notifications in the live wire format, delta, mutations, and fault injection.
 //!
-//! It follows `reference/graph-socketio.md` (how the live service behaves), not what is
+//! It follows `docs/graph-socketio.md` (how the live service behaves), not what is
 //! convenient for a client. See `docs/emulator.md` for routes, knobs and the fault API.
 
 pub mod config;

@@ -1,5 +1,5 @@
 //! socket.io subscriptions and notifications, as the live service does them
-//! (`reference/graph-socketio.md` §1–3): the `subscriptions/socketIo` answer, a socket.io
+//! (`docs/graph-socketio.md` §1–3): the `subscriptions/socketIo` answer, a socket.io
 //! server (Engine.IO 4, websocket only) whose `/notifications` namespace admits a socket
 //! only with the token of a live subscription, and the `notification` event whose one
 //! argument is a JSON *string*, sent with a delay and in duplicate like the real thing.

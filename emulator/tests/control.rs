@@ -218,7 +218,7 @@ async fn faults_fail_the_next_n_requests_of_one_class_only() {
     running.shutdown().await;
 }
 
-/// The socketIo 400 is the body some business accounts get (reference §1), exactly.
+/// The socketIo 400 is the body some business accounts get (docs/graph-socketio.md §1), exactly.
 #[tokio::test]
 async fn socketio_not_supported_is_the_documented_body() {
     let running = start().await;

@@ -122,7 +122,7 @@ fn docs_drive() -> Expect {
     }
 }
 
-/// The six documented forms (reference §1), each on the drive or list it names.
+/// The six documented forms (docs/graph-socketio.md §1), each on the drive or list it names.
 async fn subscribe_every_form(g: &Graph) -> Vec<Watcher> {
     let site = seed::SITE_ID;
     vec![

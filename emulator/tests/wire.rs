@@ -1,5 +1,5 @@
 //! The emulator's socket.io side, byte for byte on the wire, against
-//! `reference/graph-socketio.md` §1–3, with a raw websocket client that forgives nothing.
+//! `docs/graph-socketio.md` §1–3, with a raw websocket client that forgives nothing.
 
 mod common;
 

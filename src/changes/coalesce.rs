@@ -1,26 +1,26 @@
 //! When to run a delta round: notifications in, rounds out.
 //!
 //! A notification only says "something changed", the live service sends them twice and
-//! in bursts (one per file of an upload), and delta lags them by seconds (reference
+//! in bursts (one per file of an upload), and delta lags them by seconds (docs/graph-socketio.md
 //! §3–4). Running one delta round per notification would multiply requests and invite
 //! throttling; running none after an empty round would lose the change the poke was
 //! about. The [`Coalescer`] decides, per target:
 //!
-//! - **Debounce.** A notification schedules a round [`Settings::debounce`] after the
-//!   *last* notification of a burst, but never later than [`Settings::max_delay`] after
+//! - **Debounce.** A notification schedules a round [`Timings::debounce`] after the
+//!   *last* notification of a burst, but never later than [`Timings::max_delay`] after
 //!   the *first*, so that a steady trickle cannot postpone rounds for ever.
 //! - **One more, exactly.** Notifications that arrive while a round runs schedule
 //!   exactly one more round after it (debounced the same way), however many they are:
 //!   the running round may have read delta before their changes.
 //! - **Lag re-check.** A round after a notification that finds nothing is repeated after
-//!   each of [`Settings::rechecks`] (2 s, then 5 s) while it keeps finding nothing, then
+//!   each of [`Timings::rechecks`] (2 s, then 5 s) while it keeps finding nothing, then
 //!   the coalescer waits for the next notification. Bounded, so a notification that
 //!   was only about our own or an invisible change costs at most three rounds.
-//! - **Safety net.** A round every [`Settings::poll`] (5 min) without any other round,
+//! - **Safety net.** A round every [`Timings::poll`] (5 min) without any other round,
 //!   as abraunegg/onedrive keeps one, for notifications that never came. With no
 //!   socket at all (`--poll` alone) this is the only source of rounds.
 //! - **Failures.** A failed round is retried after a backoff (1 s doubling to
-//!   [`Settings::max_backoff`]) or the `Retry-After` Graph sent, whichever is longer;
+//!   [`Timings::max_backoff`]) or the `Retry-After` Graph sent, whichever is longer;
 //!   no round of any kind starts before that.
 //!
 //! The core is a pure state machine ([`Coalescer::handle`] with an explicit `now`,
@@ -38,7 +38,7 @@ use crate::util::backoff::Backoff;
 
 /// The coalescer's knobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
+pub struct Timings {
     /// Quiet time after the last notification of a burst before its round.
     pub debounce: Duration,
     /// Longest wait after the first notification of a burst.
@@ -51,9 +51,9 @@ pub struct Settings {
     pub max_backoff: Duration,
 }
 
-impl Default for Settings {
+impl Default for Timings {
     fn default() -> Self {
-        Settings {
+        Timings {
             debounce: Duration::from_millis(500),
             max_delay: Duration::from_secs(3),
             rechecks: vec![Duration::from_secs(2), Duration::from_secs(5)],
@@ -122,18 +122,17 @@ struct Pending {
 
 #[derive(Debug, Clone, Copy)]
 struct Running {
-    reason: Reason,
     recheck: Option<usize>,
 }
 
 /// The round scheduler of one target. See the module docs for the rules.
 #[derive(Debug)]
 pub struct Coalescer {
-    settings: Settings,
+    timings: Timings,
     running: Option<Running>,
     pending: Option<Pending>,
     /// Notifications seen while a round runs.
-    again: Option<Window>,
+    during_round: Option<Window>,
     poll_at: Option<Instant>,
     /// No round before this (failures).
     not_before: Option<Instant>,
@@ -146,39 +145,31 @@ pub struct Coalescer {
 impl Coalescer {
     /// A coalescer with nothing to do yet; the first safety-net round is due one `poll`
     /// from `now`.
-    pub fn new(settings: Settings, now: Instant) -> Self {
+    pub fn new(timings: Timings, now: Instant) -> Self {
         Coalescer {
-            poll_at: settings.poll.map(|p| now + p),
+            poll_at: timings.poll.map(|p| now + p),
             running: None,
             pending: None,
-            again: None,
+            during_round: None,
             not_before: None,
-            backoff: Backoff::steady(Duration::from_secs(1), settings.max_backoff),
+            backoff: Backoff::steady(Duration::from_secs(1), timings.max_backoff),
             pokes_closed: false,
-            settings,
+            timings,
         }
-    }
-
-    pub fn settings(&self) -> &Settings {
-        &self.settings
     }
 
     /// Change the poll interval from `now` on: the next poll round is one new interval
     /// away (`--changes` polls faster while its socket is down, and slows down again
     /// when it is back).
     pub fn set_poll(&mut self, poll: Option<Duration>, now: Instant) {
-        self.settings.poll = poll;
+        self.timings.poll = poll;
         self.poll_at = poll.map(|p| now + p);
     }
 
     /// A round is running (started and not yet reported finished or failed).
-    pub fn is_running(&self) -> bool {
+    #[cfg(test)]
+    fn is_running(&self) -> bool {
         self.running.is_some()
-    }
-
-    /// Why the running round runs.
-    pub fn current(&self) -> Option<Reason> {
-        self.running.map(|r| r.reason)
     }
 
     /// Feed one input at `now`; returns the reason of a round that starts now, if one
@@ -228,7 +219,7 @@ impl Coalescer {
 
     fn notified(&mut self, now: Instant) {
         if self.running.is_some() {
-            let w = self.again.get_or_insert(Window::new(now));
+            let w = self.during_round.get_or_insert(Window::new(now));
             w.last = now;
             return;
         }
@@ -260,8 +251,7 @@ impl Coalescer {
     }
 
     fn notification_round(&self, window: Window) -> Pending {
-        let due =
-            (window.first + self.settings.max_delay).min(window.last + self.settings.debounce);
+        let due = (window.first + self.timings.max_delay).min(window.last + self.timings.debounce);
         Pending {
             reason: Reason::Notification,
             due,
@@ -276,13 +266,13 @@ impl Coalescer {
         };
         self.backoff.reset();
         self.not_before = None;
-        self.poll_at = self.settings.poll.map(|p| now + p);
-        if let Some(window) = self.again.take() {
+        self.poll_at = self.timings.poll.map(|p| now + p);
+        if let Some(window) = self.during_round.take() {
             self.pending = Some(self.notification_round(window));
             return;
         }
         if let (true, Some(stage)) = (empty, round.recheck) {
-            if let Some(delay) = self.settings.rechecks.get(stage) {
+            if let Some(delay) = self.timings.rechecks.get(stage) {
                 self.pending = Some(Pending {
                     reason: Reason::Recheck(stage + 1),
                     due: now + *delay,
@@ -301,8 +291,8 @@ impl Coalescer {
             .unwrap_or_default()
             .max(self.backoff.next_delay());
         self.not_before = Some(now + wait);
-        self.poll_at = self.settings.poll.map(|p| now + p);
-        self.pending = Some(match self.again.take() {
+        self.poll_at = self.timings.poll.map(|p| now + p);
+        self.pending = Some(match self.during_round.take() {
             Some(window) => self.notification_round(window),
             None => Pending {
                 reason: Reason::Retry,
@@ -327,7 +317,7 @@ impl Coalescer {
             None => return None,
         };
         self.pending = None;
-        self.running = Some(Running { reason, recheck });
+        self.running = Some(Running { recheck });
         Some(reason)
     }
 
@@ -415,15 +405,15 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
-    fn settings() -> Settings {
-        Settings::default()
+    fn timings() -> Timings {
+        Timings::default()
     }
 
     /// Drive the machine over a timeline: notifications at the given offsets (ms),
     /// rounds taking `round_ms` and finding `found(n)` changes; returns (start ms,
     /// reason) of each round up to `until` ms.
     fn simulate(
-        settings: Settings,
+        timings: Timings,
         notifications: &[u64],
         round_ms: u64,
         found: impl Fn(usize) -> bool,
@@ -431,7 +421,7 @@ mod tests {
     ) -> Vec<(u64, Reason)> {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + MS * ms as u32;
-        let mut c = Coalescer::new(settings, t0);
+        let mut c = Coalescer::new(timings, t0);
         let mut rounds = Vec::new();
         let mut notes = notifications.iter().copied().peekable();
         let mut running_until: Option<u64> = None;
@@ -461,14 +451,14 @@ mod tests {
     fn a_burst_within_the_debounce_window_is_one_round() {
         // 20 notifications, 40 ms apart (a multi-file upload, each sent twice).
         let burst: Vec<u64> = (0..20).map(|i| 100 + i * 40).collect();
-        let rounds = simulate(settings(), &burst, 30, |_| true, 10_000);
+        let rounds = simulate(timings(), &burst, 30, |_| true, 10_000);
         assert_eq!(rounds, vec![(100 + 19 * 40 + 500, Reason::Notification)]);
     }
 
     #[test]
     fn a_steady_trickle_still_gets_rounds_every_max_delay() {
         let trickle: Vec<u64> = (0..100).map(|i| i * 100).collect();
-        let rounds = simulate(settings(), &trickle, 10, |_| true, 12_000);
+        let rounds = simulate(timings(), &trickle, 10, |_| true, 12_000);
         let starts: Vec<u64> = rounds.iter().map(|r| r.0).collect();
         // First at 3 s (max_delay), then each round's followers keep coming.
         assert_eq!(starts[0], 3_000);
@@ -481,7 +471,7 @@ mod tests {
         // Round starts at 500 and takes 2 s; 10 notifications arrive meanwhile.
         let mut notes = vec![0];
         notes.extend((0..10).map(|i| 600 + i * 100));
-        let rounds = simulate(settings(), &notes, 2_000, |_| true, 20_000);
+        let rounds = simulate(timings(), &notes, 2_000, |_| true, 20_000);
         assert_eq!(
             rounds,
             vec![(500, Reason::Notification), (2_500, Reason::Notification)],
@@ -491,7 +481,7 @@ mod tests {
 
     #[test]
     fn an_empty_round_after_a_notification_is_rechecked_twice_then_left() {
-        let rounds = simulate(settings(), &[0], 10, |_| false, 60_000);
+        let rounds = simulate(timings(), &[0], 10, |_| false, 60_000);
         assert_eq!(
             rounds,
             vec![
@@ -504,7 +494,7 @@ mod tests {
 
     #[test]
     fn a_recheck_that_finds_the_change_ends_the_rechecks() {
-        let rounds = simulate(settings(), &[0], 10, |n| n == 1, 60_000);
+        let rounds = simulate(timings(), &[0], 10, |n| n == 1, 60_000);
         assert_eq!(
             rounds,
             vec![(500, Reason::Notification), (2_510, Reason::Recheck(1))]
@@ -513,7 +503,7 @@ mod tests {
 
     #[test]
     fn a_notification_during_rechecks_restarts_them() {
-        let rounds = simulate(settings(), &[0, 3_000], 10, |_| false, 60_000);
+        let rounds = simulate(timings(), &[0, 3_000], 10, |_| false, 60_000);
         let reasons: Vec<Reason> = rounds.iter().map(|r| r.1).collect();
         assert_eq!(
             reasons,
@@ -530,9 +520,9 @@ mod tests {
 
     #[test]
     fn the_safety_net_polls_without_notifications_and_never_rechecks() {
-        let s = Settings {
+        let s = Timings {
             poll: Some(Duration::from_secs(10)),
-            ..settings()
+            ..timings()
         };
         let rounds = simulate(s, &[], 10, |_| false, 35_000);
         assert_eq!(
@@ -548,7 +538,7 @@ mod tests {
     #[test]
     fn a_shorter_poll_interval_takes_effect_at_once_and_a_longer_one_after_a_round() {
         let t0 = Instant::now();
-        let mut co = Coalescer::new(settings(), t0);
+        let mut co = Coalescer::new(timings(), t0);
         assert_eq!(co.deadline(), Some(t0 + Duration::from_secs(300)));
         // The socket is down: poll every 2 s from now.
         let down = t0 + Duration::from_secs(7);
@@ -566,9 +556,9 @@ mod tests {
 
     #[test]
     fn any_round_resets_the_safety_net() {
-        let s = Settings {
+        let s = Timings {
             poll: Some(Duration::from_secs(10)),
-            ..settings()
+            ..timings()
         };
         let rounds = simulate(s, &[8_000], 10, |_| true, 19_000);
         // Not at 10 s: the notification's round pushed the next poll to 10 s after it.
@@ -580,9 +570,9 @@ mod tests {
 
     #[test]
     fn without_poll_and_notifications_nothing_is_due() {
-        let s = Settings {
+        let s = Timings {
             poll: None,
-            ..settings()
+            ..timings()
         };
         let c = Coalescer::new(s, Instant::now());
         assert_eq!(c.deadline(), None);
@@ -591,10 +581,9 @@ mod tests {
     #[test]
     fn start_runs_at_once_and_a_notification_joins_it() {
         let t0 = Instant::now();
-        let mut c = Coalescer::new(settings(), t0);
+        let mut c = Coalescer::new(timings(), t0);
         assert_eq!(c.handle(Input::Start, t0), Some(Reason::Start));
         assert!(c.is_running());
-        assert_eq!(c.current(), Some(Reason::Start));
         assert_eq!(c.deadline(), None);
         assert_eq!(
             c.handle(Input::RoundFinished { empty: true }, t0 + MS),
@@ -607,7 +596,7 @@ mod tests {
     #[test]
     fn failures_back_off_and_honour_retry_after_even_against_notifications() {
         let t0 = Instant::now();
-        let mut c = Coalescer::new(settings(), t0);
+        let mut c = Coalescer::new(timings(), t0);
         c.handle(Input::Start, t0);
         let retry = Duration::from_secs(30);
         assert_eq!(
@@ -631,7 +620,7 @@ mod tests {
             Some(Reason::Notification)
         );
         // Without Retry-After: 1 s, 2 s, 4 s … capped.
-        let mut c = Coalescer::new(settings(), t0);
+        let mut c = Coalescer::new(timings(), t0);
         let mut now = t0;
         c.handle(Input::Start, now);
         let mut waits = Vec::new();
@@ -652,7 +641,7 @@ mod tests {
     #[test]
     fn a_failed_notification_round_keeps_its_recheck() {
         let t0 = Instant::now();
-        let mut c = Coalescer::new(settings(), t0);
+        let mut c = Coalescer::new(timings(), t0);
         c.handle(Input::Notification, t0);
         let t1 = t0 + Duration::from_millis(500);
         assert_eq!(c.handle(Input::Tick, t1), Some(Reason::Notification));
@@ -671,14 +660,14 @@ mod tests {
     /// Round start times (ms since start) and reasons, driving the edge as the watch
     /// loop will: `next_round`, then `during` a round that takes `round_ms`.
     async fn run_edge(
-        settings: Settings,
+        timings: Timings,
         pokes: Option<mpsc::Receiver<()>>,
         round_ms: u64,
         found: impl Fn(usize) -> bool,
         rounds: usize,
     ) -> Vec<(u64, Reason)> {
         let t0 = Instant::now();
-        let mut c = Coalescer::new(settings, t0);
+        let mut c = Coalescer::new(timings, t0);
         let mut pokes = pokes;
         let mut out = Vec::new();
         for n in 0..rounds {
@@ -711,7 +700,7 @@ mod tests {
         // first round (1 s long) runs, then nothing; every round finds nothing.
         let mut times: Vec<u64> = (0..40).map(|i| i * 25).collect();
         times.extend([1_600, 1_700, 1_800]);
-        let rounds = run_edge(settings(), Some(poker(times)), 1_000, |_| false, 4).await;
+        let rounds = run_edge(timings(), Some(poker(times)), 1_000, |_| false, 4).await;
         assert_eq!(
             rounds,
             vec![
@@ -725,9 +714,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn edge_pure_poll_mode_without_a_socket() {
-        let s = Settings {
+        let s = Timings {
             poll: Some(Duration::from_secs(30)),
-            ..settings()
+            ..timings()
         };
         let rounds = run_edge(s, None, 100, |_| false, 3).await;
         assert_eq!(
@@ -744,9 +733,9 @@ mod tests {
     async fn edge_a_closed_channel_falls_back_to_polling() {
         let (tx, rx) = mpsc::channel::<()>(4);
         drop(tx);
-        let s = Settings {
+        let s = Timings {
             poll: Some(Duration::from_secs(10)),
-            ..settings()
+            ..timings()
         };
         let rounds = run_edge(s, Some(rx), 0, |_| true, 2).await;
         assert_eq!(rounds, vec![(10_000, Reason::Poll), (20_000, Reason::Poll)]);

@@ -1,5 +1,5 @@
 //! The delta engine of `--changes`: one [`DeltaFeed`] per target turns "something
-//! changed" into the list of changed items (reference §4).
+//! changed" into the list of changed items (docs/graph-socketio.md §4).
 //!
 //! A round pages through `@odata.nextLink` until a page carries `@odata.deltaLink`; that
 //! link is the cursor of the next round. Delta is latest state, not history, and the same
@@ -7,7 +7,7 @@
 //! ancestor of several changed files): the round keeps the **last** occurrence of each
 //! id, at the position of that last occurrence, so a reader sees every item once and in
 //! the order of its final state. Items are kept as the raw JSON delta sent
-//! ([`RawValue`]), key order and all, because the SPEC promises the item "exactly as
+//! ([`RawValue`]), key order and all, because the contract (docs/contract.md) promises the item "exactly as
 //! delta returned it".
 //!
 //! Rules the feed keeps on its own, so that the watch loop cannot get them wrong:
@@ -198,10 +198,6 @@ impl DeltaFeed {
         self
     }
 
-    pub fn target(&self) -> &Target {
-        &self.target
-    }
-
     /// The deltaLink the next round starts from (`None` before the first baseline).
     pub fn cursor(&self) -> Option<&str> {
         self.cursor.as_deref()
@@ -330,7 +326,7 @@ impl DeltaFeed {
 
     /// Page from `link` to the deltaLink; each id once, at its last occurrence.
     async fn fetch(&mut self, link: &str) -> Result<Round, DeltaError> {
-        let mut collector = Collector::default();
+        let mut collector = LastWins::default();
         let mut next = link.to_string();
         let mut pages = 0;
         loop {
@@ -408,7 +404,7 @@ struct Page {
 
 /// The fields of an item the engine looks at.
 #[derive(Deserialize)]
-struct Head {
+struct ItemFields {
     id: Option<serde_json::Value>,
     name: Option<serde_json::Value>,
     deleted: Option<serde_json::Value>,
@@ -421,21 +417,15 @@ fn parse_change(raw: Box<RawValue>) -> Result<Change, String> {
     if !raw.get().trim_start().starts_with('{') {
         return Err("an item in `value` is not an object".into());
     }
-    let head: Head =
+    let head: ItemFields =
         serde_json::from_str(raw.get()).map_err(|e| format!("an item cannot be read: {e}"))?;
     let id = match head.id {
         Some(serde_json::Value::String(id)) if !id.is_empty() => id,
         _ => return Err("an item has no string `id`".into()),
     };
-    // `"deleted": null` is not a deletion (the facet is absent in effect).
-    let deleted = head.deleted.is_some_and(|d| !d.is_null());
     Ok(Change {
         id,
-        kind: if deleted {
-            ChangeKind::Deleted
-        } else {
-            ChangeKind::Updated
-        },
+        kind: ChangeKind::of_item(head.deleted.as_ref()),
         item: compact(raw),
         name: head.name.and_then(|n| n.as_str().map(str::to_string)),
         parent_id: head
@@ -457,7 +447,7 @@ pub type ParsedPage = (Vec<Change>, Option<String>, Option<String>);
 /// (`fuzz/`, `tests/fuzz_corpus.rs`).
 pub fn parse_page(body: &[u8]) -> Result<ParsedPage, String> {
     let page: Page = serde_json::from_slice(body).map_err(|e| format!("not a delta page: {e}"))?;
-    let mut collector = Collector::default();
+    let mut collector = LastWins::default();
     for raw in page.value {
         collector.push(parse_change(raw)?);
     }
@@ -466,12 +456,12 @@ pub fn parse_page(body: &[u8]) -> Result<ParsedPage, String> {
 
 /// Keeps the last occurrence of each id, at the position of that occurrence.
 #[derive(Default)]
-struct Collector {
+struct LastWins {
     slots: Vec<Option<Change>>,
     at: HashMap<String, usize>,
 }
 
-impl Collector {
+impl LastWins {
     fn push(&mut self, change: Change) {
         if let Some(old) = self.at.insert(change.id.clone(), self.slots.len()) {
             self.slots[old] = None;
@@ -494,7 +484,7 @@ mod tests {
 
     #[test]
     fn last_occurrence_wins_at_its_position() {
-        let mut c = Collector::default();
+        let mut c = LastWins::default();
         for text in [
             r#"{"id":"a","name":"a1"}"#,
             r#"{"id":"b","name":"b1"}"#,

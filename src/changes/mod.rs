@@ -2,12 +2,13 @@
 //!
 //! It drives the building blocks — [`DeltaFeed`] (the cursor and its requests),
 //! [`Coalescer`] (when to run a round), [`PathIndex`] (`--path`) — and owns the target's
-//! [`Supervisor`] (the socket), which pokes it once per notification element:
+//! [`Supervisor`] (the socket), whose [`LinkOwner`] here is [`Pokes`]: one poke per
+//! notification element, one on every reconnect, and word of every outage:
 //!
 //! ```text
-//!   socket ──▶ Supervisor ──poke──▶ ChangesTask ──Report::Round{events, cursor}──▶ watch loop
-//!                  │ (--notifications)                                     write, flush, then
-//!                  └──────────────Report::Event──────────────────────────▶ commit the cursor
+//!   socket ──▶ Supervisor ──Pokes──▶ ChangesTask ──Report::Round{events, cursor}──▶ watch loop
+//!                                │ (--notifications)                       write, flush, then
+//!                                └──────Report::Event─────────────────────▶ commit the cursor
 //! ```
 //!
 //! - **Start.** A cursor saved in `--state` for this target: continue from it, and run a
@@ -35,6 +36,7 @@ pub mod state;
 
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::sync::watch as latest;
 use tokio::task::JoinHandle;
@@ -43,7 +45,7 @@ use tokio::time::Instant;
 use crate::event::report::{Report, Status};
 use crate::event::Event;
 use crate::graph::GraphClient;
-use crate::link::supervisor::{Supervisor, SupervisorOptions};
+use crate::link::supervisor::{LinkOwner, Supervisor, SupervisorOptions};
 use crate::target::Target;
 use crate::util::backoff::Backoff;
 use coalesce::{Coalescer, Input};
@@ -60,7 +62,7 @@ pub struct ChangesOptions {
     /// `--fallback-poll`: the poll interval while the socket cannot be opened.
     pub fallback_poll: Duration,
     /// Debounce, rechecks, and the poll interval.
-    pub settings: coalesce::Settings,
+    pub timings: coalesce::Timings,
     /// `--path` (drives only).
     pub path: Option<String>,
     /// `--state FILE`.
@@ -83,10 +85,46 @@ pub struct ChangesTask {
     pub cursor: Option<String>,
 }
 
-/// Aborts the supervisor when the task ends, however it ends.
-struct Owned(JoinHandle<Option<anyhow::Error>>);
+/// The task's side of its supervisor: each notification element pokes a round (never
+/// blocking: a full channel already means "a round is due"), and is written as a
+/// `notification` line too with `--notifications`; a reconnect pokes a catch-up round
+/// (what was sent while the link was down is gone); an outage switches delta to
+/// `--fallback-poll` (see [`ChangesTask::follow_link`]).
+struct Pokes {
+    reports: mpsc::UnboundedSender<Report>,
+    pokes: mpsc::Sender<()>,
+    keep_notifications: bool,
+    /// `false` during an outage.
+    link_up: latest::Sender<bool>,
+}
 
-impl Drop for Owned {
+impl LinkOwner for Pokes {
+    fn reports(&self) -> &mpsc::UnboundedSender<Report> {
+        &self.reports
+    }
+
+    fn notification(&self, target: &str, data: Box<RawValue>) -> bool {
+        let _ = self.pokes.try_send(());
+        !self.keep_notifications
+            || self
+                .reports
+                .send(Report::Event(Event::notification(target, data)))
+                .is_ok()
+    }
+
+    fn reconnected(&self) {
+        let _ = self.pokes.try_send(());
+    }
+
+    fn outage(&self, began: bool) {
+        self.link_up.send_replace(!began);
+    }
+}
+
+/// Aborts the supervisor when the task ends, however it ends.
+struct AbortOnDrop(JoinHandle<Option<anyhow::Error>>);
+
+impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
@@ -99,18 +137,16 @@ impl ChangesTask {
         let reports = self.reports.clone();
         let label = self.target.label.clone();
         let lost = tokio::select! {
-            result = self.watch() => result.err(),
+            result = self.rounds() => result.err(),
             _ = reports.closed() => None,
         };
         if let Some(error) = lost {
-            let _ = reports.send(Report::Status {
-                label,
-                status: Status::Lost(error),
-            });
+            let _ = reports.send(Report::lost(label, error));
         }
     }
 
-    async fn watch(self) -> anyhow::Result<()> {
+    /// The baseline, the link, then delta rounds until the target is lost.
+    async fn rounds(self) -> anyhow::Result<()> {
         let label = self.target.label.clone();
         let resumed = self.cursor.is_some();
         let mut index = match &self.options.path {
@@ -153,33 +189,38 @@ impl ChangesTask {
         // The socket says when an outage begins and ends (`follow_link`).
         let (mut supervisor, mut link_up) = if self.options.socket {
             let (link_tx, link_up) = latest::channel(true);
+            let owner = Pokes {
+                reports: self.reports.clone(),
+                pokes: poke_tx,
+                keep_notifications: self.options.keep_notifications,
+                link_up: link_tx,
+            };
             let supervisor = Supervisor::new(
                 self.target.clone(),
                 self.client.clone(),
-                self.reports.clone(),
+                owner,
                 self.supervisor.clone(),
+            );
+            (
+                Some(AbortOnDrop(tokio::spawn(supervisor.run()))),
+                Some(link_up),
             )
-            .poking(poke_tx, self.options.keep_notifications)
-            .reporting_link(link_tx);
-            (Some(Owned(tokio::spawn(supervisor.watch()))), Some(link_up))
         } else {
             drop(poke_tx);
             self.status(Status::Polling {
                 display_name: self.target.display_name.clone(),
-                every: self.options.settings.poll,
+                every: self.options.timings.poll,
             });
             (None, None)
         };
 
         // 3. Rounds.
-        let mut co = Coalescer::new(self.options.settings.clone(), Instant::now());
+        let mut co = Coalescer::new(self.options.timings.clone(), Instant::now());
         // Resumed: catch up at once with what changed while graphwatch was down. (`handle`
         // starts that round itself; every later one is started by `next_round`.)
-        let mut started = resumed
-            .then(|| co.handle(Input::Start, Instant::now()))
-            .flatten();
+        let mut round_started = resumed && co.handle(Input::Start, Instant::now()).is_some();
         loop {
-            if started.take().is_none() {
+            if !std::mem::take(&mut round_started) {
                 tokio::select! {
                     _ = co.next_round(Some(&mut pokes)) => {}
                     up = link_changed(&mut link_up) => {
@@ -236,7 +277,7 @@ impl ChangesTask {
     /// `--fallback-poll` meanwhile, so changes keep coming; the usual safety net after.
     /// (The supervisor pokes a catch-up round itself when the link is back.)
     fn follow_link(&self, co: &mut Coalescer, up: bool) {
-        let normal = self.options.settings.poll;
+        let normal = self.options.timings.poll;
         if up {
             co.set_poll(normal, Instant::now());
         } else {
@@ -273,6 +314,11 @@ async fn start(feed: &mut DeltaFeed, index: Option<&mut PathIndex>) -> Result<()
         Some(ix) => {
             let everything = feed.enumerate().await?;
             ix.load(&everything.changes);
+            tracing::info!(
+                "--path {}: {} items of the drive indexed",
+                ix.folder(),
+                ix.item_count()
+            );
         }
         None if feed.cursor().is_none() => {
             feed.start_from_now().await?;
@@ -296,7 +342,7 @@ async fn link_changed(link_up: &mut Option<latest::Receiver<bool>>) -> bool {
 
 /// Resolves when the supervisor ended: `Err` with its error when it lost the target,
 /// `Ok` when it stopped because the loop is gone. Never resolves without a supervisor.
-async fn socket_lost(supervisor: &mut Option<Owned>) -> anyhow::Result<()> {
+async fn socket_lost(supervisor: &mut Option<AbortOnDrop>) -> anyhow::Result<()> {
     match supervisor {
         Some(owned) => {
             let ended = (&mut owned.0).await;

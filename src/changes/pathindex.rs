@@ -80,12 +80,8 @@ impl PathIndex {
     }
 
     /// Items known.
-    pub fn len(&self) -> usize {
+    pub fn item_count(&self) -> usize {
         self.nodes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
     }
 
     /// The folder's id, if a folder of that path exists now.
@@ -315,7 +311,7 @@ mod tests {
         let index = sample();
         assert_eq!(index.folder(), "/reports/Q4");
         assert_eq!(index.folder_id(), Some("q"));
-        assert_eq!(index.len(), 6);
+        assert_eq!(index.item_count(), 6);
         assert!(PathIndex::new("/a/../b").is_err());
         let whole = {
             let mut i = PathIndex::new("/").unwrap();
@@ -380,7 +376,7 @@ mod tests {
         let mut index = sample();
         let got = index.filter(vec![deleted("s", None), deleted("x", Some("o"))]);
         assert_eq!(summary(&got), vec![("s".into(), "deleted")]);
-        assert_eq!(index.len(), 4, "s and x left the index");
+        assert_eq!(index.item_count(), 4, "s and x left the index");
         // An item created and deleted between rounds, never seen: its parent decides.
         let got = index.filter(vec![deleted("ghost", Some("q"))]);
         assert_eq!(summary(&got), vec![("ghost".into(), "deleted")]);

@@ -188,6 +188,7 @@ impl StateFile {
     }
 
     /// The saved entry of a label, as it is.
+    #[cfg(test)]
     pub fn entry(&self, label: &str) -> Option<&Entry> {
         self.data.targets.get(label)
     }
@@ -337,7 +338,7 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             let err = StateFile::load(&path).unwrap_err();
             assert_eq!(exit_code(&err), Code::Usage, "{name}");
-            let report = crate::exit::report(&err);
+            let report = crate::exit::one_line(&err);
             assert!(report.contains(&path.display().to_string()), "{report}");
             assert!(!report.contains('\n'));
         }
@@ -411,7 +412,7 @@ mod tests {
         let enforced = std::fs::File::create(dir.path().join("probe")).is_err();
         if enforced {
             let err = state.commit(&me, "https://g/new").unwrap_err();
-            assert!(crate::exit::report(&err).contains("s.json"));
+            assert!(crate::exit::one_line(&err).contains("s.json"));
             let again = StateFile::load(&path).unwrap();
             assert_eq!(again.resume(&me), Resume::Cursor("https://g/old".into()));
             // Memory agrees with the disk: the failed cursor is not remembered.

@@ -167,8 +167,8 @@ impl Script {
                 client.put_content(path, b"region,revenue\nnorth,120\n", "text/csv"),
             )
             .await?;
-        let item_id = text(&item, &["id"])?;
-        let drive_id = text(&item, &["parentReference", "driveId"])?;
+        let item_id = string_at(&item, &["id"])?;
+        let drive_id = string_at(&item, &["parentReference", "driveId"])?;
         let item_path = format!("/drives/{}/items/{}", segment(&drive_id), segment(&item_id));
 
         self.change(
@@ -202,7 +202,7 @@ impl Script {
                 ),
             )
             .await?;
-        let issue_id = text(&issue, &["id"])?;
+        let issue_id = string_at(&issue, &["id"])?;
         self.change(
             "marking it resolved",
             client.send_json(
@@ -252,7 +252,7 @@ impl Script {
 }
 
 /// A string member of a Graph answer, by path.
-fn text(value: &Value, path: &[&str]) -> anyhow::Result<String> {
+fn string_at(value: &Value, path: &[&str]) -> anyhow::Result<String> {
     path.iter()
         .try_fold(value, |v, key| v.get(key))
         .and_then(Value::as_str)

@@ -33,6 +33,17 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
+    /// What delta says of an item by its `deleted` facet: removed when the facet is
+    /// there and not `null` (`"deleted": null` is no deletion). The one rule, for the
+    /// delta feed and for events built from an item.
+    pub fn of_item(deleted_facet: Option<&Value>) -> ChangeKind {
+        if deleted_facet.is_some_and(|facet| !facet.is_null()) {
+            ChangeKind::Deleted
+        } else {
+            ChangeKind::Updated
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeKind::Updated => "updated",
@@ -100,11 +111,13 @@ impl Event {
     pub fn change(target: impl Into<String>, item: Box<RawValue>) -> Event {
         #[derive(Deserialize)]
         struct Facets {
-            deleted: Option<serde::de::IgnoredAny>,
+            deleted: Option<Value>,
         }
         let item = compact(item);
         let change = match serde_json::from_str::<Facets>(item.get()) {
-            Ok(Facets { deleted: Some(_) }) if item.get().starts_with('{') => ChangeKind::Deleted,
+            Ok(facets) if item.get().starts_with('{') => {
+                ChangeKind::of_item(facets.deleted.as_ref())
+            }
             _ => ChangeKind::Updated,
         };
         Event::Change {
@@ -231,7 +244,7 @@ pub(crate) fn item_name(item: &Value) -> Option<&str> {
     })
 }
 
-/// The time as the SPEC writes it: UTC, RFC 3339, milliseconds, `Z`.
+/// The time as the contract writes it (docs/contract.md): UTC, RFC 3339, milliseconds, `Z`.
 pub fn format_time(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }

@@ -25,6 +25,16 @@ pub enum Report {
     Status { label: String, status: Status },
 }
 
+impl Report {
+    /// `label` is given up: a permanent error. Nothing follows for it.
+    pub fn lost(label: String, error: anyhow::Error) -> Report {
+        Report::Status {
+            label,
+            status: Status::Lost(error),
+        }
+    }
+}
+
 /// The life of one target's link, as the user hears of it.
 #[derive(Debug)]
 pub enum Status {
@@ -55,6 +65,6 @@ pub enum Status {
     /// A delta round failed; the next one is in `retry_in`.
     DeltaFailed { error: String, retry_in: Duration },
     /// `--changes` while the socket cannot be opened: delta is asked every `every`
-    /// until it is back (reference §1: fall back to polling, never give realtime up).
+    /// until it is back (docs/graph-socketio.md §1: fall back to polling, never give realtime up).
     Fallback { every: Duration },
 }

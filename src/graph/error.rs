@@ -54,14 +54,6 @@ impl GraphError {
         }
     }
 
-    pub fn is_not_found(&self) -> bool {
-        self.status() == Some(404)
-    }
-
-    pub fn is_forbidden(&self) -> bool {
-        self.status() == Some(403)
-    }
-
     /// 410 Gone: a delta cursor that is no longer valid.
     pub fn is_gone(&self) -> bool {
         self.status() == Some(410)

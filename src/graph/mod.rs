@@ -97,10 +97,6 @@ impl GraphClient {
         &self.base
     }
 
-    pub fn tokens(&self) -> &TokenSource {
-        &self.tokens
-    }
-
     /// `GET {base}{path}` and decode the JSON answer. `path` starts with `/` and has its
     /// segments percent-encoded already (see [`segment`]).
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, GraphError> {

@@ -5,7 +5,7 @@
 //! `https://host/notifications?token=…`. The path is the socket.io namespace; the query
 //! (the token) is the only credential, so the URL is a secret: it only ever leaves this
 //! module through [`redact_url`]. The Engine.IO endpoint is `{origin}/socket.io/` with the
-//! original query kept (`reference/graph-socketio.md` §2).
+//! original query kept (`docs/graph-socketio.md` §2).
 //!
 //! The client is `rust_socketio` 0.6 (async), websocket transport only, with its own
 //! reconnection turned off: a supervisor above this module owns reconnection, because it
@@ -48,7 +48,7 @@ use crate::util::url::is_loopback;
 /// The socket.io event name under which Graph sends notifications.
 pub const NOTIFICATION_EVENT: &str = "notification";
 
-/// Knobs for [`connect`].
+/// How [`connect`] behaves; the supervisor uses the default.
 #[derive(Debug, Clone)]
 pub struct SocketOptions {
     /// Bound on the whole handshake: websocket upgrade, Engine.IO open and the namespace
@@ -59,7 +59,9 @@ pub struct SocketOptions {
 impl Default for SocketOptions {
     fn default() -> Self {
         SocketOptions {
-            connect_timeout: Duration::from_secs(30),
+            // Long enough for a slow TLS handshake across the world, short enough that
+            // a host that accepts and says nothing is given up within a backoff step.
+            connect_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -171,7 +173,7 @@ impl fmt::Display for SocketError {
 impl std::error::Error for SocketError {}
 
 /// From a `notificationUrl`, the Engine.IO address and the namespace
-/// (`reference/graph-socketio.md` §2): keep scheme and host, path → `/socket.io/`, keep the
+/// (`docs/graph-socketio.md` §2): keep scheme and host, path → `/socket.io/`, keep the
 /// query; the namespace is the original path (without a trailing `/`).
 ///
 /// Plain `http`/`ws` is accepted only for loopback hosts (the emulator): the query is the
@@ -274,11 +276,6 @@ impl Connection {
         Some(event)
     }
 
-    /// Where this connection goes (redacted when printed).
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-
     /// Close the link and wait until it is gone. Returns the events that were still
     /// queued, ending with the one `Disconnected` (reason [`DisconnectReason::Local`],
     /// unless the link had already ended on its own); empty if that was already read.
@@ -309,7 +306,7 @@ impl Drop for Connection {
 
 /// What our callbacks tell the connection thread.
 #[derive(Debug)]
-enum Signal {
+enum Callback {
     Joined,
     Notification(Value),
     ServerDisconnect,
@@ -322,19 +319,19 @@ enum Signal {
 /// builder, which lives as long as any `Client`; the last `Client` is the one inside the
 /// library's detached connection task. So this is dropped exactly when that task ends,
 /// including when it ends silently.
-struct EndGuard(mpsc::UnboundedSender<Signal>);
+struct EndGuard(mpsc::UnboundedSender<Callback>);
 
 impl Drop for EndGuard {
     fn drop(&mut self) {
-        let _ = self.0.send(Signal::Ended);
+        let _ = self.0.send(Callback::Ended);
     }
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-fn builder(endpoint: &Endpoint, signals: &mpsc::UnboundedSender<Signal>) -> ClientBuilder {
+fn builder(endpoint: &Endpoint, signals: &mpsc::UnboundedSender<Callback>) -> ClientBuilder {
     let guard = Arc::new(EndGuard(signals.clone()));
-    let on = |make: fn(Payload) -> Option<Signal>| {
+    let on = |make: fn(Payload) -> Option<Callback>| {
         let tx = signals.clone();
         let guard = guard.clone();
         move |payload: Payload, _client: Client| -> BoxFuture {
@@ -351,12 +348,12 @@ fn builder(endpoint: &Endpoint, signals: &mpsc::UnboundedSender<Signal>) -> Clie
         .transport_type(TransportType::Websocket)
         .reconnect(false)
         .reconnect_on_disconnect(false)
-        .on(Event::Connect, on(|_| Some(Signal::Joined)))
+        .on(Event::Connect, on(|_| Some(Callback::Joined)))
         .on(
             NOTIFICATION_EVENT,
-            on(|payload| accept_payload(payload_value(payload)).map(Signal::Notification)),
+            on(|payload| accept_payload(payload_value(payload)).map(Callback::Notification)),
         )
-        .on(Event::Close, on(|_| Some(Signal::ServerDisconnect)))
+        .on(Event::Close, on(|_| Some(Callback::ServerDisconnect)))
         .on(
             Event::Error,
             on(|payload| {
@@ -364,7 +361,7 @@ fn builder(endpoint: &Endpoint, signals: &mpsc::UnboundedSender<Signal>) -> Clie
                     Value::String(text) => text,
                     other => other.to_string(),
                 };
-                Some(Signal::Error(text))
+                Some(Callback::Error(text))
             }),
         )
         .on_any(move |event, _payload, _client| -> BoxFuture {
@@ -446,7 +443,7 @@ async fn run(
     events: mpsc::UnboundedSender<SocketEvent>,
     mut close: oneshot::Receiver<()>,
 ) {
-    let (signals_tx, mut signals) = mpsc::unbounded_channel::<Signal>();
+    let (signals_tx, mut signals) = mpsc::unbounded_channel::<Callback>();
     let builder = builder(&endpoint, &signals_tx);
     // Only the callbacks' senders may keep the channel open: when they are gone, so is
     // the library's task.
@@ -462,18 +459,18 @@ async fn run(
         let mut last_error = None;
         loop {
             match signals.recv().await {
-                Some(Signal::Joined) => return Ok(()),
-                Some(Signal::Error(text)) if text.starts_with(CONNECT_ERROR_PREFIX) => {
+                Some(Callback::Joined) => return Ok(()),
+                Some(Callback::Error(text)) if text.starts_with(CONNECT_ERROR_PREFIX) => {
                     return Err(SocketError::Refused(scrub(&text, &secret)))
                 }
-                Some(Signal::Error(text)) => last_error = Some(text),
-                Some(Signal::Notification(_)) | Some(Signal::ServerDisconnect) => {
+                Some(Callback::Error(text)) => last_error = Some(text),
+                Some(Callback::Notification(_)) | Some(Callback::ServerDisconnect) => {
                     // Nothing is sent before the join; a 41 before it is a refusal.
                     return Err(SocketError::Refused(
                         "disconnected before the namespace was joined".into(),
                     ));
                 }
-                Some(Signal::Ended) | None => {
+                Some(Callback::Ended) | None => {
                     return Err(SocketError::Connect(match last_error {
                         Some(text) => format!(
                             "the link ended during the handshake ({})",
@@ -504,19 +501,19 @@ async fn run(
         tokio::select! {
             biased;
             signal = signals.recv() => match signal {
-                Some(Signal::Notification(value)) => {
+                Some(Callback::Notification(value)) => {
                     let _ = events.send(SocketEvent::Notification(value));
                 }
-                Some(Signal::ServerDisconnect) => break DisconnectReason::ServerDisconnect,
-                Some(Signal::Error(text)) => {
+                Some(Callback::ServerDisconnect) => break DisconnectReason::ServerDisconnect,
+                Some(Callback::Error(text)) => {
                     // Fatal errors end the library's task right after this callback; a
                     // malformed packet does not. Decide when the task actually ends.
                     // A malformed frame is reported at -v; the stream goes on.
                     tracing::info!("socket.io client error: {}", scrub(&text, &secret));
                     last_error = Some(scrub(&text, &secret));
                 }
-                Some(Signal::Joined) => {}
-                Some(Signal::Ended) | None => {
+                Some(Callback::Joined) => {}
+                Some(Callback::Ended) | None => {
                     break match last_error.take() {
                         Some(text) => DisconnectReason::Transport(text),
                         None => DisconnectReason::Closed,

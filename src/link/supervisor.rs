@@ -1,10 +1,9 @@
 //! One target's link to Graph, kept alive: request the socket.io endpoint, connect,
 //! forward every notification, and after any failure back off and start again with a
-//! **fresh** endpoint (the old URL may have expired: reference §2).
+//! **fresh** endpoint (the old URL may have expired: docs/graph-socketio.md §2).
 //!
-//! A [`Supervisor`] is a small state machine, one state per step, so that the next
-//! steps (delta polling while the socketIo request fails, finer fault handling) slot in
-//! as states of their own:
+//! A [`Supervisor`] is a small state machine, one state per step, each a method that
+//! returns the next state, so that every fault is handled in the step where it occurs:
 //!
 //! ```text
 //!   Subscribe ──ok──▶ Connect ──ok──▶ Live ──disconnected──▶ Wait ──▶ Subscribe
@@ -20,16 +19,17 @@
 //! (some business accounts get it, sometimes only for a while), network failures, a
 //! refused or timed-out socket.io handshake — is retried forever with [`Backoff`].
 //!
-//! The supervisor prints nothing: it sends [`Report`]s, and the watch loop decides what
-//! goes to stdout (events) and stderr (status), so that output stays in one place.
+//! The supervisor prints nothing: statuses go to the watch loop as [`Report`]s, and
+//! notifications and outages to its [`LinkOwner`] — the loop itself ([`ToLoop`]) or
+//! the `--changes` task that owns the link — which decides what they mean.
 
 use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tokio::sync::watch as latest;
 use tokio::time::Instant;
 
 use super::payload::decode_notifications;
@@ -41,7 +41,7 @@ use crate::target::{self, Target};
 use crate::util::backoff::Backoff;
 use crate::util::redact::redact_url;
 
-/// Timings of a supervisor. The defaults are those of the reference (§1–2).
+/// Timings of a supervisor. The defaults are those of docs/graph-socketio.md §1–2.
 #[derive(Debug, Clone)]
 pub struct SupervisorOptions {
     pub socket: SocketOptions,
@@ -59,9 +59,7 @@ pub struct SupervisorOptions {
 impl Default for SupervisorOptions {
     fn default() -> Self {
         SupervisorOptions {
-            socket: SocketOptions {
-                connect_timeout: Duration::from_secs(20),
-            },
+            socket: SocketOptions::default(),
             first_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
             stable_after: Duration::from_secs(60),
@@ -118,79 +116,73 @@ enum Failure {
     Permanent(anyhow::Error),
 }
 
+/// Who a supervisor works for: where its news goes. The watch loop itself for a plain
+/// watch ([`ToLoop`]); the `--changes` task that owns the link otherwise. The
+/// supervisor only tells; what a notification or an outage means is its owner's
+/// business, so the supervisor knows nothing of `--changes`.
+pub trait LinkOwner: Send + Sync + 'static {
+    /// The watch loop's channel: statuses go there, and once it is closed (the loop
+    /// ended) the supervisor stops.
+    fn reports(&self) -> &mpsc::UnboundedSender<Report>;
+
+    /// One notification element of `target`. `false` once nobody listens.
+    fn notification(&self, target: &str, data: Box<RawValue>) -> bool;
+
+    /// The link is back after a drop: whatever was sent meanwhile is gone for good.
+    fn reconnected(&self) {}
+
+    /// An outage began (`true`: an attempt to get a link failed) or ended (a link is
+    /// up again). A link that drops and comes straight back is no outage.
+    fn outage(&self, _began: bool) {}
+}
+
+/// A plain watch: every notification element is a `notification` line.
+pub struct ToLoop(pub mpsc::UnboundedSender<Report>);
+
+impl LinkOwner for ToLoop {
+    fn reports(&self) -> &mpsc::UnboundedSender<Report> {
+        &self.0
+    }
+
+    fn notification(&self, target: &str, data: Box<RawValue>) -> bool {
+        let event = Event::notification(target, data);
+        self.0.send(Report::Event(event)).is_ok()
+    }
+}
+
 /// Keeps one target's link alive and forwards its notifications. See the module docs.
-pub struct Supervisor {
+pub struct Supervisor<O: LinkOwner> {
     target: Target,
     client: GraphClient,
-    reports: mpsc::UnboundedSender<Report>,
+    owner: O,
     options: SupervisorOptions,
     backoff: Backoff,
     connected_before: bool,
-    /// `--changes`: one message per notification element for the target's delta task.
-    pokes: Option<mpsc::Sender<()>>,
-    /// Send `notification` events to the loop (always, unless poking without
-    /// `--notifications`).
-    notifications: bool,
     /// Between a failed attempt and the next link that comes up: an outage.
     outage: bool,
-    /// `--changes`: `false` during an outage, so the delta task polls meanwhile.
-    link_up: Option<latest::Sender<bool>>,
 }
 
-impl Supervisor {
+impl<O: LinkOwner> Supervisor<O> {
     pub fn new(
         target: Target,
         client: GraphClient,
-        reports: mpsc::UnboundedSender<Report>,
+        owner: O,
         options: SupervisorOptions,
-    ) -> Supervisor {
+    ) -> Supervisor<O> {
         Supervisor {
             backoff: Backoff::new(options.first_backoff, options.max_backoff),
             target,
             client,
-            reports,
+            owner,
             options,
             connected_before: false,
-            pokes: None,
-            notifications: true,
             outage: false,
-            link_up: None,
         }
     }
 
-    /// `--changes`: poke `pokes` once per notification element (never blocking: a
-    /// full channel already means "a round is due"), and forward the `notification`
-    /// events to the loop only if `keep_notifications`.
-    pub fn poking(mut self, pokes: mpsc::Sender<()>, keep_notifications: bool) -> Supervisor {
-        self.pokes = Some(pokes);
-        self.notifications = keep_notifications;
-        self
-    }
-
-    /// Say on `link_up` when an outage begins (`false`: an attempt to get a link
-    /// failed) and ends (`true`: a link is up again). A link that drops and comes
-    /// straight back is no outage: the catch-up round covers it.
-    pub fn reporting_link(mut self, link_up: latest::Sender<bool>) -> Supervisor {
-        self.link_up = Some(link_up);
-        self
-    }
-
-    /// Run until the target is lost for good (reported as [`Status::Lost`]), or the
-    /// watch loop stops listening.
-    pub async fn run(self) {
-        let reports = self.reports.clone();
-        let label = self.target.label.clone();
-        if let Some(error) = self.watch().await {
-            let _ = reports.send(Report::Status {
-                label,
-                status: Status::Lost(error),
-            });
-        }
-    }
-
-    /// As [`Supervisor::run`], but a permanent error is returned rather than reported:
-    /// for the `--changes` task that owns this supervisor and reports for the target.
-    pub async fn watch(mut self) -> Option<anyhow::Error> {
+    /// Run until the target is lost for good (its error is returned) or the watch loop
+    /// stops listening (`None`).
+    pub async fn run(mut self) -> Option<anyhow::Error> {
         let mut state = State::Subscribe;
         loop {
             state = match state {
@@ -200,7 +192,7 @@ impl Supervisor {
                 State::Wait(delay) => {
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => State::Subscribe,
-                        _ = self.reports.closed() => State::Stop,
+                        _ = self.owner.reports().closed() => State::Stop,
                     }
                 }
                 State::Lost(error) => return Some(error),
@@ -228,12 +220,10 @@ impl Supervisor {
                     first: !self.connected_before,
                     display_name: self.target.display_name.clone(),
                 });
-                // Notifications sent while the link was down are gone for good: in
-                // `--changes` mode a reconnect asks for a catch-up delta round at once.
+                // Notifications sent while the link was down are gone for good: the
+                // owner may want to catch up (a delta round).
                 if self.connected_before {
-                    if let Some(pokes) = &self.pokes {
-                        let _ = pokes.try_send(());
-                    }
+                    self.owner.reconnected();
                 }
                 self.connected_before = true;
                 self.set_outage(false);
@@ -274,7 +264,7 @@ impl Supervisor {
                         return State::Lost(error);
                     }
                 }
-                _ = self.reports.closed() => return State::Stop,
+                _ = self.owner.reports().closed() => return State::Stop,
             }
         }
     }
@@ -282,7 +272,7 @@ impl Supervisor {
     /// Fetch a new endpoint and switch to it: connect the new link, then close the old
     /// one (forwarding what it still held). Notifications sent in the moment both are up
     /// may arrive twice; Graph duplicates them anyway. A failed renewal keeps the old
-    /// link and tries again after `renew_retry`, as the reference's clients do; only a
+    /// link and tries again after `renew_retry`, as the clients in docs/graph-socketio.md §1 do; only a
     /// permanent error ends the target.
     async fn renew(&mut self, live: &mut Live) -> Result<(), anyhow::Error> {
         let fresh = match self.request_endpoint().await {
@@ -346,9 +336,7 @@ impl Supervisor {
     fn set_outage(&mut self, outage: bool) {
         if self.outage != outage {
             self.outage = outage;
-            if let Some(link_up) = &self.link_up {
-                link_up.send_replace(!outage);
-            }
+            self.owner.outage(outage);
         }
     }
 
@@ -401,25 +389,15 @@ impl Supervisor {
         Some(Instant::now() + renew_in(left, self.options.renew_before))
     }
 
-    /// One `notification` event: one [`Event`] per element. `false` once nobody listens.
+    /// One `notification` event: its elements to the owner. `false` once nobody listens.
     fn forward(&self, payload: Value) -> bool {
-        for data in decode_notifications(payload) {
-            if let Some(pokes) = &self.pokes {
-                let _ = pokes.try_send(());
-            }
-            if !self.notifications {
-                continue;
-            }
-            let event = Event::notification(self.target.label.clone(), data);
-            if self.reports.send(Report::Event(event)).is_err() {
-                return false;
-            }
-        }
-        true
+        decode_notifications(payload)
+            .into_iter()
+            .all(|data| self.owner.notification(&self.target.label, data))
     }
 
     fn status(&self, status: Status) {
-        let _ = self.reports.send(Report::Status {
+        let _ = self.owner.reports().send(Report::Status {
             label: self.target.label.clone(),
             status,
         });
@@ -439,7 +417,34 @@ mod tests {
 
     const S: Duration = Duration::from_secs(1);
 
-    fn supervisor() -> (Supervisor, mpsc::UnboundedReceiver<Report>) {
+    /// An owner that records outages, as the `--changes` task's does.
+    struct Recorder {
+        reports: mpsc::UnboundedSender<Report>,
+        link_up: tokio::sync::watch::Sender<bool>,
+    }
+
+    impl LinkOwner for Recorder {
+        fn reports(&self) -> &mpsc::UnboundedSender<Report> {
+            &self.reports
+        }
+        fn notification(&self, _: &str, _: Box<RawValue>) -> bool {
+            true
+        }
+        fn outage(&self, began: bool) {
+            self.link_up.send_replace(!began);
+        }
+    }
+
+    fn supervisor() -> (Supervisor<ToLoop>, mpsc::UnboundedReceiver<Report>) {
+        let (target, client) = parts();
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Supervisor::new(target, client, ToLoop(tx), SupervisorOptions::default()),
+            rx,
+        )
+    }
+
+    fn parts() -> (Target, GraphClient) {
         let client = GraphClient::new(
             reqwest::Client::new(),
             url::Url::parse("http://127.0.0.1:9/v1.0").unwrap(),
@@ -453,11 +458,7 @@ mod tests {
             display_name: "OneDrive".into(),
             web_url: None,
         };
-        let (tx, rx) = mpsc::unbounded_channel();
-        (
-            Supervisor::new(target, client, tx, SupervisorOptions::default()),
-            rx,
-        )
+        (target, client)
     }
 
     #[test]
@@ -476,9 +477,14 @@ mod tests {
 
     #[test]
     fn an_outage_is_announced_once_and_signalled_to_the_delta_task() {
-        let (sup, mut reports) = supervisor();
-        let (link_tx, link_up) = latest::channel(true);
-        let mut sup = sup.reporting_link(link_tx);
+        let (target, client) = parts();
+        let (tx, mut reports) = mpsc::unbounded_channel();
+        let (link_tx, link_up) = tokio::sync::watch::channel(true);
+        let owner = Recorder {
+            reports: tx,
+            link_up: link_tx,
+        };
+        let mut sup = Supervisor::new(target, client, owner, SupervisorOptions::default());
         let mut firsts = || {
             let mut seen = Vec::new();
             while let Ok(report) = reports.try_recv() {

@@ -145,7 +145,7 @@ impl<W: Write> Output<W> {
     /// Write one event and flush.
     #[cfg(test)]
     pub fn write(&mut self, event: &Event) -> Result<(), OutputError> {
-        self.put(event)?;
+        self.put_line(event)?;
         self.sink.flush()?;
         Ok(())
     }
@@ -155,7 +155,7 @@ impl<W: Write> Output<W> {
     /// queued, so a burst costs one `write` instead of one per line, and no line is ever
     /// left in the buffer while graphwatch waits.
     pub fn write_buffered(&mut self, event: &Event) -> Result<(), OutputError> {
-        self.put(event)
+        self.put_line(event)
     }
 
     /// Flush what [`Output::write_buffered`] wrote.
@@ -168,7 +168,7 @@ impl<W: Write> Output<W> {
     #[cfg(test)]
     pub fn write_all(&mut self, events: &[Event]) -> Result<(), OutputError> {
         for event in events {
-            self.put(event)?;
+            self.put_line(event)?;
         }
         self.sink.flush()?;
         Ok(())
@@ -180,7 +180,7 @@ impl<W: Write> Output<W> {
         self.sink
     }
 
-    fn put(&mut self, event: &Event) -> Result<(), OutputError> {
+    fn put_line(&mut self, event: &Event) -> Result<(), OutputError> {
         self.line.clear();
         match &self.render {
             Render::Json => {

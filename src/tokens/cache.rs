@@ -282,7 +282,7 @@ mod tests {
             br#"{"access_token": "AT-secret-cut-sho"#.to_vec(),
         ] {
             let err = parse_cache(Path::new("/t/default.json"), "default", &bytes).unwrap_err();
-            let report = crate::exit::report(&err);
+            let report = crate::exit::one_line(&err);
             assert!(!report.contains("secret"), "{report}");
             assert!(report.contains("/t/default.json is damaged"), "{report}");
             assert!(report.contains("line 1 column"), "{report}");

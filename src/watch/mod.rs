@@ -35,7 +35,7 @@ use crate::event::report::{Report, Status};
 use crate::event::Event;
 use crate::exit;
 use crate::graph::GraphClient;
-use crate::link::supervisor::Supervisor;
+use crate::link::supervisor::{Supervisor, ToLoop};
 use crate::output::exec::{ExecOptions, ExecRunner};
 use crate::output::{Output, OutputError, Render, Stdout};
 use crate::target::{self, Target, TargetSpec};
@@ -161,17 +161,17 @@ pub async fn run(
                     } else {
                         status.error(format!(
                             "graphwatch: {label}: stopped watching: {}",
-                            exit::report(&error)
+                            exit::one_line(&error)
                         ));
                         lost.push(label);
                     }
-                    status.done_if(emitter.progress.joined + lost.len() >= targets.len());
+                    status.clear_spinner_if(emitter.progress.joined + lost.len() >= targets.len());
                 }
                 Some(Report::Status { label, status: s }) => {
                     if matches!(s, Status::Connected { first: true, .. } | Status::Polling { .. }) {
                         emitter.progress.joined += 1;
                         emitter.publish();
-                        status.done_if(emitter.progress.joined + lost.len() >= targets.len());
+                        status.clear_spinner_if(emitter.progress.joined + lost.len() >= targets.len());
                     }
                     status.show(&label, s);
                 }
@@ -182,7 +182,7 @@ pub async fn run(
             _ = stopped(&mut stop) => break End::Stopped,
         }
     };
-    status.done_if(true);
+    status.clear_spinner_if(true);
     // Whatever ended the loop, no written line stays in the buffer.
     emitter.output.flush()?;
     let written = emitter.progress.written;
@@ -245,10 +245,15 @@ fn spawn_all(
                 let supervisor = Supervisor::new(
                     target.clone(),
                     client.clone(),
-                    reports_tx.clone(),
+                    ToLoop(reports_tx.clone()),
                     options.supervisor.clone(),
                 );
-                tokio::spawn(supervisor.run());
+                let (label, reports) = (target.label.clone(), reports_tx.clone());
+                tokio::spawn(async move {
+                    if let Some(error) = supervisor.run().await {
+                        let _ = reports.send(Report::lost(label, error));
+                    }
+                });
             }
         }
     }

@@ -129,21 +129,21 @@ fn changes_options(args: &WatchArgs) -> Result<Option<ChangesOptions>, Error> {
                 .hint("write a duration such as 30s, 5m, 1h30m or 500ms")
         })
     };
-    let mut settings = coalesce::Settings::default();
-    settings.poll = Some(match &args.poll {
+    let mut timings = coalesce::Timings::default();
+    timings.poll = Some(match &args.poll {
         Some(text) => duration("--poll", text)?,
         None if args.no_socket => Duration::from_secs(60),
-        None => settings.poll.unwrap_or(Duration::from_secs(300)),
+        None => timings.poll.unwrap_or(Duration::from_secs(300)),
     });
     // While the socket is down, poll at least this often (never slower than --poll).
     let fallback_poll = match &args.fallback_poll {
         Some(text) => duration("--fallback-poll", text)?,
         None => DEFAULT_FALLBACK_POLL,
     }
-    .min(settings.poll.unwrap_or(Duration::MAX));
+    .min(timings.poll.unwrap_or(Duration::MAX));
     if let Some(text) = &args.debounce {
-        settings.debounce = duration("--debounce", text)?;
-        settings.max_delay = settings.max_delay.max(settings.debounce);
+        timings.debounce = duration("--debounce", text)?;
+        timings.max_delay = timings.max_delay.max(timings.debounce);
     }
     if let Some(folder) = &args.path {
         if !folder.starts_with('/') {
@@ -158,7 +158,7 @@ fn changes_options(args: &WatchArgs) -> Result<Option<ChangesOptions>, Error> {
         socket: !args.no_socket,
         keep_notifications: args.notifications,
         fallback_poll,
-        settings,
+        timings,
         path: args.path.clone(),
         state: args.state.clone(),
     }))

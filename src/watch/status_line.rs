@@ -30,7 +30,7 @@ impl StatusLine {
         }
     }
 
-    pub fn done_if(&mut self, done: bool) {
+    pub fn clear_spinner_if(&mut self, done: bool) {
         if done {
             if let Some(bar) = self.spinner.take() {
                 bar.finish_and_clear();

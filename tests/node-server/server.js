@@ -1,6 +1,6 @@
 // An independent socket.io 4 peer for graphwatch's client tests (tests/socket.rs).
 //
-// Serves what Microsoft Graph's push host serves (reference/graph-socketio.md §2-3):
+// Serves what Microsoft Graph's push host serves (docs/graph-socketio.md §2-3):
 // Engine.IO 4 over websocket only, namespace /notifications, the credential as `token`
 // in the query, and `notification` events whose argument is a JSON *string* holding
 // {"value":[…]}.

@@ -1,4 +1,4 @@
-//! Delta for drives and lists (reference §4): full enumeration, `token=latest`, changes
+//! Delta for drives and lists (docs/graph-socketio.md §4): full enumeration, `token=latest`, changes
 //! since a cursor with the latest state of each item, paging, and 410 for cursors this
 //! emulator did not hand out.
 //!

@@ -216,7 +216,7 @@ pub fn notification_url(subscription: &Value) -> String {
         .to_string()
 }
 
-/// The websocket URL a client derives from a notificationUrl (reference §2): same host,
+/// The websocket URL a client derives from a notificationUrl (docs/graph-socketio.md §2): same host,
 /// path `/socket.io/`, the original query plus `EIO=4&transport=websocket`.
 pub fn websocket_url(notification_url: &str) -> String {
     let mut url = url::Url::parse(notification_url).expect("notificationUrl is a URL");
