@@ -4,7 +4,7 @@
 //! Output is awaited line by line with a deadline, never with fixed sleeps; round
 //! counts come from the emulator's counters, not from the clock.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::mpsc::RecvTimeoutError;

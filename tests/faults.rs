@@ -8,7 +8,7 @@
 //! keeps the safety-net poll out of the way, so a change only appears if the stream (or
 //! the catch-up round after a reconnect) brings it.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

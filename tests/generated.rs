@@ -2,7 +2,7 @@
 //! command line as it is now. When the CLI changes, regenerate them with
 //!
 //! ```sh
-//! GRAPHWATCH_REGENERATE=1 cargo test --test generated
+//! GRAPHWATCH_REGENERATE=1 cargo test --test integration generated::
 //! ```
 //!
 //! and commit the result.

@@ -4,7 +4,7 @@
 //! never an unbounded buffer. Evidence for docs/security.md and docs/decisions.md
 //! ("Frame and payload sizes").
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

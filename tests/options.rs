@@ -1,6 +1,6 @@
 //! Option resolution: precedence, config.toml, URL rules, usage errors.
 
-mod common;
+use crate::common;
 
 use common::{stderr, stdout, Env, ADELE};
 

@@ -5,7 +5,7 @@
 //! stdout, stderr or the `--state` file. The one exception, by design, is the
 //! `endpoint` command's stdout (the user asked for the notificationUrl).
 
-mod common;
+use crate::common;
 
 use common::watcher::{change, upload, Watcher};
 use common::{stderr, stdout, Env};

@@ -1,6 +1,6 @@
 //! Sign-in, the token cache and its refresh, end to end against the emulator.
 
-mod common;
+use crate::common;
 
 use common::{stderr, stdout, Env, ADELE};
 use serde_json::{json, Value};

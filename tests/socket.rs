@@ -72,9 +72,7 @@ fn decode_notifications(payload: Value) -> Vec<Value> {
 
 // ---------------------------------------------------------------------------------------
 // The Node peer: tests/node-server, shared with the CLI's stream tests.
-#[path = "common/peer.rs"]
-mod peer;
-use peer::Peer;
+use crate::common::peer::Peer;
 
 fn subscription_ids(values: &[Value]) -> Vec<String> {
     values

@@ -5,7 +5,7 @@
 //! Output is awaited line by line with a deadline (a reader thread per stream), never
 //! with fixed sleeps; nothing asserts on wall-clock durations.
 
-mod common;
+use crate::common;
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! Every SPEC form resolves to the right socketIo request; failures have the right
 //! exit codes. Sign-in is not the point here: these use `--access-token`.
 
-mod common;
+use crate::common;
 
 use common::{stderr, stdout, Env, ADELE, GROUP_ID};
 use serde_json::Value;

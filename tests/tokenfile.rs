@@ -72,7 +72,12 @@ fn a_writer_killed_mid_write_leaves_the_old_file_whole() {
     assert_eq!(mode(&path), 0o600);
 
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["writer_child", "--exact", "--ignored", "--nocapture"])
+        .args([
+            "tokenfile::writer_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
         .args(["--test-threads", "1"])
         .env(CHILD_PATH, &path)
         .stdin(Stdio::null())

@@ -2,7 +2,7 @@
 //! of bad SPEC exits 2 with exactly one line on stderr that names the problem and the
 //! accepted forms, and nothing on stdout. No sign-in is needed to be told.
 
-mod common;
+use crate::common;
 
 use common::{stderr, stdout, Env};
 

@@ -5,7 +5,7 @@
 //! Identity control routes (revoke, expire-access-tokens) are covered in `identity.rs`,
 //! socket faults (disconnect, kill, stall, expire) in `wire.rs`.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

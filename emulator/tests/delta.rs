@@ -1,7 +1,7 @@
 //! Delta for drives and lists: enumeration, cursors, paging, latest state, deletes,
 //! ancestors, 410 resync, lag and persistence.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

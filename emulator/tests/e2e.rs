@@ -3,7 +3,7 @@
 //! URLs, real Graph mutations, the notifications they cause (and do not cause), and delta
 //! from a cursor taken before the changes.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

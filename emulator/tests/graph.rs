@@ -1,6 +1,6 @@
 //! Graph v1.0 reads, errors, socketIo endpoints and mutations of the emulator.
 
-mod common;
+use crate::common;
 
 use common::{by_id, start, Graph};
 use graphwatch_emulator::seed;

@@ -1,7 +1,7 @@
 //! The identity platform stand-in, driven over HTTP as a device-code client and a person
 //! at `/devicelogin` would drive it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //!
 //! Node.js and npm are required: without them these tests fail, they do not skip.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Stdio;

@@ -3,7 +3,7 @@
 //! environment, usage errors exit 2, and `--persist` carries tokens, delta cursors and
 //! subscriptions across a crash (SIGKILL) and a restart on the same port.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Stdio;

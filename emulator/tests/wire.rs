@@ -1,7 +1,7 @@
 //! The emulator's socket.io side, byte for byte on the wire, against
 //! `docs/graph-socketio.md` §1–3, with a raw websocket client that forgives nothing.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

@@ -1,6 +1,5 @@
 //! Shared setup of the CLI's end-to-end tests: an emulator in-process on a free port,
 //! a temporary config directory, and the `graphwatch` binary pointed at both.
-#![allow(dead_code)]
 
 use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
@@ -13,7 +12,6 @@ pub mod watcher;
 use serde_json::{json, Value};
 
 pub const ADELE: &str = "adele@contoso.onmicrosoft.com";
-pub const MEGAN: &str = "megan@contoso.onmicrosoft.com";
 pub const GROUP_ID: &str = "02bd9fd6-8f93-4758-87c3-1fb73740a315";
 
 pub struct Env {
@@ -115,19 +113,6 @@ impl Env {
             );
             response.json().await.unwrap_or(Value::Null)
         })
-    }
-
-    pub fn patch_settings(&self, body: Value) {
-        let url = format!("{}/_emulator/settings", self.base);
-        self.rt.block_on(async move {
-            let response = reqwest::Client::new()
-                .patch(url)
-                .json(&body)
-                .send()
-                .await
-                .expect("settings request");
-            assert!(response.status().is_success());
-        });
     }
 
     pub fn get(&self, path: &str) -> Value {

@@ -1,5 +1,4 @@
 //! Helpers shared by the emulator's integration tests.
-#![allow(dead_code)]
 
 use graphwatch_emulator::{EmulatorArgs, Running};
 use serde_json::{json, Value};

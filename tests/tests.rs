@@ -1,0 +1,28 @@
+//! The CLI's integration tests, as one test binary (ripgrep's layout): each file in
+//! tests/ is a module here, so the crate, the emulator and the dev-dependencies are
+//! linked once instead of once per file. `cargo test --test integration NAME` runs
+//! the tests whose path contains NAME (e.g. `faults::`, `stream::reconnects`).
+//!
+//! The modules share one process: a test that needs process-wide state (environment
+//! variables, the current directory, the umask, signal handlers) must set it in a
+//! child process, never in this one. See docs/decisions.md, "Integration tests: one
+//! binary per crate".
+
+// Shared setup: an emulator in-process, a config directory, the binary, the Node peer.
+mod common;
+
+mod changes;
+mod delta;
+mod faults;
+mod fuzz_corpus;
+mod generated;
+mod hostile;
+mod options;
+mod properties;
+mod secrets;
+mod signin;
+mod socket;
+mod stream;
+mod targets;
+mod tokenfile;
+mod usage;
