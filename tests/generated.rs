@@ -95,7 +95,7 @@ fn completions_and_man_pages_are_up_to_date() {
     }
     assert!(
         stale.is_empty(),
-        "the generated files are stale ({}); regenerate them with `{REGENERATE}=1 cargo test --test generated` and commit them",
+        "the generated files are stale ({}); regenerate them with `{REGENERATE}=1 cargo test --test integration generated::` and commit them",
         stale.join(", ")
     );
 }

@@ -11,6 +11,7 @@
 // Shared setup: an emulator in-process, a config directory, the binary, the Node peer.
 mod common;
 
+mod architecture;
 mod changes;
 mod delta;
 mod faults;
