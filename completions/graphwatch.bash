@@ -155,13 +155,17 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__drive)
-            opts="-n -o -v -q -h -V --template --count --timeout --exec --backoff --changes --state --poll --no-socket --fallback-poll --path --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --template --jq --count --timeout --exec --backoff --changes --state --poll --no-socket --fallback-poll --path --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --template)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jq)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -545,13 +549,17 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__list)
-            opts="-n -o -v -q -h -V --template --count --timeout --exec --backoff --changes --state --poll --no-socket --fallback-poll --path --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --template --jq --count --timeout --exec --backoff --changes --state --poll --no-socket --fallback-poll --path --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --template)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jq)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -743,7 +751,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__watch)
-            opts="-n -o -v -q -h -V --drive --list --template --count --timeout --exec --backoff --changes --state --poll --no-socket --fallback-poll --path --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --drive --list --template --jq --count --timeout --exec --backoff --changes --state --poll --no-socket --fallback-poll --path --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -758,6 +766,10 @@ _graphwatch() {
                     return 0
                     ;;
                 --template)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jq)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -120,6 +120,7 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
         }
         &'graphwatch;drive'= {
             cand --template 'One line per event from {field.path} placeholders, e.g. ''{time} {target} {data.resource}'''
+            cand --jq 'A jq filter over each event''s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq ''select(.change == "deleted") | .item.name'''
             cand -n 'Exit 0 after N events were written'
             cand --count 'Exit 0 after N events were written'
             cand --timeout 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached'
@@ -153,6 +154,7 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
         }
         &'graphwatch;list'= {
             cand --template 'One line per event from {field.path} placeholders, e.g. ''{time} {target} {data.resource}'''
+            cand --jq 'A jq filter over each event''s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq ''select(.change == "deleted") | .item.name'''
             cand -n 'Exit 0 after N events were written'
             cand --count 'Exit 0 after N events were written'
             cand --timeout 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached'
@@ -188,6 +190,7 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
             cand --drive 'A drive or document library to watch (repeatable)'
             cand --list 'A SharePoint list to watch (repeatable)'
             cand --template 'One line per event from {field.path} placeholders, e.g. ''{time} {target} {data.resource}'''
+            cand --jq 'A jq filter over each event''s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq ''select(.change == "deleted") | .item.name'''
             cand -n 'Exit 0 after N events were written'
             cand --count 'Exit 0 after N events were written'
             cand --timeout 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached'

@@ -274,6 +274,12 @@ pub struct WatchArgs {
     #[arg(long, value_name = "TPL")]
     pub template: Option<String>,
 
+    /// A jq filter over each event's JSON line: strings are written raw, other values as
+    /// JSON, one line each; `empty` drops the event (not written, not counted, not run by
+    /// --exec), e.g. --jq 'select(.change == "deleted") | .item.name'
+    #[arg(long, value_name = "EXPR")]
+    pub jq: Option<String>,
+
     /// Exit 0 after N events were written
     #[arg(short = 'n', long, value_name = "N", allow_negative_numbers = true)]
     pub count: Option<u64>,

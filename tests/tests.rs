@@ -18,6 +18,7 @@ mod faults;
 mod fuzz_corpus;
 mod generated;
 mod hostile;
+mod jq;
 mod options;
 mod properties;
 mod secrets;

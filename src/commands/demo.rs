@@ -23,7 +23,7 @@ use super::App;
 use crate::cli::{DemoArgs, GlobalArgs};
 use crate::error::Error;
 use crate::graph::GraphClient;
-use crate::output::Template;
+use crate::output::{LineFormat, Template};
 use crate::settings::{self, Settings, DEFAULT_CLIENT_ID, DEFAULT_TENANT};
 use crate::signin;
 use crate::target::{DriveSpec, ListSpec, TargetSpec};
@@ -110,11 +110,11 @@ async fn demo(
         stop: Some(stop_rx),
     };
     let options = WatchOptions {
-        template,
+        line: template.map(LineFormat::Template),
         ..WatchOptions::default()
     };
     let client = app.graph_client();
-    let render = app.render(options.template.clone());
+    let render = app.render(options.line.clone());
     let script = async {
         let result = Script::new(client.clone(), ui, progress_rx).run().await;
         let _ = stop_tx.send(());

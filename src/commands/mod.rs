@@ -11,7 +11,7 @@ mod stream;
 use crate::cli::{Cli, Command, GlobalArgs, GraphArgs, OutputFormat};
 use crate::graph::{self, GraphClient};
 use crate::logging;
-use crate::output::{Render, Template};
+use crate::output::{LineFormat, Render};
 use crate::settings::{self, Settings};
 use crate::term::Term;
 use crate::tokens::TokenSource;
@@ -96,8 +96,8 @@ impl App {
         self.term.output_format(self.settings.output)
     }
 
-    /// How the watch renders events: a template wins over the format.
-    fn render(&self, template: Option<Template>) -> Render {
-        Render::choose(self.output_format(), template, self.term.stdout_color())
+    /// How the watch renders events: `--template` or `--jq` win over the format.
+    fn render(&self, line: Option<LineFormat>) -> Render {
+        Render::choose(self.output_format(), line, self.term.stdout_color())
     }
 }

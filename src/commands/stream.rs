@@ -31,7 +31,7 @@ pub(super) async fn run(
 ) -> anyhow::Result<()> {
     let options = WatchOptions::from_args(args)?;
     let app = App::new(global, graph)?;
-    let render = app.render(options.template.clone());
+    let render = app.render(options.line.clone());
     watch::run(
         app.graph_client(),
         &app.term,

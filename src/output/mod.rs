@@ -8,17 +8,20 @@
 //! [`OutputError::BrokenPipe`] so the program can end quietly.
 
 pub mod exec;
+pub mod jq;
 pub mod pretty;
 pub mod template;
 
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::cli::OutputFormat;
 use crate::event::{Event, Line};
 
+pub use jq::JqFilter;
 pub use pretty::pretty_line;
 pub use template::Template;
 
@@ -59,6 +62,8 @@ pub enum Render {
         width: Option<usize>,
     },
     Template(Template),
+    /// `--jq`: the JSON line through a jq filter; none, one or several lines per event.
+    Jq(Arc<JqFilter>),
 }
 
 /// Output failed.
@@ -111,11 +116,13 @@ pub struct Output<W: Write> {
 pub type Stdout = io::BufWriter<io::Stdout>;
 
 impl Render {
-    /// A template wins over the format; pretty lines are cut to the terminal's width.
+    /// `--jq` or a template win over the format; pretty lines are cut to the terminal's
+    /// width.
     /// `format` and `color` as [`crate::term::Term`] decided them for stdout.
-    pub fn choose(format: OutputFormat, template: Option<Template>, color: bool) -> Render {
-        match (template, format) {
-            (Some(template), _) => Render::Template(template),
+    pub fn choose(format: OutputFormat, line: Option<LineFormat>, color: bool) -> Render {
+        match (line, format) {
+            (Some(LineFormat::Jq(filter)), _) => Render::Jq(filter),
+            (Some(LineFormat::Template(template)), _) => Render::Template(template),
             (None, OutputFormat::Json) => Render::Json,
             (None, OutputFormat::Pretty) => Render::Pretty { color, width: None },
         }
@@ -154,7 +161,8 @@ impl<W: Write> Output<W> {
     /// before it waits for anything: the watch loop flushes once no further event is
     /// queued, so a burst costs one `write` instead of one per line, and no line is ever
     /// left in the buffer while graphwatch waits.
-    pub fn write_buffered(&mut self, event: &Event) -> Result<(), OutputError> {
+    /// Returns how many lines the event became: 1, except with `--jq` (0 drops it).
+    pub fn write_buffered(&mut self, event: &Event) -> Result<usize, OutputError> {
         self.put_line(event)
     }
 
@@ -180,9 +188,10 @@ impl<W: Write> Output<W> {
         self.sink
     }
 
-    fn put_line(&mut self, event: &Event) -> Result<(), OutputError> {
+    fn put_line(&mut self, event: &Event) -> Result<usize, OutputError> {
         self.line.clear();
         match &self.render {
+            Render::Jq(filter) => return self.put_jq(filter.clone(), event),
             Render::Json => {
                 // Straight into the buffer: no String per line. serde_json hands back the
                 // sink's own io::Error, so a closed pipe is still a BrokenPipe.
@@ -203,8 +212,40 @@ impl<W: Write> Output<W> {
         }
         self.line.push('\n');
         self.sink.write_all(self.line.as_bytes())?;
-        Ok(())
+        Ok(1)
     }
+
+    /// The `--jq` lines of one event. A filter that fails on this event is reported on
+    /// stderr, and the event dropped: the stream goes on, as jq goes on to its next
+    /// input.
+    fn put_jq(&mut self, filter: Arc<JqFilter>, event: &Event) -> Result<usize, OutputError> {
+        let lines = match filter.run(&event.to_json_line()) {
+            Ok(lines) => lines,
+            Err(error) => {
+                let _ = writeln!(
+                    io::stderr().lock(),
+                    "graphwatch: --jq: {} for the {} event of {}",
+                    crate::util::text::shown_text(&error, 300),
+                    event.kind(),
+                    crate::util::text::one_line(event.target())
+                );
+                return Ok(0);
+            }
+        };
+        for line in &lines {
+            // A raw string may hold newlines; one output line per value all the same.
+            self.sink.write_all(line.replace('\n', " ").as_bytes())?;
+            self.sink.write_all(b"\n")?;
+        }
+        Ok(lines.len())
+    }
+}
+
+/// The line formats given on the command line, which win over `-o`.
+#[derive(Debug, Clone)]
+pub enum LineFormat {
+    Template(Template),
+    Jq(Arc<JqFilter>),
 }
 
 #[cfg(test)]

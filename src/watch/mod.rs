@@ -271,9 +271,12 @@ struct Emitter<'h> {
 }
 
 impl Emitter<'_> {
-    /// Write one event; `true` once `--count` events were written.
+    /// Write one event; `true` once `--count` events were written. An event that `--jq`
+    /// drops is neither run by `--exec` nor counted.
     fn emit(&mut self, event: &Event) -> Result<bool, OutputError> {
-        self.output.write_buffered(event)?;
+        if self.output.write_buffered(event)? == 0 {
+            return Ok(false);
+        }
         if let Some(exec) = &self.exec {
             exec.submit(event);
         }

@@ -2,6 +2,7 @@
 //! runs with ([`WatchOptions`]), ripgrep's LowArgs → HiArgs step. Every bad value is a
 //! one-line usage error (exit 2) here, before anyone signs in or anything connects.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::changes::coalesce;
@@ -10,8 +11,16 @@ use crate::changes::ChangesOptions;
 use crate::cli::WatchArgs;
 use crate::error::Error;
 use crate::link::supervisor::SupervisorOptions;
-use crate::output::Template;
+use crate::output::{JqFilter, LineFormat, Template};
 use crate::util::duration::parse_duration;
+
+/// A `--jq` expression, compiled; a bad one is a usage error naming the character.
+fn jq(code: &str) -> Result<JqFilter, Error> {
+    JqFilter::parse(code).map_err(|e| {
+        Error::usage(format!("{e} in {code:?}"))
+            .hint("write a jq filter over the event's JSON line, e.g. --jq '.item.name' or --jq 'select(.change == \"deleted\")'")
+    })
+}
 
 /// A `--template`, parsed; a bad one is a usage error that says how to write one. (The
 /// demo takes `--template` too.)
@@ -29,7 +38,8 @@ pub struct WatchOptions {
     /// The duration and how the user wrote it (for messages).
     pub timeout: Option<(Duration, String)>,
     pub exec: Option<String>,
-    pub template: Option<Template>,
+    /// `--template` or `--jq`: the line format that wins over `-o`.
+    pub line: Option<LineFormat>,
     /// `--changes` (or `--no-socket`) and its options.
     pub changes: Option<ChangesOptions>,
     /// Reconnect timings (`--backoff`).
@@ -39,7 +49,15 @@ pub struct WatchOptions {
 impl WatchOptions {
     /// Check the options; a bad value is a one-line usage error (exit 2).
     pub fn from_args(args: &WatchArgs) -> Result<WatchOptions, Error> {
-        let template = args.template.as_deref().map(template).transpose()?;
+        let line = match (&args.template, &args.jq) {
+            (Some(_), Some(_)) => return Err(Error::usage(
+                "--template and --jq both say how to write a line",
+            )
+            .hint("give one of them (--jq can build the text: --jq '\"\\(.time) \\(.target)\"')")),
+            (Some(text), None) => Some(LineFormat::Template(template(text)?)),
+            (None, Some(code)) => Some(LineFormat::Jq(Arc::new(jq(code)?))),
+            (None, None) => None,
+        };
         let timeout = match &args.timeout {
             Some(text) => Some((
                 parse_duration(text).map_err(|why| {
@@ -69,7 +87,7 @@ impl WatchOptions {
             count: args.count,
             timeout,
             exec: args.exec.clone(),
-            template,
+            line,
             changes: changes_options(args)?,
             supervisor,
         })
