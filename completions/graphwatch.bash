@@ -549,7 +549,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__list)
-            opts="-n -o -v -q -h -V --template --jq --count --timeout --exec --backoff --changes --state --poll --no-socket --fallback-poll --path --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --template --jq --count --timeout --exec --backoff --changes --state --poll --no-socket --fallback-poll --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --path --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -595,10 +595,6 @@ _graphwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --path)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --debounce)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -635,6 +631,10 @@ _graphwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -647,7 +647,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__login)
-            opts="-o -v -q -h -V --scope --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-o -v -q -h -V --scope --graph-url --login-url --tenant --client-id --access-token --profile --output --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -655,14 +655,6 @@ _graphwatch() {
             case "${prev}" in
                 --scope)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "json pretty" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "json pretty" -- "${cur}"))
                     return 0
                     ;;
                 --graph-url)
@@ -687,6 +679,14 @@ _graphwatch() {
                     ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json pretty" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json pretty" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -701,20 +701,12 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__logout)
-            opts="-o -v -q -h -V --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-o -v -q -h -V --graph-url --login-url --tenant --client-id --access-token --profile --output --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --output)
-                    COMPREPLY=($(compgen -W "json pretty" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "json pretty" -- "${cur}"))
-                    return 0
-                    ;;
                 --graph-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -737,6 +729,14 @@ _graphwatch() {
                     ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json pretty" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json pretty" -- "${cur}"))
                     return 0
                     ;;
                 --color)

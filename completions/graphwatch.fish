@@ -43,35 +43,35 @@ complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "demo" -d 'See
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l scope -d 'Ask for this scope too (repeatable), e.g. --scope Files.Read.All' -r
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
-pretty\t'For people'"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l graph-url -d 'Graph base URL [default: https://graph.microsoft.com/v1.0]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l login-url -d 'Sign-in service base URL [default: https://login.microsoftonline.com]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
+pretty\t'For people'"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s h -l help -d 'Print help'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s V -l version -d 'Print version'
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
-pretty\t'For people'"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l graph-url -d 'Graph base URL [default: https://graph.microsoft.com/v1.0]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l login-url -d 'Sign-in service base URL [default: https://login.microsoftonline.com]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
+pretty\t'For people'"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s h -l help -d 'Print help'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s V -l version -d 'Print version'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
 pretty\t'For people'"
@@ -143,7 +143,6 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l backoff -
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l fallback-poll -d 'While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]' -r
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l path -d 'Drives only: write changes of items under this folder only, e.g. /Documents/Reports' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l debounce -d 'Quiet time after the last notification of a burst before a delta round [default: 500ms]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
 pretty\t'For people'"
@@ -153,6 +152,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l tenant -d
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l path -d 'Drives only: write changes of items under this folder only, e.g. /Documents/Reports' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"

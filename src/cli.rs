@@ -24,9 +24,10 @@ Graph options (-o, --graph-url, --login-url, --tenant, --client-id, --access-tok
 --profile) follow the command: `graphwatch whoami --profile work`. See `graphwatch
 help COMMAND`.
 
-Every option that has an environment variable can also be set in config.toml
-(in the config directory, or in GRAPHWATCH_CONFIG_DIR). Precedence, highest first:
-command-line flag, environment variable, config.toml, built-in default.
+The Graph options output, graph_url, login_url, tenant, client_id and profile, and
+color, can also be set in config.toml (in the config directory, or in
+GRAPHWATCH_CONFIG_DIR); --access-token and --backoff cannot. Precedence, highest
+first: command-line flag, environment variable, config.toml, built-in default.
 
 Exit status: 0 ok, 1 error, 2 bad usage, 3 not signed in / sign-in failed,
 4 target not found or access denied, 124 --timeout before --count events.";
@@ -76,9 +77,11 @@ Examples:
 
 Scopes asked for: offline_access openid profile Files.Read, plus Sites.Read.All unless
 the tenant is `consumers`; --scope adds more.")]
+    #[command(mut_arg("output", |a| a.hide(true)))]
     Login(LoginArgs),
 
     /// Forget the profile's tokens
+    #[command(mut_arg("output", |a| a.hide(true)))]
     Logout(GraphOnlyArgs),
 
     /// Show the signed-in account, tenant, scopes and token expiry (never a token)
@@ -110,7 +113,7 @@ Examples:
     Drive(DriveArgs),
 
     /// Watch one SharePoint list and write each notification as it arrives
-    #[command(after_help = LIST_HELP)]
+    #[command(after_help = LIST_HELP, mut_arg("path", |a| a.hide(true)))]
     List(ListArgs),
 
     /// Watch several drives and lists at once, as one merged stream
@@ -149,7 +152,7 @@ macro_rules! watch_footer {
         "\
 Output: one line per event on stdout, flushed at once; JSON lines when stdout is not a
 terminal (or -o json), a short line for people on a terminal (or -o pretty):
-  {\"type\":\"notification\",\"time\":\"…\",\"target\":\"drive:me\",\"subscriptionId\":\"…\",\"data\":{…}}
+  {\"type\":\"notification\",\"time\":\"…\",\"target\":\"…\",\"subscriptionId\":\"…\",\"data\":{…}}
 Status and reconnects go to stderr. Graph sends a notification (often twice) when
 something in the target changed; it does not say what.
 

@@ -8,7 +8,6 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use serde::Deserialize;
 use url::Url;
 
@@ -102,7 +101,13 @@ pub fn load_file(dir: &Path) -> anyhow::Result<ConfigFile> {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
         Err(e) => {
-            return Err(e).with_context(|| format!("cannot read {}", path.display()));
+            // Not text, a directory in its place, no permission: the user's file is
+            // wrong, not the program (exit 2).
+            return Err(Error::usage(format!("cannot read {} ({e})", path.display()))
+                .hint(format!(
+                    "make it a UTF-8 TOML file, or remove it (set {CONFIG_DIR_ENV} to use another directory)"
+                ))
+                .into());
         }
     };
     parse_file(&text).map_err(|e| {
@@ -143,42 +148,32 @@ pub fn resolve(global: &GlobalArgs, args: &GraphArgs) -> anyhow::Result<Settings
     let config_dir = config_dir()?;
     let file = load_file(&config_dir)?;
 
-    let graph_url = validate_url(
-        "--graph-url",
-        args.graph_url
-            .as_deref()
-            .or(file.graph_url.as_deref())
-            .unwrap_or(DEFAULT_GRAPH_URL),
-    )?;
-    let login_url = validate_url(
-        "--login-url",
-        args.login_url
-            .as_deref()
-            .or(file.login_url.as_deref())
-            .unwrap_or(DEFAULT_LOGIN_URL),
-    )?;
-    let tenant = validate_word(
-        "--tenant",
-        args.tenant
-            .as_deref()
-            .or(file.tenant.as_deref())
-            .unwrap_or(DEFAULT_TENANT),
-        ".-_",
-    )?;
-    let client_id = validate_word(
-        "--client-id",
-        args.client_id
-            .as_deref()
-            .or(file.client_id.as_deref())
-            .unwrap_or(DEFAULT_CLIENT_ID),
-        ".-_",
-    )?;
-    let profile = validate_profile(
-        args.profile
-            .as_deref()
-            .or(file.profile.as_deref())
-            .unwrap_or(DEFAULT_PROFILE),
-    )?;
+    let file_path = config_dir.join(CONFIG_FILE);
+    let graph = Chosen::of(&GRAPH_URL, &args.graph_url, &file.graph_url, &file_path);
+    let graph_url = validate_url(&graph.from, graph.value)?;
+    if graph_url.path().trim_matches('/').is_empty() {
+        return Err(Error::usage(format!(
+            "{} {:?} has no version in its path",
+            graph.from, graph.value
+        ))
+        .hint(format!(
+            "Graph's URLs end in the API version: add /v1.0 (e.g. {DEFAULT_GRAPH_URL})"
+        ))
+        .into());
+    }
+    let login = Chosen::of(&LOGIN_URL, &args.login_url, &file.login_url, &file_path);
+    let login_url = validate_url(&login.from, login.value)?;
+    let tenant = Chosen::of(&TENANT, &args.tenant, &file.tenant, &file_path);
+    let tenant = validate_word(&tenant.from, tenant.value, ".-_")?;
+    let client_id = Chosen::of(&CLIENT_ID, &args.client_id, &file.client_id, &file_path);
+    let client_id = validate_word(&client_id.from, client_id.value, ".-_")?;
+    let profile = Chosen::of(&PROFILE, &args.profile, &file.profile, &file_path);
+    let profile = validate_profile(profile.value).map_err(|e| match profile.from.as_str() {
+        "--profile" => e,
+        from => {
+            Error::usage(format!("{from}: {e}")).hint("use 1 to 64 letters, digits, '-' or '_'")
+        }
+    })?;
     let output = args.output.or(file.output);
     let access_token = match args.access_token.as_deref().map(str::trim) {
         Some("") => {
@@ -200,6 +195,82 @@ pub fn resolve(global: &GlobalArgs, args: &GraphArgs) -> anyhow::Result<Settings
         color: color_choice(global.color, file.color),
         access_token,
     })
+}
+
+/// An option that may come from a flag, its environment variable or `config.toml`.
+struct Opt {
+    flag: &'static str,
+    env: &'static str,
+    key: &'static str,
+    default: &'static str,
+}
+
+const GRAPH_URL: Opt = Opt {
+    flag: "--graph-url",
+    env: "GRAPHWATCH_GRAPH_URL",
+    key: "graph_url",
+    default: DEFAULT_GRAPH_URL,
+};
+const LOGIN_URL: Opt = Opt {
+    flag: "--login-url",
+    env: "GRAPHWATCH_LOGIN_URL",
+    key: "login_url",
+    default: DEFAULT_LOGIN_URL,
+};
+const TENANT: Opt = Opt {
+    flag: "--tenant",
+    env: "GRAPHWATCH_TENANT",
+    key: "tenant",
+    default: DEFAULT_TENANT,
+};
+const CLIENT_ID: Opt = Opt {
+    flag: "--client-id",
+    env: "GRAPHWATCH_CLIENT_ID",
+    key: "client_id",
+    default: DEFAULT_CLIENT_ID,
+};
+const PROFILE: Opt = Opt {
+    flag: "--profile",
+    env: "GRAPHWATCH_PROFILE",
+    key: "profile",
+    default: DEFAULT_PROFILE,
+};
+
+/// An option's value, and where it came from in words, so that an error points the
+/// user at the place to fix: the flag, the environment variable, the file's key.
+struct Chosen<'a> {
+    value: &'a str,
+    from: String,
+}
+
+impl<'a> Chosen<'a> {
+    fn of(
+        opt: &Opt,
+        given: &'a Option<String>,
+        in_file: &'a Option<String>,
+        file: &Path,
+    ) -> Chosen<'a> {
+        match (given.as_deref(), in_file.as_deref()) {
+            // clap merges the flag and the variable: the variable it was if it holds
+            // exactly this value (a flag with the same value would say the same).
+            (Some(value), _) => Chosen {
+                value,
+                from: if std::env::var(opt.env).is_ok_and(|v| v == value) {
+                    opt.env.to_string()
+                } else {
+                    opt.flag.to_string()
+                },
+            },
+            (None, Some(value)) => Chosen {
+                value,
+                from: format!("{} in {}", opt.key, file.display()),
+            },
+            (None, None) => Chosen {
+                value: opt.default,
+                from: opt.flag.to_string(),
+            },
+        }
+    }
 }
 
 /// An absolute base URL: `https://`, or `http://` for loopback hosts only (the

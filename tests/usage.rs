@@ -27,6 +27,7 @@ const CASES: &[(&[&str], &str, &str)] = &[
     (&["drive", "me", "--changes", "--poll", "never"], "--poll \"never\"", "30s, 5m"),
     (&["drive", "me", "--changes", "--debounce", "-5s"], "--debounce \"-5s\"", "30s, 5m"),
     (&["drive", "me", "--changes", "--fallback-poll", "-1s"], "--fallback-poll \"-1s\"", "30s, 5m"),
+    (&["drive", "me", "--timeout", "0"], "--timeout \"0\" is not a positive duration", "30s, 5m"),
     (&["drive", "me", "--backoff", "5s..1s"], "starts with a longer wait", "1s..60s"),
     (&["drive", "me", "--backoff", "-1s..5s"], "--backoff \"-1s..5s\"", "1s..60s"),
     (&["drive", "me", "--backoff", "soon"], "is not FIRST..MAX", "1s..60s"),
@@ -36,7 +37,13 @@ const CASES: &[(&[&str], &str, &str)] = &[
     (&["drive", "me", "--template", "{data"], "character 1: unclosed `{`", "{data.resource}"),
     (&["drive", "me", "--template", "a }"], "character 3: `}`", "{{ and }}"),
     (&["drive", "me", "--template", "{a..\r\u{1b}[2Jb}"], "empty segment in `{a..\\r\\u{1b}[2Jb}`", "{data.resource}"),
-    // URLs: http only for loopback, absolute, http(s).
+    (&["drive", "me", "--jq", ".item |"], "invalid --jq at character 8", "--jq '.item.name'"),
+    (&["drive", "me", "--jq", ".", "--template", "{type}"], "--template and --jq", "give one of them"),
+    // Flags that a command would ignore.
+    (&["login", "-o", "json"], "-o does not apply", "leave out -o"),
+    (&["logout", "-o", "pretty"], "-o does not apply", "leave out -o"),
+    // URLs: http only for loopback, absolute, http(s), Graph's with its version.
+    (&["whoami", "--graph-url", "https://graph.microsoft.com"], "has no version in its path", "add /v1.0"),
     (&["whoami", "--graph-url", "http://graph.microsoft.com/v1.0"], "not loopback", "https://"),
     (&["whoami", "--graph-url", "ftp://graph.example/v1.0"], "not an http(s) URL", "https://"),
     (&["whoami", "--graph-url", "graph.microsoft.com"], "not a URL", "https://"),
@@ -129,4 +136,89 @@ fn help_and_version_are_not_usage_errors() {
     let out = env.bare_cmd(&[]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("Usage:"));
+}
+
+#[test]
+fn a_huge_spec_is_one_short_line() {
+    let env = Env::start();
+    let huge = format!(
+        "https://contoso.sharepoint.com/sites/{}",
+        "a".repeat(100_000)
+    );
+    let out = env.bare_cmd(&["drive", &huge]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("bytes long (at most 2048)"),
+        "{}",
+        &err[..err.len().min(300)]
+    );
+    assert!(err.len() < 1000, "a {} byte line", err.len());
+}
+
+#[test]
+fn errors_name_the_place_a_bad_value_came_from() {
+    let env = Env::start();
+    let out = env
+        .bare_cmd(&["whoami"])
+        .env("GRAPHWATCH_TENANT", "a/b")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("GRAPHWATCH_TENANT \"a/b\""),
+        "{}",
+        stderr(&out)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "graph_url = \"http://graph.example/v1.0\"\n",
+    )
+    .unwrap();
+    let out = env
+        .bare_cmd(&["whoami"])
+        .env("GRAPHWATCH_CONFIG_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("graph_url in "), "{err}");
+    assert!(err.contains("config.toml"), "{err}");
+}
+
+#[test]
+fn an_unreadable_config_file_is_bad_usage() {
+    let env = Env::start();
+    let not_text = tempfile::tempdir().unwrap();
+    std::fs::write(
+        not_text.path().join("config.toml"),
+        b"tenant = \"\xff\xfe\"\n",
+    )
+    .unwrap();
+    let a_directory = tempfile::tempdir().unwrap();
+    std::fs::create_dir(a_directory.path().join("config.toml")).unwrap();
+    for dir in [not_text.path(), a_directory.path()] {
+        let out = env
+            .bare_cmd(&["whoami"])
+            .env("GRAPHWATCH_CONFIG_DIR", dir)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("config.toml"), "{err}");
+    }
+}
+
+#[test]
+fn list_help_has_no_drive_only_options() {
+    let env = Env::start();
+    let out = env.bare_cmd(&["list", "--help"]).output().unwrap();
+    let help = stdout(&out);
+    assert!(!help.contains("--path"), "{help}");
+    assert!(!help.contains("drive:me"), "{help}");
+    let drive = stdout(&env.bare_cmd(&["drive", "--help"]).output().unwrap());
+    assert!(drive.contains("--path"));
 }

@@ -9,6 +9,7 @@ mod endpoint;
 mod stream;
 
 use crate::cli::{Cli, Command, GlobalArgs, GraphArgs, OutputFormat};
+use crate::error::Error;
 use crate::graph::{self, GraphClient};
 use crate::logging;
 use crate::output::{LineFormat, Render};
@@ -21,8 +22,14 @@ use crate::util::url::base_str;
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = &cli.global;
     match &cli.command {
-        Command::Login(args) => account::login(&App::new(global, &args.graph)?, &args.scopes).await,
-        Command::Logout(args) => account::logout(&App::new(global, &args.graph)?),
+        Command::Login(args) => {
+            no_output_flag("login", &args.graph)?;
+            account::login(&App::new(global, &args.graph)?, &args.scopes).await
+        }
+        Command::Logout(args) => {
+            no_output_flag("logout", &args.graph)?;
+            account::logout(&App::new(global, &args.graph)?)
+        }
         Command::Whoami(args) => account::whoami(&App::new(global, &args.graph)?).await,
         Command::Endpoint(args) => {
             endpoint::run(&App::new(global, &args.graph)?, &args.target).await
@@ -46,6 +53,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             logging::init(global.verbose, global.quiet, term.stderr_color());
             graphwatch_emulator::run(args.clone()).await
         }
+    }
+}
+
+/// `-o` on a command that writes nothing on stdout would be silently ignored: refuse
+/// it. (`GRAPHWATCH_OUTPUT` in the environment is meant for the commands that do, and
+/// is let be.)
+fn no_output_flag(command: &str, args: &GraphArgs) -> Result<(), Error> {
+    let from_env = std::env::var_os("GRAPHWATCH_OUTPUT").is_some_and(|v| !v.is_empty());
+    match args.output {
+        Some(_) if !from_env => Err(Error::usage(format!(
+            "{command} writes nothing on stdout: -o does not apply"
+        ))
+        .hint("leave out -o (whoami -o json shows the sign-in as JSON)")),
+        _ => Ok(()),
     }
 }
 

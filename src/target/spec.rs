@@ -142,12 +142,29 @@ pub enum TargetSpec {
     List(ListSpec),
 }
 
+/// The longest SPEC taken: a SharePoint URL with a deep path is a few hundred
+/// characters; past this it is a paste gone wrong, and the error must not echo it.
+const MAX_SPEC_LEN: usize = 2048;
+
+/// A SPEC as an error quotes it: at most 100 characters.
+fn quoted(spec: &str) -> String {
+    match spec.char_indices().nth(100) {
+        Some((cut, _)) => format!("{:?}…", &spec[..cut]),
+        None => format!("{spec:?}"),
+    }
+}
+
+fn too_long(spec: &str) -> Option<String> {
+    (spec.len() > MAX_SPEC_LEN)
+        .then(|| format!("it is {} bytes long (at most {MAX_SPEC_LEN})", spec.len()))
+}
+
 fn bad_drive(spec: &str, why: &str) -> Error {
-    Error::usage(format!("drive SPEC {spec:?} is not valid: {why}")).hint(DRIVE_FORMS)
+    Error::usage(format!("drive SPEC {} is not valid: {why}", quoted(spec))).hint(DRIVE_FORMS)
 }
 
 fn bad_list(spec: &str, why: &str) -> Error {
-    Error::usage(format!("list SPEC {spec:?} is not valid: {why}")).hint(LIST_FORMS)
+    Error::usage(format!("list SPEC {} is not valid: {why}", quoted(spec))).hint(LIST_FORMS)
 }
 
 fn is_url(spec: &str) -> bool {
@@ -179,6 +196,9 @@ impl DriveSpec {
         let spec = spec.trim();
         if spec.is_empty() {
             return Err(bad_drive(spec, "it is empty"));
+        }
+        if let Some(why) = too_long(spec) {
+            return Err(bad_drive(spec, &why));
         }
         if spec.eq_ignore_ascii_case("me") {
             return Ok(DriveSpec::Me);
@@ -228,6 +248,9 @@ impl ListSpec {
         let spec = spec.trim();
         if spec.is_empty() {
             return Err(bad_list(spec, "it is empty"));
+        }
+        if let Some(why) = too_long(spec) {
+            return Err(bad_list(spec, &why));
         }
         if is_url(spec) {
             return SharePointUrl::parse(spec)
@@ -351,6 +374,23 @@ pub mod tests {
             DriveSpec::parse("https://contoso.sharepoint.com/sites/eng/").unwrap(),
             DriveSpec::Url(url("contoso.sharepoint.com", &["sites", "eng"]))
         );
+    }
+
+    #[test]
+    fn a_huge_spec_is_a_short_usage_error() {
+        let huge = format!(
+            "https://contoso.sharepoint.com/sites/{}",
+            "a".repeat(100_000)
+        );
+        for err in [
+            DriveSpec::parse(&huge).unwrap_err(),
+            ListSpec::parse(&huge).unwrap_err(),
+        ] {
+            assert_eq!(err.code, Code::Usage);
+            let report = crate::exit::one_line(&err.into());
+            assert!(report.contains("bytes long (at most 2048)"), "{report}");
+            assert!(report.len() < 1000, "{} bytes", report.len());
+        }
     }
 
     #[test]

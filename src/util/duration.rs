@@ -11,11 +11,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text.is_empty() {
         return Err("is empty".into());
     }
-    if text.bytes().all(|b| b.is_ascii_digit()) {
-        // As long as the clock can add it (`Instant + u64::MAX s` panics).
-        return match text.parse::<u64>() {
-            Ok(secs) if secs < 1_000_000_000 => Ok(Duration::from_secs(secs)),
-            _ => Err("is too long (at most 999999999 seconds)".into()),
+    if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        // A bare number is seconds, `1.5` as much as `45`; zero is no duration, as `0s`
+        // is not. As long as the clock can add it (`Instant + u64::MAX s` panics).
+        let secs: f64 = text.parse().map_err(|_| "is not a duration".to_string())?;
+        return if secs >= 1e9 {
+            Err("is too long (at most 999999999 seconds)".into())
+        } else if secs > 0.0 {
+            Ok(Duration::from_secs_f64(secs))
+        } else {
+            Err("is not a positive duration".into())
         };
     }
     let mut total = 0f64;
@@ -80,6 +85,7 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration(" 2d "), Ok(s(172_800)));
         assert_eq!(parse_duration("45"), Ok(s(45)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         for bad in [
             "",
             "abc",
@@ -92,6 +98,9 @@ mod tests {
             "1e400s",
             "18446744073709551615",
             "1000000000",
+            "0",
+            "0.0",
+            "1.2.3",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
