@@ -43,6 +43,9 @@ _graphwatch() {
             graphwatch,logout)
                 cmd="graphwatch__subcmd__logout"
                 ;;
+            graphwatch,schema)
+                cmd="graphwatch__subcmd__schema"
+                ;;
             graphwatch,watch)
                 cmd="graphwatch__subcmd__watch"
                 ;;
@@ -76,6 +79,9 @@ _graphwatch() {
             graphwatch__subcmd__help,logout)
                 cmd="graphwatch__subcmd__help__subcmd__logout"
                 ;;
+            graphwatch__subcmd__help,schema)
+                cmd="graphwatch__subcmd__help__subcmd__schema"
+                ;;
             graphwatch__subcmd__help,watch)
                 cmd="graphwatch__subcmd__help__subcmd__watch"
                 ;;
@@ -89,7 +95,7 @@ _graphwatch() {
 
     case "${cmd}" in
         graphwatch)
-            opts="-v -q -h -V --verbose --quiet --color --help --version login logout whoami endpoint drive list watch emulator demo completions help"
+            opts="-v -q -h -V --verbose --quiet --color --help --version login logout whoami endpoint drive list watch emulator demo completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -381,7 +387,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__help)
-            opts="login logout whoami endpoint drive list watch emulator demo completions help"
+            opts="login logout whoami endpoint drive list watch emulator demo completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -507,6 +513,20 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__help__subcmd__logout)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        graphwatch__subcmd__help__subcmd__schema)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -739,6 +759,24 @@ _graphwatch() {
                     COMPREPLY=($(compgen -W "json pretty" -- "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        graphwatch__subcmd__schema)
+            opts="-v -q -h -V --verbose --quiet --color --help --version notification change resync"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

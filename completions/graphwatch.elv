@@ -37,6 +37,7 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
             cand emulator 'Serve the local Graph emulator until stopped'
             cand demo 'See it work with no account: watch the built-in emulator while it makes changes'
             cand completions 'Print a shell completion script'
+            cand schema 'Print the JSON Schema of a line type of the stream (all of them without TYPE)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'graphwatch;login'= {
@@ -271,6 +272,17 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'graphwatch;schema'= {
+            cand --color 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]'
+            cand -v 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors on stderr (prompts that sign-in needs are still shown)'
+            cand --quiet 'Only errors on stderr (prompts that sign-in needs are still shown)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'graphwatch;help'= {
             cand login 'Sign in with a device code and keep the tokens for the profile'
             cand logout 'Forget the profile''s tokens'
@@ -282,6 +294,7 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
             cand emulator 'Serve the local Graph emulator until stopped'
             cand demo 'See it work with no account: watch the built-in emulator while it makes changes'
             cand completions 'Print a shell completion script'
+            cand schema 'Print the JSON Schema of a line type of the stream (all of them without TYPE)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'graphwatch;help;login'= {
@@ -303,6 +316,8 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
         &'graphwatch;help;demo'= {
         }
         &'graphwatch;help;completions'= {
+        }
+        &'graphwatch;help;schema'= {
         }
         &'graphwatch;help;help'= {
         }

@@ -6,6 +6,8 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::event::schema::LineType;
+
 const ABOUT: &str =
     "Watch OneDrive drives, SharePoint libraries and lists for changes, live, from the command line";
 
@@ -143,6 +145,17 @@ Examples:
   graphwatch completions fish > ~/.config/fish/completions/graphwatch.fish
   graphwatch completions powershell >> $PROFILE")]
     Completions(CompletionsArgs),
+
+    /// Print the JSON Schema of a line type of the stream (all of them without TYPE)
+    #[command(after_help = "\
+The schemas are the contract of the JSON lines (docs/contract.md): within a major
+version fields may be added to a line, never removed or renamed; a reader must
+ignore fields it does not know.
+
+Examples:
+  graphwatch schema change
+  graphwatch schema | jq 'keys'")]
+    Schema(SchemaArgs),
 }
 
 /// The part of the help that `drive`, `list` and `watch` share (a macro: `concat!`
@@ -371,6 +384,13 @@ pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum, value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The line type
+    #[arg(value_enum, value_name = "TYPE")]
+    pub kind: Option<LineType>,
 }
 
 /// Options shared by every command that talks to Graph or to the sign-in service.

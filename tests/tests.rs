@@ -21,6 +21,7 @@ mod hostile;
 mod jq;
 mod options;
 mod properties;
+mod schema;
 mod secrets;
 mod signin;
 mod socket;

@@ -6,6 +6,7 @@ mod account;
 pub mod completions;
 mod demo;
 mod endpoint;
+mod schema;
 mod stream;
 
 use crate::cli::{Cli, Command, GlobalArgs, GraphArgs, OutputFormat};
@@ -48,6 +49,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(global, args).await,
         Command::Completions(args) => completions::run(args.shell),
+        Command::Schema(args) => schema::run(args.kind),
         Command::Emulator(args) => {
             let term = Term::new(global.quiet, settings::color_choice(global.color, None));
             logging::init(global.verbose, global.quiet, term.stderr_color());

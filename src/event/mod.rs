@@ -10,6 +10,7 @@
 //! `docs/decisions.md`, "output layer").
 
 pub mod report;
+pub mod schema;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};

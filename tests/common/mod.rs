@@ -8,6 +8,7 @@ use std::process::{Child, Stdio};
 use graphwatch_emulator::{EmulatorArgs, Running};
 
 pub mod peer;
+pub mod schema;
 pub mod watcher;
 use serde_json::{json, Value};
 

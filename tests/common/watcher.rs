@@ -100,10 +100,12 @@ impl Watcher {
         }
     }
 
-    /// The next stdout line, as JSON.
+    /// The next stdout line, as JSON, checked against its schema.
     pub fn next(&self) -> Value {
         let line = self.line();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+        let value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        super::schema::check(&value);
+        value
     }
 
     /// The next `n` stdout lines, as JSON.
