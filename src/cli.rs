@@ -296,6 +296,11 @@ pub struct WatchArgs {
     #[arg(long, value_name = "EXPR")]
     pub jq: Option<String>,
 
+    /// Also write `status` lines (connected, disconnected, fallback, lost) and, with
+    /// --changes, `gap` lines when changes may have been missed or come late
+    #[arg(long)]
+    pub status_events: bool,
+
     /// Exit 0 after N events were written
     #[arg(short = 'n', long, value_name = "N", allow_negative_numbers = true)]
     pub count: Option<u64>,

@@ -371,3 +371,39 @@ fn changes_options_are_checked_in_one_line() {
         assert!(output.stdout.is_empty());
     }
 }
+
+/// A saved cursor that belongs to another drive is not used: the stream says so with a
+/// `resync` line (reason `targetChanged`) before anything else, as it does for any
+/// cursor that is no longer valid, and stderr says why.
+#[test]
+fn a_cursor_saved_for_another_drive_is_a_resync_line() {
+    let env = env();
+    let state = env.config_dir().join("elsewhere.json");
+    std::fs::write(
+        &state,
+        serde_json::to_vec(&json!({
+            "version": 1,
+            "targets": {"drive:me": {
+                "resource": "drive:b!SomeoneElsesDrive",
+                "deltaLink": format!("{}/v1.0/drives/b!SomeoneElsesDrive/root/delta?token=1", env.base),
+                "savedAt": "2026-11-26T10:00:00.000Z"
+            }}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let args = [
+        "drive",
+        "me",
+        "--changes",
+        "--state",
+        state.to_str().unwrap(),
+        "-o",
+        "json",
+    ];
+    let w = Watcher::start(&env, &args);
+    let first = w.next();
+    assert_eq!(first["type"], "resync", "{first}");
+    assert_eq!(first["reason"], "targetChanged");
+    w.wait_stderr("ignoring it and starting from now");
+}

@@ -570,3 +570,55 @@ fn a_failed_renewal_keeps_the_old_link_until_it_expires() {
     w.wait_stderr("drive:me: reconnected");
     assert_eq!(env.counter("subscriptions.created"), 2, "{}", w.stderr());
 }
+
+/// `--status-events`: a drop is a `disconnected` then `connected` status line and, in
+/// `--changes` mode, a `gap` before the change made meanwhile; the stream says when it
+/// was incomplete without anyone reading stderr.
+#[test]
+fn status_events_say_a_drop_and_its_gap_in_the_stream() {
+    let env = env();
+    let w = Watcher::start(&env, &[ARGS, &["--status-events"]].concat());
+    let joined = w.next();
+    assert_eq!(
+        (joined["type"].as_str(), joined["state"].as_str()),
+        (Some("status"), Some("connected")),
+        "{joined}"
+    );
+    env.post("/_emulator/sockets/kill", json!({}));
+    let during = upload(&env, "Status/during.txt");
+    let lines = w.until(|seen| has(seen, &during, "updated"));
+    let position = |ok: &dyn Fn(&Value) -> bool| lines.iter().position(ok);
+    let down = position(&|l| l["type"] == "status" && l["state"] == "disconnected")
+        .expect("a disconnected line");
+    let gap = position(&|l| l["type"] == "gap").expect("a gap line");
+    let back = position(&|l| l["type"] == "status" && l["state"] == "connected")
+        .expect("a connected line again");
+    let change = position(&|l| l["type"] == "change" && l["item"]["id"] == during.as_str())
+        .expect("the change");
+    assert!(down < gap && gap < change, "{lines:?}");
+    assert!(down < back, "{lines:?}");
+}
+
+/// A socketIo that keeps failing: `fallback` status and a `gap` line, then `connected`
+/// when it works again.
+#[test]
+fn status_events_say_a_fallback() {
+    let env = env();
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "socketio", "status": 400, "count": 1_000_000}),
+    );
+    let w = Watcher::start(&env, &[&fallback_args()[..], &["--status-events"]].concat());
+    let lines = w.until(|seen| seen.iter().any(|l| l["type"] == "gap"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["type"] == "status" && l["state"] == "fallback"),
+        "{lines:?}"
+    );
+    env.post("/_emulator/faults/clear", json!({}));
+    w.until(|seen| {
+        seen.iter()
+            .any(|l| l["type"] == "status" && l["state"] == "connected")
+    });
+}

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 fn the_command_prints_the_files() {
     let env = Env::start();
     let kinds = common::schema::kinds();
-    assert_eq!(kinds, ["change", "notification", "resync"]);
+    assert_eq!(kinds, ["change", "gap", "notification", "resync", "status"]);
     for kind in &kinds {
         let out = env.bare_cmd(&["schema", kind]).output().unwrap();
         assert!(out.status.success());
@@ -58,4 +58,13 @@ fn lines_that_break_the_contract_are_rejected() {
         "a target is drive: or list:"
     );
     assert!(breaks(json!({"type":"gossip"})), "a type without a schema");
+    assert!(!breaks(
+        json!({"type":"status","time":time,"target":"list:a/b","state":"lost","reason":"403"})
+    ));
+    assert!(breaks(
+        json!({"type":"status","time":time,"target":"list:a/b","state":"sleepy","reason":""})
+    ));
+    assert!(!breaks(
+        json!({"type":"gap","time":time,"target":"drive:me","reason":"link dropped"})
+    ));
 }

@@ -573,3 +573,35 @@ fn the_stream_works_against_a_node_socket_io_peer() {
     assert!(w.wait().success(), "{}", w.stderr());
     drop(graph);
 }
+
+/// `--status-events`: a target lost for good is a `lost` status line in the stream,
+/// naming why, while the other target goes on.
+#[test]
+fn status_events_say_a_lost_target() {
+    let env = env();
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "socketio", "status": 403, "count": 1}),
+    );
+    let w = Watcher::start(
+        &env,
+        &[
+            "watch",
+            "--drive",
+            "me",
+            "--list",
+            "site-eng/list-issues",
+            "--status-events",
+            "-o",
+            "json",
+        ],
+    );
+    let lines = w.until(|seen| {
+        seen.iter().any(|l| l["state"] == "lost") && seen.iter().any(|l| l["state"] == "connected")
+    });
+    let lost = lines.iter().find(|l| l["state"] == "lost").unwrap();
+    assert_eq!(lost["type"], "status");
+    assert!(lost["reason"].as_str().unwrap().contains("403"), "{lost}");
+    let connected = lines.iter().find(|l| l["state"] == "connected").unwrap();
+    assert_ne!(lost["target"], connected["target"], "{lines:?}");
+}

@@ -81,6 +81,44 @@ pub enum Event {
         target: String,
         reason: String,
     },
+    /// `--status-events`: the link of a target changed state.
+    Status {
+        time: DateTime<Utc>,
+        target: String,
+        state: LinkState,
+        reason: String,
+    },
+    /// `--status-events` with `--changes`: changes may have been missed, or are being
+    /// caught up, from `time` on; the stream is complete again after the next round.
+    Gap {
+        time: DateTime<Utc>,
+        target: String,
+        reason: String,
+    },
+}
+
+/// The states of a target's link in a `status` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Joined: notifications flow.
+    Connected,
+    /// The link is down; graphwatch is reconnecting.
+    Disconnected,
+    /// No socket for now: delta is polled instead (`--changes`, or `--no-socket`).
+    Fallback,
+    /// The target is given up; nothing more comes for it.
+    Lost,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Connected => "connected",
+            LinkState::Disconnected => "disconnected",
+            LinkState::Fallback => "fallback",
+            LinkState::Lost => "lost",
+        }
+    }
 }
 
 impl Event {
@@ -129,6 +167,25 @@ impl Event {
         }
     }
 
+    /// A `status` event now.
+    pub fn status(target: impl Into<String>, state: LinkState, reason: impl Into<String>) -> Event {
+        Event::Status {
+            time: Utc::now(),
+            target: target.into(),
+            state,
+            reason: reason.into(),
+        }
+    }
+
+    /// A `gap` event now.
+    pub fn gap(target: impl Into<String>, reason: impl Into<String>) -> Event {
+        Event::Gap {
+            time: Utc::now(),
+            target: target.into(),
+            reason: reason.into(),
+        }
+    }
+
     /// A `resync` event now.
     pub fn resync(target: impl Into<String>, reason: impl Into<String>) -> Event {
         Event::Resync {
@@ -144,6 +201,8 @@ impl Event {
             Event::Notification { .. } => "notification",
             Event::Change { .. } => "change",
             Event::Resync { .. } => "resync",
+            Event::Status { .. } => "status",
+            Event::Gap { .. } => "gap",
         }
     }
 
@@ -151,7 +210,9 @@ impl Event {
         match self {
             Event::Notification { time, .. }
             | Event::Change { time, .. }
-            | Event::Resync { time, .. } => *time,
+            | Event::Resync { time, .. }
+            | Event::Status { time, .. }
+            | Event::Gap { time, .. } => *time,
         }
     }
 
@@ -159,7 +220,9 @@ impl Event {
         match self {
             Event::Notification { target, .. }
             | Event::Change { target, .. }
-            | Event::Resync { target, .. } => target,
+            | Event::Resync { target, .. }
+            | Event::Status { target, .. }
+            | Event::Gap { target, .. } => target,
         }
     }
 
@@ -253,7 +316,7 @@ pub fn format_time(time: DateTime<Utc>) -> String {
 /// The wire shape of each event; field order here is the order on the line.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
-pub(crate) enum Line<'a> {
+pub enum Line<'a> {
     Notification {
         time: String,
         target: &'a str,
@@ -268,6 +331,17 @@ pub(crate) enum Line<'a> {
         item: &'a RawValue,
     },
     Resync {
+        time: String,
+        target: &'a str,
+        reason: &'a str,
+    },
+    Status {
+        time: String,
+        target: &'a str,
+        state: &'static str,
+        reason: &'a str,
+    },
+    Gap {
         time: String,
         target: &'a str,
         reason: &'a str,
@@ -304,6 +378,26 @@ impl<'a> From<&'a Event> for Line<'a> {
                 target,
                 reason,
             } => Line::Resync {
+                time: format_time(*time),
+                target,
+                reason,
+            },
+            Event::Status {
+                time,
+                target,
+                state,
+                reason,
+            } => Line::Status {
+                time: format_time(*time),
+                target,
+                state: state.as_str(),
+                reason,
+            },
+            Event::Gap {
+                time,
+                target,
+                reason,
+            } => Line::Gap {
                 time: format_time(*time),
                 target,
                 reason,

@@ -8,6 +8,8 @@ pub enum LineType {
     Notification,
     Change,
     Resync,
+    Status,
+    Gap,
 }
 
 /// The schema of `kind`, as the file in docs/schema/ holds it.
@@ -16,12 +18,16 @@ pub fn of(kind: LineType) -> &'static str {
         LineType::Notification => include_str!("../../docs/schema/notification.json"),
         LineType::Change => include_str!("../../docs/schema/change.json"),
         LineType::Resync => include_str!("../../docs/schema/resync.json"),
+        LineType::Status => include_str!("../../docs/schema/status.json"),
+        LineType::Gap => include_str!("../../docs/schema/gap.json"),
     }
 }
 
 /// Every line type with its name (the `type` field), in the contract's order.
-pub const ALL: [(&str, LineType); 3] = [
+pub const ALL: [(&str, LineType); 5] = [
     ("notification", LineType::Notification),
     ("change", LineType::Change),
     ("resync", LineType::Resync),
+    ("status", LineType::Status),
+    ("gap", LineType::Gap),
 ];

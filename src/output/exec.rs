@@ -91,7 +91,8 @@ impl std::fmt::Debug for ExecRunner {
 /// Always: `GRAPHWATCH_EVENT_TYPE`, `GRAPHWATCH_TARGET`, `GRAPHWATCH_TIME` (as in the JSON
 /// line). Notifications: `GRAPHWATCH_SUBSCRIPTION_ID` (empty if the payload had none).
 /// Changes: `GRAPHWATCH_CHANGE`, `GRAPHWATCH_ITEM_ID`, `GRAPHWATCH_ITEM_NAME` (empty when
-/// unknown, e.g. a deleted item without a name). Resyncs: `GRAPHWATCH_REASON`.
+/// unknown, e.g. a deleted item without a name). Resyncs and gaps: `GRAPHWATCH_REASON`.
+/// Statuses: `GRAPHWATCH_STATE` and `GRAPHWATCH_REASON`.
 pub fn event_env(event: &Event) -> Vec<(&'static str, String)> {
     let mut env = vec![
         ("GRAPHWATCH_EVENT_TYPE", event.kind().to_string()),
@@ -113,7 +114,13 @@ pub fn event_env(event: &Event) -> Vec<(&'static str, String)> {
                 event.item_name().unwrap_or_default(),
             ));
         }
-        Event::Resync { reason, .. } => env.push(("GRAPHWATCH_REASON", reason.clone())),
+        Event::Resync { reason, .. } | Event::Gap { reason, .. } => {
+            env.push(("GRAPHWATCH_REASON", reason.clone()))
+        }
+        Event::Status { state, reason, .. } => {
+            env.push(("GRAPHWATCH_STATE", state.as_str().to_string()));
+            env.push(("GRAPHWATCH_REASON", reason.clone()));
+        }
     }
     // A NUL cannot be passed in the environment, and Linux refuses to start a program
     // with any one variable over 128 KiB (E2BIG): drop NULs and cut long values rather

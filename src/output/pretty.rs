@@ -7,7 +7,7 @@ use chrono::Local;
 use serde_json::Value;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::event::{item_name, parse, ChangeKind, Event};
+use crate::event::{item_name, parse, ChangeKind, Event, LinkState};
 use crate::util::text::one_line;
 
 const DIM: Style = Style::new().dimmed();
@@ -107,6 +107,19 @@ pub fn pretty_line(event: &Event, color: bool, width: Option<usize>) -> String {
         }
         Event::Resync { reason, .. } => {
             parts.push((RESYNC, "resync".into()));
+            parts.push((PLAIN, one_line(reason)));
+        }
+        Event::Status { state, reason, .. } => {
+            let style = match state {
+                LinkState::Connected => UPDATED,
+                LinkState::Lost => DELETED,
+                LinkState::Disconnected | LinkState::Fallback => RESYNC,
+            };
+            parts.push((style, state.as_str().into()));
+            parts.push((PLAIN, one_line(reason)));
+        }
+        Event::Gap { reason, .. } => {
+            parts.push((RESYNC, "gap".into()));
             parts.push((PLAIN, one_line(reason)));
         }
     }

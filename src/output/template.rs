@@ -159,7 +159,10 @@ fn field(event: &Event, path: &[String], out: &mut String) {
             },
         ) => scalar(id, out),
         ("change", Event::Change { change, .. }) => scalar(change.as_str(), out),
-        ("reason", Event::Resync { reason, .. }) => scalar(reason, out),
+        ("reason", Event::Resync { reason, .. })
+        | ("reason", Event::Status { reason, .. })
+        | ("reason", Event::Gap { reason, .. }) => scalar(reason, out),
+        ("state", Event::Status { state, .. }) => scalar(state.as_str(), out),
         ("data", Event::Notification { data: raw, .. })
         | ("item", Event::Change { item: raw, .. }) => {
             if let Some(found) = lookup(raw, rest) {

@@ -22,6 +22,7 @@
 
 pub mod options;
 mod signals;
+mod status_events;
 mod status_line;
 
 use tokio::sync::watch as latest;
@@ -32,7 +33,7 @@ use crate::changes::state::StateFile;
 use crate::changes::ChangesTask;
 use crate::error::Error;
 use crate::event::report::{Report, Status};
-use crate::event::Event;
+use crate::event::{Event, LinkState};
 use crate::exit;
 use crate::graph::GraphClient;
 use crate::link::supervisor::{Supervisor, ToLoop};
@@ -108,8 +109,9 @@ pub async fn run(
     let labels: Vec<&str> = targets.iter().map(|t| t.label.as_str()).collect();
     status.spin(&format!("connecting to {}", labels.join(", ")));
 
-    // 2. One task per target, all reporting into one channel.
-    let mut reports = spawn_all(&targets, &client, &options, state.as_ref(), &status);
+    // 2. One task per target, all reporting into one channel; a cursor that is not the
+    //    target's own any more is a resync before anything else.
+    let (mut reports, resyncs) = spawn_all(&targets, &client, &options, state.as_ref(), &status);
 
     // 3. The stream.
     let mut emitter = Emitter {
@@ -122,10 +124,18 @@ pub async fn run(
         progress: Progress::default(),
         hooks: &hooks,
     };
+    let mut resyncs = std::collections::VecDeque::from(resyncs);
+    let changes_mode = options.changes.is_some();
     let mut active = targets.len();
     let mut lost: Vec<String> = Vec::new();
     let mut last_error: Option<anyhow::Error> = None;
     let end = 'stream: loop {
+        if let Some(resync) = resyncs.pop_front() {
+            if emitter.emit(&resync)? {
+                break End::Count;
+            }
+            continue;
+        }
         // Lines are flushed per burst: before the loop can wait, i.e. once no report is
         // queued (and after the loop, whatever ended it). A burst of notifications is then
         // one write instead of one per line, and no line waits in the buffer.
@@ -154,6 +164,12 @@ pub async fn run(
                     }
                 }
                 Some(Report::Status { label, status: Status::Lost(error) }) => {
+                    if options.status_events {
+                        let lost = Event::status(&label, LinkState::Lost, exit::one_line(&error));
+                        if emitter.emit(&lost)? {
+                            break End::Count;
+                        }
+                    }
                     active -= 1;
                     if active == 0 {
                         // The last one: main reports it, with its exit code.
@@ -172,6 +188,13 @@ pub async fn run(
                         emitter.progress.joined += 1;
                         emitter.publish();
                         status.clear_spinner_if(emitter.progress.joined + lost.len() >= targets.len());
+                    }
+                    if options.status_events {
+                        for line in status_events::lines(&label, &s, changes_mode) {
+                            if emitter.emit(&line)? {
+                                break 'stream End::Count;
+                            }
+                        }
                     }
                     status.show(&label, s);
                 }
@@ -219,8 +242,9 @@ fn spawn_all(
     options: &WatchOptions,
     state: Option<&StateFile>,
     status: &StatusLine,
-) -> mpsc::UnboundedReceiver<Report> {
+) -> (mpsc::UnboundedReceiver<Report>, Vec<Event>) {
     let (reports_tx, reports) = mpsc::unbounded_channel();
+    let mut resyncs = Vec::new();
     for target in targets {
         match &options.changes {
             Some(changes) => {
@@ -228,6 +252,7 @@ fn spawn_all(
                     let resume = state.resume(&target.id());
                     if let Some(warning) = resume.warning(&target.label, state.path()) {
                         status.error(format!("graphwatch: {warning}"));
+                        resyncs.push(Event::resync(&target.label, "targetChanged"));
                     }
                     resume.cursor()
                 });
@@ -257,7 +282,7 @@ fn spawn_all(
             }
         }
     }
-    reports
+    (reports, resyncs)
 }
 
 /// Where every event of the stream goes, in this order: stdout (buffered; the loop

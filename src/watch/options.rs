@@ -38,6 +38,8 @@ pub struct WatchOptions {
     /// The duration and how the user wrote it (for messages).
     pub timeout: Option<(Duration, String)>,
     pub exec: Option<String>,
+    /// `--status-events`: `status` and `gap` lines in the stream.
+    pub status_events: bool,
     /// `--template` or `--jq`: the line format that wins over `-o`.
     pub line: Option<LineFormat>,
     /// `--changes` (or `--no-socket`) and its options.
@@ -88,6 +90,7 @@ impl WatchOptions {
             timeout,
             exec: args.exec.clone(),
             line,
+            status_events: args.status_events,
             changes: changes_options(args)?,
             supervisor,
         })
