@@ -130,6 +130,7 @@ Register-ArgumentCompleter -Native -CommandName 'graphwatch' -ScriptBlock {
         'graphwatch;drive' {
             [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'One line per event from {field.path} placeholders, e.g. ''{time} {target} {data.resource}''')
             [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'A jq filter over each event''s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq ''select(.change == "deleted") | .item.name''')
+            [CompletionResult]::new('--coalesce', '--coalesce', [CompletionResultType]::ParameterName, 'Fold identical notifications of a target within DURATION into the first, or `off` [default: 2s with --exec or pretty output, off otherwise]')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Exit 0 after N events were written')
             [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Exit 0 after N events were written')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached')
@@ -166,6 +167,7 @@ Register-ArgumentCompleter -Native -CommandName 'graphwatch' -ScriptBlock {
         'graphwatch;list' {
             [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'One line per event from {field.path} placeholders, e.g. ''{time} {target} {data.resource}''')
             [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'A jq filter over each event''s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq ''select(.change == "deleted") | .item.name''')
+            [CompletionResult]::new('--coalesce', '--coalesce', [CompletionResultType]::ParameterName, 'Fold identical notifications of a target within DURATION into the first, or `off` [default: 2s with --exec or pretty output, off otherwise]')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Exit 0 after N events were written')
             [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Exit 0 after N events were written')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached')
@@ -204,6 +206,7 @@ Register-ArgumentCompleter -Native -CommandName 'graphwatch' -ScriptBlock {
             [CompletionResult]::new('--list', '--list', [CompletionResultType]::ParameterName, 'A SharePoint list to watch (repeatable)')
             [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'One line per event from {field.path} placeholders, e.g. ''{time} {target} {data.resource}''')
             [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'A jq filter over each event''s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq ''select(.change == "deleted") | .item.name''')
+            [CompletionResult]::new('--coalesce', '--coalesce', [CompletionResultType]::ParameterName, 'Fold identical notifications of a target within DURATION into the first, or `off` [default: 2s with --exec or pretty output, off otherwise]')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Exit 0 after N events were written')
             [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Exit 0 after N events were written')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached')

@@ -161,7 +161,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__drive)
-            opts="-n -o -v -q -h -V --template --jq --status-events --count --timeout --exec --backoff --changes --state --poll --no-socket --fallback-poll --path --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --count --timeout --exec --backoff --changes --state --poll --no-socket --fallback-poll --path --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -172,6 +172,10 @@ _graphwatch() {
                     return 0
                     ;;
                 --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --coalesce)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -569,7 +573,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__list)
-            opts="-n -o -v -q -h -V --template --jq --status-events --count --timeout --exec --backoff --changes --state --poll --no-socket --fallback-poll --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --path --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --count --timeout --exec --backoff --changes --state --poll --no-socket --fallback-poll --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --path --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -580,6 +584,10 @@ _graphwatch() {
                     return 0
                     ;;
                 --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --coalesce)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -789,7 +797,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__watch)
-            opts="-n -o -v -q -h -V --drive --list --template --jq --status-events --count --timeout --exec --backoff --changes --state --poll --no-socket --fallback-poll --path --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --drive --list --template --jq --coalesce --status-events --count --timeout --exec --backoff --changes --state --poll --no-socket --fallback-poll --path --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -808,6 +816,10 @@ _graphwatch() {
                     return 0
                     ;;
                 --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --coalesce)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -122,6 +122,7 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
         &'graphwatch;drive'= {
             cand --template 'One line per event from {field.path} placeholders, e.g. ''{time} {target} {data.resource}'''
             cand --jq 'A jq filter over each event''s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq ''select(.change == "deleted") | .item.name'''
+            cand --coalesce 'Fold identical notifications of a target within DURATION into the first, or `off` [default: 2s with --exec or pretty output, off otherwise]'
             cand -n 'Exit 0 after N events were written'
             cand --count 'Exit 0 after N events were written'
             cand --timeout 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached'
@@ -157,6 +158,7 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
         &'graphwatch;list'= {
             cand --template 'One line per event from {field.path} placeholders, e.g. ''{time} {target} {data.resource}'''
             cand --jq 'A jq filter over each event''s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq ''select(.change == "deleted") | .item.name'''
+            cand --coalesce 'Fold identical notifications of a target within DURATION into the first, or `off` [default: 2s with --exec or pretty output, off otherwise]'
             cand -n 'Exit 0 after N events were written'
             cand --count 'Exit 0 after N events were written'
             cand --timeout 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached'
@@ -194,6 +196,7 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
             cand --list 'A SharePoint list to watch (repeatable)'
             cand --template 'One line per event from {field.path} placeholders, e.g. ''{time} {target} {data.resource}'''
             cand --jq 'A jq filter over each event''s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq ''select(.change == "deleted") | .item.name'''
+            cand --coalesce 'Fold identical notifications of a target within DURATION into the first, or `off` [default: 2s with --exec or pretty output, off otherwise]'
             cand -n 'Exit 0 after N events were written'
             cand --count 'Exit 0 after N events were written'
             cand --timeout 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached'

@@ -108,6 +108,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -s h -l 
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -s V -l version -d 'Print version'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l template -d 'One line per event from {field.path} placeholders, e.g. \'{time} {target} {data.resource}\'' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l jq -d 'A jq filter over each event\'s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq \'select(.change == "deleted") | .item.name\'' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l coalesce -d 'Fold identical notifications of a target within DURATION into the first, or `off` [default: 2s with --exec or pretty output, off otherwise]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s n -l count -d 'Exit 0 after N events were written' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
@@ -138,6 +139,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s h -l hel
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s V -l version -d 'Print version'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l template -d 'One line per event from {field.path} placeholders, e.g. \'{time} {target} {data.resource}\'' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l jq -d 'A jq filter over each event\'s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq \'select(.change == "deleted") | .item.name\'' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l coalesce -d 'Fold identical notifications of a target within DURATION into the first, or `off` [default: 2s with --exec or pretty output, off otherwise]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s n -l count -d 'Exit 0 after N events were written' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
@@ -170,6 +172,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l drive -d
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l list -d 'A SharePoint list to watch (repeatable)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l template -d 'One line per event from {field.path} placeholders, e.g. \'{time} {target} {data.resource}\'' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l jq -d 'A jq filter over each event\'s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq \'select(.change == "deleted") | .item.name\'' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l coalesce -d 'Fold identical notifications of a target within DURATION into the first, or `off` [default: 2s with --exec or pretty output, off otherwise]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s n -l count -d 'Exit 0 after N events were written' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r

@@ -296,6 +296,11 @@ pub struct WatchArgs {
     #[arg(long, value_name = "EXPR")]
     pub jq: Option<String>,
 
+    /// Fold identical notifications of a target within DURATION into the first, or `off`
+    /// [default: 2s with --exec or pretty output, off otherwise]
+    #[arg(long, value_name = "DURATION|off")]
+    pub coalesce: Option<String>,
+
     /// Also write `status` lines (connected, disconnected, fallback, lost) and, with
     /// --changes, `gap` lines when changes may have been missed or come late
     #[arg(long)]

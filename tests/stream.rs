@@ -163,7 +163,19 @@ fn pretty_output_without_colour() {
     let env = env();
     let mut w = Watcher::start(
         &env,
-        &["drive", "me", "-o", "pretty", "--color", "never", "-n", "2"],
+        // Both copies of the notification, as the snapshot has them.
+        &[
+            "drive",
+            "me",
+            "-o",
+            "pretty",
+            "--color",
+            "never",
+            "-n",
+            "2",
+            "--coalesce",
+            "off",
+        ],
     );
     w.wait_stderr("watching drive:me");
     upload(&env, "pretty.txt");
@@ -291,7 +303,19 @@ fn exec_gets_the_json_on_stdin_and_the_variables_and_failures_do_not_stop_the_wa
     );
     let mut w = Watcher::start(
         &env,
-        &["drive", "me", "-o", "json", "--exec", &script, "-n", "4"],
+        // Each duplicate notification too: this test counts runs per line.
+        &[
+            "drive",
+            "me",
+            "-o",
+            "json",
+            "--exec",
+            &script,
+            "-n",
+            "4",
+            "--coalesce",
+            "off",
+        ],
     );
     w.wait_stderr("watching drive:me");
     upload(&env, "exec-1.txt");
@@ -604,4 +628,43 @@ fn status_events_say_a_lost_target() {
     assert!(lost["reason"].as_str().unwrap().contains("403"), "{lost}");
     let connected = lines.iter().find(|l| l["state"] == "connected").unwrap();
     assert_ne!(lost["target"], connected["target"], "{lines:?}");
+}
+
+/// `--exec` folds a notification's duplicates by default (the emulator sends each
+/// notification twice, as the live service often does): with `--changes
+/// --notifications` the line after the first notification is the change delta found,
+/// not the notification's copy; `--coalesce off` keeps the copy.
+#[test]
+fn exec_folds_duplicate_notifications_unless_coalescing_is_off() {
+    for (coalesce, second_type) in [(None, "change"), (Some("off"), "notification")] {
+        let env = env();
+        let dir = tempfile::tempdir().unwrap();
+        let script = format!("cat >> '{}/runs.jsonl'", dir.path().display());
+        let mut args = vec![
+            "drive",
+            "me",
+            "--changes",
+            "--notifications",
+            "--exec",
+            &script,
+            "-n",
+            "2",
+        ];
+        if let Some(value) = coalesce {
+            args.extend(["--coalesce", value]);
+        }
+        let mut w = Watcher::start(&env, &args);
+        w.wait_stderr("watching drive:me");
+        upload(&env, "fold.txt");
+        let lines = w.json_lines(2);
+        assert!(w.wait().success(), "{}", w.stderr());
+        assert_eq!(lines[0]["type"], "notification", "{coalesce:?}: {lines:?}");
+        assert_eq!(lines[1]["type"], second_type, "{coalesce:?}: {lines:?}");
+        let runs = std::fs::read_to_string(dir.path().join("runs.jsonl")).unwrap();
+        assert_eq!(
+            runs.lines().count(),
+            2,
+            "{coalesce:?}: one run per written line"
+        );
+    }
 }

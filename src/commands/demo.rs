@@ -29,7 +29,8 @@ use crate::signin;
 use crate::target::{DriveSpec, ListSpec, TargetSpec};
 use crate::term::Term;
 use crate::util::url::segment;
-use crate::watch::{self, options, Hooks, Progress, WatchOptions};
+use crate::watch::options::{self, Coalesce};
+use crate::watch::{self, Hooks, Progress, WatchOptions};
 
 /// The Issues list of the emulator's seed data (docs/emulator.md).
 const ISSUES_SITE: &str = "site-eng";
@@ -111,6 +112,9 @@ async fn demo(
     };
     let options = WatchOptions {
         line: template.map(LineFormat::Template),
+        // Every notification as it arrives, duplicates included: the demo shows what the
+        // service sends, and its changes come faster than --coalesce's window.
+        coalesce: Coalesce::Off,
         ..WatchOptions::default()
     };
     let client = app.graph_client();

@@ -20,6 +20,7 @@
 //! ended the watch, because the stream the user asked for was incomplete. A closed
 //! stdout ends the watch quietly with 0 (see `main`).
 
+mod fold;
 pub mod options;
 mod signals;
 mod status_events;
@@ -42,6 +43,7 @@ use crate::output::{Output, OutputError, Render, Stdout};
 use crate::target::{self, Target, TargetSpec};
 use crate::term::Term;
 
+use fold::Fold;
 pub use options::WatchOptions;
 use signals::Signals;
 use status_line::StatusLine;
@@ -114,6 +116,13 @@ pub async fn run(
     let (mut reports, resyncs) = spawn_all(&targets, &client, &options, state.as_ref(), &status);
 
     // 3. The stream.
+    let fold = options
+        .coalesce
+        .window(
+            options.exec.is_some(),
+            matches!(render, Render::Pretty { .. }),
+        )
+        .map(Fold::new);
     let mut emitter = Emitter {
         output: Output::stdout(render, term.stdout_is_terminal()),
         exec: options
@@ -121,6 +130,7 @@ pub async fn run(
             .as_ref()
             .map(|command| ExecRunner::new(command.clone(), ExecOptions::default())),
         count: options.count,
+        fold,
         progress: Progress::default(),
         hooks: &hooks,
     };
@@ -285,12 +295,14 @@ fn spawn_all(
     (reports, resyncs)
 }
 
-/// Where every event of the stream goes, in this order: stdout (buffered; the loop
-/// flushes), `--exec`, the count.
+/// Where every event of the stream goes, in this order: `--coalesce` folds repeats,
+/// stdout (buffered; the loop flushes), `--exec`, the count.
 struct Emitter<'h> {
     output: Output<Stdout>,
     exec: Option<ExecRunner>,
     count: Option<u64>,
+    /// `--coalesce`: identical notifications within a window fold into the first.
+    fold: Option<Fold>,
     progress: Progress,
     hooks: &'h Hooks,
 }
@@ -299,6 +311,11 @@ impl Emitter<'_> {
     /// Write one event; `true` once `--count` events were written. An event that `--jq`
     /// drops is neither run by `--exec` nor counted.
     fn emit(&mut self, event: &Event) -> Result<bool, OutputError> {
+        if let Some(fold) = &mut self.fold {
+            if fold.repeats(event, std::time::Instant::now()) {
+                return Ok(false);
+            }
+        }
         if self.output.write_buffered(event)? == 0 {
             return Ok(false);
         }

@@ -14,6 +14,33 @@ use crate::link::supervisor::SupervisorOptions;
 use crate::output::{JqFilter, LineFormat, Template};
 use crate::util::duration::parse_duration;
 
+/// How long a notification's duplicates are folded into it by default: the live
+/// service's second copy comes within a second or so of the first.
+const DEFAULT_COALESCE: Duration = Duration::from_secs(2);
+
+/// `--coalesce`, before the output is known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Coalesce {
+    /// On for `--exec` and for people (pretty lines), where a duplicate is a second
+    /// desktop notification or a line that says nothing new; off for JSON, templates
+    /// and `--jq`, which scripts read and may want whole.
+    #[default]
+    Auto,
+    Off,
+    Within(Duration),
+}
+
+impl Coalesce {
+    /// The window, now that it is known whether `--exec` runs and lines are pretty.
+    pub fn window(self, exec: bool, pretty: bool) -> Option<Duration> {
+        match self {
+            Coalesce::Auto if exec || pretty => Some(DEFAULT_COALESCE),
+            Coalesce::Auto | Coalesce::Off => None,
+            Coalesce::Within(window) => Some(window),
+        }
+    }
+}
+
 /// A `--jq` expression, compiled; a bad one is a usage error naming the character.
 fn jq(code: &str) -> Result<JqFilter, Error> {
     JqFilter::parse(code).map_err(|e| {
@@ -38,6 +65,8 @@ pub struct WatchOptions {
     /// The duration and how the user wrote it (for messages).
     pub timeout: Option<(Duration, String)>,
     pub exec: Option<String>,
+    /// `--coalesce`: identical notifications within a window fold into the first.
+    pub coalesce: Coalesce,
     /// `--status-events`: `status` and `gap` lines in the stream.
     pub status_events: bool,
     /// `--template` or `--jq`: the line format that wins over `-o`.
@@ -91,6 +120,14 @@ impl WatchOptions {
             exec: args.exec.clone(),
             line,
             status_events: args.status_events,
+            coalesce: match args.coalesce.as_deref().map(str::trim) {
+                None => Coalesce::Auto,
+                Some("off") => Coalesce::Off,
+                Some(text) => Coalesce::Within(parse_duration(text).map_err(|why| {
+                    Error::usage(format!("--coalesce {text:?} {why}"))
+                        .hint("write a duration such as 2s or 500ms, or off")
+                })?),
+            },
             changes: changes_options(args)?,
             supervisor,
         })
