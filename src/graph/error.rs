@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::tokens::SignInUnavailable;
 use crate::util::text::shown_text;
 
 /// A failed Graph request.
@@ -70,9 +71,12 @@ impl GraphError {
     /// The `Retry-After` of the error answer (429/503): how long Graph asked us to wait
     /// before the next request. Set when the client did not wait it out itself (longer
     /// than its cap, or the last attempt).
+    /// For a token that cannot be renewed for now ([`SignInUnavailable`]): how long
+    /// until the sign-in service is asked again.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             GraphError::Status { retry_after, .. } => *retry_after,
+            GraphError::Token(inner) => SignInUnavailable::of(inner).map(|u| u.retry_after()),
             _ => None,
         }
     }
@@ -105,13 +109,17 @@ impl GraphError {
     /// - transient: no answer (network, TLS, timeout), an answer that is not the JSON
     ///   expected, 408, 409, 429, every 5xx, and `400 notSupported` (some business
     ///   accounts get it from the socketIo endpoint, sometimes only for a while:
-    ///   docs/graph-socketio.md §1);
-    /// - permanent: no usable token (exit 3), a link off the Graph host, and every other
-    ///   4xx (403 and 404 become exit 4 where a target is resolved).
+    ///   docs/graph-socketio.md §1),
+    ///   and a token that cannot be renewed for now because the sign-in service is
+    ///   unreachable or failing ([`SignInUnavailable`]);
+    /// - permanent: no usable token otherwise (not signed in, the sign-in expired or was
+    ///   revoked: exit 3), a link off the Graph host, and every other 4xx (403 and 404
+    ///   become exit 4 where a target is resolved).
     pub fn is_transient(&self) -> bool {
         match self {
             GraphError::Transport { .. } | GraphError::Decode { .. } => true,
-            GraphError::Token(_) | GraphError::ForeignLink(_) => false,
+            GraphError::Token(inner) => SignInUnavailable::of(inner).is_some(),
+            GraphError::ForeignLink(_) => false,
             GraphError::Status { status, code, .. } => match *status {
                 400 => code == "notSupported",
                 408 | 409 | 429 => true,
