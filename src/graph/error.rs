@@ -143,3 +143,33 @@ pub fn parse_error_body(body: &[u8]) -> Option<(String, String)> {
     );
     Some((code, message))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Code, Error};
+
+    #[test]
+    fn a_sign_in_that_cannot_be_renewed_for_now_is_transient_and_exit_1_with_its_hint() {
+        let unavailable = SignInUnavailable::new(
+            Error::failure("cannot renew the sign-in of profile default: 503").hint("try later"),
+            Duration::from_secs(3),
+        );
+        let err = GraphError::Token(anyhow::Error::new(unavailable));
+        assert!(err.is_transient());
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(3)));
+        let err = anyhow::Error::new(err);
+        assert_eq!(crate::exit::exit_code(&err), Code::Failure);
+        assert_eq!(
+            crate::exit::one_line(&err),
+            "cannot renew the sign-in of profile default: 503; try later"
+        );
+
+        let over = GraphError::Token(
+            Error::auth("the sign-in for profile default has expired or was revoked").into(),
+        );
+        assert!(!over.is_transient());
+        assert_eq!(over.retry_after(), None);
+        assert_eq!(crate::exit::exit_code(&over.into()), Code::Auth);
+    }
+}

@@ -96,6 +96,12 @@ pub struct SignInUnavailable {
 }
 
 impl SignInUnavailable {
+    /// `error` says what failed and what to do (its code is the exit code of a one-off
+    /// command); the sign-in service is asked again in `retry_after`.
+    pub(crate) fn new(error: Error, retry_after: Duration) -> SignInUnavailable {
+        SignInUnavailable { error, retry_after }
+    }
+
     /// The one in `err`'s chain, if any.
     pub fn of(err: &anyhow::Error) -> Option<&SignInUnavailable> {
         err.chain()
@@ -577,14 +583,14 @@ impl CachedSource {
                 .map(|o| o.cause.clone())
                 .unwrap_or_default()
         };
-        anyhow::Error::new(SignInUnavailable {
-            error: Error::failure(format!(
+        anyhow::Error::new(SignInUnavailable::new(
+            Error::failure(format!(
                 "cannot renew the sign-in of profile {}: {cause}",
                 self.store.profile()
             ))
             .hint("try again in a while; if it lasts, check the network and --login-url"),
-            retry_after: wait,
-        })
+            wait,
+        ))
     }
 
     /// Once per outage, while the access token still works.
