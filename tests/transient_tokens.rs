@@ -186,6 +186,7 @@ fn chmod(path: &Path, mode: u32) {
 /// the service is back, the socket is never dropped, each state is said once, and the
 /// renewed sign-in is saved for the next run. Returns the emulator's log.
 fn outage_loses_nothing(
+    what: &str,
     env: &Env,
     watch: Command,
     fail: impl FnOnce(),
@@ -251,7 +252,7 @@ fn outage_loses_nothing(
         })
         .expect("a refresh after the service was back");
     eprintln!(
-        "sign-in service back → refresh grant {:.0} ms",
+        "{what}: sign-in service back → refresh grant {:.0} ms",
         elapsed(granted) - elapsed(&mended)
     );
     entries
@@ -272,6 +273,7 @@ fn a_503_from_the_token_endpoint_at_refresh_time_loses_nothing() {
     env.login(&[]);
     refresh_due(&env);
     let entries = outage_loses_nothing(
+        "token endpoint 503",
         &env,
         env.std_cmd(ARGS),
         || {
@@ -307,6 +309,7 @@ fn a_429_from_the_token_endpoint_is_waited_out_for_its_retry_after() {
     env.login(&[]);
     refresh_due(&env);
     let entries = outage_loses_nothing(
+        "token endpoint 429",
         &env,
         env.std_cmd(ARGS),
         || {
@@ -423,6 +426,7 @@ fn a_refused_connection_to_the_sign_in_service_at_refresh_time_loses_nothing() {
     // Refused connections leave no trace in the emulator: the outage lasts as long as
     // the stream takes to say that requests wait.
     outage_loses_nothing(
+        "sign-in host refusing connections",
         &env,
         watch,
         || host.borrow_mut().refuse(&env),
@@ -517,11 +521,16 @@ fn a_full_disk_at_refresh_time_keeps_the_sign_in_and_saves_it_once_there_is_room
     assert!(w.child.try_wait().unwrap().is_none(), "still running");
 
     lift_file_size_limit(w.child.id());
+    let lifted = Instant::now();
     // The save is tried again with backoff (1 s doubling to a minute): no request
     // needs to come for it.
     eventually("the renewed sign-in saved", Duration::from_secs(90), || {
         active(&env, &env.cache("default")["refresh_token"])
     });
+    eprintln!(
+        "full disk: room again → renewed sign-in saved after {} ms",
+        lifted.elapsed().as_millis()
+    );
     w.wait_stderr(SAVED);
     let _ = w.child.kill();
     let _ = w.wait();
