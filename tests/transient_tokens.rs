@@ -624,18 +624,26 @@ fn graphwatch_is_not_dumpable() {
     use std::io::BufRead as _;
     let env = Env::start();
     let who = RunAs::for_config_dir(&env);
-    let mut child = who
-        .apply(env.bare_cmd(&["emulator"]))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn graphwatch emulator");
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Killed(
+        who.apply(env.bare_cmd(&["emulator"]))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn graphwatch emulator"),
+    );
     let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
+    std::io::BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut first)
         .unwrap();
     assert!(first.starts_with("http://"), "{first:?}");
-    let proc = Path::new("/proc").join(child.id().to_string());
+    let proc = Path::new("/proc").join(child.0.id().to_string());
     let status = std::fs::read_to_string(proc.join("status")).unwrap();
     let uid: u32 = status
         .lines()
@@ -644,8 +652,7 @@ fn graphwatch_is_not_dumpable() {
         .and_then(|u| u.parse().ok())
         .expect("a Uid line");
     let owner = std::fs::metadata(proc.join("environ")).unwrap().uid();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     assert_ne!(uid, 0, "the child runs as someone other than root");
     assert_eq!(
         owner, 0,
