@@ -489,6 +489,7 @@ fn renewed_twice_while_unsaved(env: &Env, w: &Watcher) {
 }
 
 /// Lift the file-size limit of a running process: the disk has room again.
+#[cfg(target_os = "linux")]
 fn lift_file_size_limit(pid: u32) {
     let pid = libc::pid_t::try_from(pid).unwrap();
     let mut limit = libc::rlimit {
@@ -509,6 +510,7 @@ fn lift_file_size_limit(pid: u32) {
     }
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn a_full_disk_at_refresh_time_keeps_the_sign_in_and_saves_it_once_there_is_room() {
     let env = hour_env();
