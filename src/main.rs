@@ -6,6 +6,7 @@ use graphwatch::cli::{self, Command};
 use graphwatch::{commands, exit, is_broken_pipe};
 
 fn main() -> ExitCode {
+    not_dumpable();
     // Usage errors: one line, exit 2; --help and --version as clap prints them.
     let cli = cli::parse_args();
     // The watch commands run on one thread: each socket.io connection already has a
@@ -39,3 +40,18 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// No core dump and no debugger of the same user can read this process's memory, which
+/// holds the refresh token (docs/decisions.md, "Process hardening"). Also makes
+/// `/proc/PID/*` root's: a tool of the same user cannot list its descriptors.
+#[cfg(target_os = "linux")]
+fn not_dumpable() {
+    // SAFETY: PR_SET_DUMPABLE takes plain integers and touches no memory of ours. It
+    // cannot fail for the value 0 (and there would be nothing to do about it but go on).
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn not_dumpable() {}

@@ -360,6 +360,7 @@ pub async fn login(
         );
     }
     let store = TokenStore::new(&settings.config_dir, &settings.profile);
+    store.remove_stale_temps();
     store.save(&tokens)?;
     Ok((tokens, store))
 }

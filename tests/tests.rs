@@ -28,4 +28,5 @@ mod socket;
 mod stream;
 mod targets;
 mod tokenfile;
+mod transient_tokens;
 mod usage;

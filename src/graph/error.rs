@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::tokens::SignInUnavailable;
 use crate::util::text::shown_text;
 
 /// A failed Graph request.
@@ -70,9 +71,12 @@ impl GraphError {
     /// The `Retry-After` of the error answer (429/503): how long Graph asked us to wait
     /// before the next request. Set when the client did not wait it out itself (longer
     /// than its cap, or the last attempt).
+    /// For a token that cannot be renewed for now ([`SignInUnavailable`]): how long
+    /// until the sign-in service is asked again.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             GraphError::Status { retry_after, .. } => *retry_after,
+            GraphError::Token(inner) => SignInUnavailable::of(inner).map(|u| u.retry_after()),
             _ => None,
         }
     }
@@ -105,13 +109,17 @@ impl GraphError {
     /// - transient: no answer (network, TLS, timeout), an answer that is not the JSON
     ///   expected, 408, 409, 429, every 5xx, and `400 notSupported` (some business
     ///   accounts get it from the socketIo endpoint, sometimes only for a while:
-    ///   docs/graph-socketio.md §1);
-    /// - permanent: no usable token (exit 3), a link off the Graph host, and every other
-    ///   4xx (403 and 404 become exit 4 where a target is resolved).
+    ///   docs/graph-socketio.md §1),
+    ///   and a token that cannot be renewed for now because the sign-in service is
+    ///   unreachable or failing ([`SignInUnavailable`]);
+    /// - permanent: no usable token otherwise (not signed in, the sign-in expired or was
+    ///   revoked: exit 3), a link off the Graph host, and every other 4xx (403 and 404
+    ///   become exit 4 where a target is resolved).
     pub fn is_transient(&self) -> bool {
         match self {
             GraphError::Transport { .. } | GraphError::Decode { .. } => true,
-            GraphError::Token(_) | GraphError::ForeignLink(_) => false,
+            GraphError::Token(inner) => SignInUnavailable::of(inner).is_some(),
+            GraphError::ForeignLink(_) => false,
             GraphError::Status { status, code, .. } => match *status {
                 400 => code == "notSupported",
                 408 | 409 | 429 => true,
@@ -134,4 +142,34 @@ pub fn parse_error_body(body: &[u8]) -> Option<(String, String)> {
         300,
     );
     Some((code, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Code, Error};
+
+    #[test]
+    fn a_sign_in_that_cannot_be_renewed_for_now_is_transient_and_exit_1_with_its_hint() {
+        let unavailable = SignInUnavailable::new(
+            Error::failure("cannot renew the sign-in of profile default: 503").hint("try later"),
+            Duration::from_secs(3),
+        );
+        let err = GraphError::Token(anyhow::Error::new(unavailable));
+        assert!(err.is_transient());
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(3)));
+        let err = anyhow::Error::new(err);
+        assert_eq!(crate::exit::exit_code(&err), Code::Failure);
+        assert_eq!(
+            crate::exit::one_line(&err),
+            "cannot renew the sign-in of profile default: 503; try later"
+        );
+
+        let over = GraphError::Token(
+            Error::auth("the sign-in for profile default has expired or was revoked").into(),
+        );
+        assert!(!over.is_transient());
+        assert_eq!(over.retry_after(), None);
+        assert_eq!(crate::exit::exit_code(&over.into()), Code::Auth);
+    }
 }

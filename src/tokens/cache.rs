@@ -1,12 +1,14 @@
 //! The token cache: one JSON file per profile, `{config_dir}/tokens/{profile}.json`.
 //!
 //! The file holds a refresh token, which is as good as a password for as long as it
-//! lives, so: the directory is 0700, the file 0600 from the moment it exists (it is
-//! created as a temporary file with that mode, written, fsynced and renamed over the
-//! old one, so a reader never sees half a file and a crash never leaves one), and
-//! `Debug` never prints a token. A lock file serialises refreshes across processes,
-//! because refresh tokens rotate: two processes refreshing with the same old token
-//! could leave the cache holding one that the service has already replaced.
+//! lives, so: the directory (and the config directory, when graphwatch creates it) is
+//! 0700 whatever the umask, the file 0600 from the moment it exists (it is created as a
+//! temporary file with that mode, written, fsynced and renamed over the old one, so a
+//! reader never sees half a file and a crash never leaves one; the temporary files of
+//! writes killed before the rename are removed at the next start), and `Debug` never
+//! prints a token. A lock file (0600) serialises refreshes across processes, because
+//! refresh tokens rotate: two processes refreshing with the same old token could leave
+//! the cache holding one that the service has already replaced.
 
 use std::fmt;
 use std::fs::File;
@@ -18,7 +20,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::util::fs::{restrict, write_private};
+use crate::util::fs::{open_lock_file, private_dir, remove_stale_temps, write_private};
 
 /// Bumped when the file's shape changes incompatibly.
 const FORMAT_VERSION: u32 = 1;
@@ -121,6 +123,11 @@ impl TokenStore {
             .with_context(|| format!("cannot write the token cache {}", path.display()))
     }
 
+    /// Remove what writes of the cache killed before their rename left behind; how many.
+    pub fn remove_stale_temps(&self) -> usize {
+        remove_stale_temps(&self.path())
+    }
+
     /// Delete the cache; `true` if there was one.
     pub fn remove(&self) -> anyhow::Result<bool> {
         let path = self.path();
@@ -138,11 +145,7 @@ impl TokenStore {
         self.ensure_dir()?;
         let path = self.lock_path();
         tokio::task::spawn_blocking(move || -> anyhow::Result<RefreshLock> {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
+            let file = open_lock_file(&path)
                 .with_context(|| format!("cannot open the lock file {}", path.display()))?;
             fs4::fs_std::FileExt::lock_exclusive(&file)
                 .with_context(|| format!("cannot lock {}", path.display()))?;
@@ -153,9 +156,7 @@ impl TokenStore {
     }
 
     fn ensure_dir(&self) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.dir)
-            .and_then(|()| restrict(&self.dir, 0o700))
-            .with_context(|| format!("cannot create {}", self.dir.display()))
+        private_dir(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))
     }
 }
 

@@ -7,4 +7,4 @@ pub mod oauth;
 mod source;
 
 pub use cache::{CachedTokens, TokenStore};
-pub use source::TokenSource;
+pub use source::{SignInUnavailable, TokenSource};

@@ -101,6 +101,19 @@ pub(crate) fn describe_server_error(code: &str, description: Option<&String>) ->
     }
 }
 
+/// Whether the token endpoint's refusal ends the sign-in, from the HTTP status of the
+/// answer and its OAuth `error` (empty when the body has none). Only the service's
+/// word on the grant is final (`invalid_grant` — expired, revoked, spent —,
+/// `interaction_required`, `consent_required`, a refused client or scope: 4xx answers);
+/// `temporarily_unavailable`, `server_error`, 408, 429 and every 5xx are worth another
+/// try. (No answer at all is worth another try too; that is not a refusal.)
+pub(crate) fn refusal_is_final(status: u16, error: &str) -> bool {
+    match error {
+        "temporarily_unavailable" | "server_error" => false,
+        _ => status < 500 && status != 408 && status != 429,
+    }
+}
+
 /// The longest lifetime taken as the sign-in service states it (device codes, access
 /// tokens). Larger values are cut to this: they are added to the clock, where an
 /// absurd one (`"expires_in": 1e15`) would overflow it.
@@ -146,6 +159,35 @@ mod tests {
     fn login_hint_names_non_default_profiles() {
         assert_eq!(login_command("default"), "`graphwatch login`");
         assert_eq!(login_command("work"), "`graphwatch login --profile work`");
+    }
+
+    #[test]
+    fn only_the_services_word_on_the_grant_is_final() {
+        for (status, error) in [
+            (400, "invalid_grant"),
+            (400, "interaction_required"),
+            (400, "consent_required"),
+            (401, "invalid_client"),
+            (400, "invalid_scope"),
+            (400, "unauthorized_client"),
+            // A 4xx answer that is not an OAuth error: a wrong --login-url.
+            (404, ""),
+            (200, ""),
+        ] {
+            assert!(refusal_is_final(status, error), "{status} {error}");
+        }
+        for (status, error) in [
+            (503, "temporarily_unavailable"),
+            (400, "temporarily_unavailable"),
+            (429, "temporarily_unavailable"),
+            (500, "server_error"),
+            (502, ""),
+            (504, "invalid_request"),
+            (429, ""),
+            (408, ""),
+        ] {
+            assert!(!refusal_is_final(status, error), "{status} {error}");
+        }
     }
 
     #[test]

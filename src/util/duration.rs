@@ -71,6 +71,23 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// The longest `Retry-After` taken as asked. Callers add the wait to the clock, and a
+/// hostile value (`Retry-After: 18446744073709551615`) would overflow it; a day is far
+/// beyond anything Graph or the sign-in service asks for.
+pub const RETRY_AFTER_CEILING: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A `Retry-After` value: whole seconds (Graph and the sign-in service do not send HTTP
+/// dates), at most [`RETRY_AFTER_CEILING`].
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // All digits: only too large a number fails to parse.
+    let secs = value.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_secs(secs).min(RETRY_AFTER_CEILING))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +129,20 @@ mod tests {
         assert_eq!(human(Duration::from_millis(1800)), "1.8s");
         assert_eq!(human(Duration::from_secs(61)), "61s");
         assert_eq!(human(Duration::from_secs(600)), "10m");
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_up_to_a_day() {
+        assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("0"), Some(Duration::ZERO));
+        // A hostile value must not overflow the clock it is added to.
+        for huge in ["18446744073709551615", "99999999999999999999999", "86401"] {
+            let wait = parse_retry_after(huge).unwrap();
+            assert_eq!(wait, RETRY_AFTER_CEILING, "{huge}");
+            assert!(tokio::time::Instant::now().checked_add(wait).is_some());
+        }
+        for bad in ["", "-1", "1.5", "Wed, 21 Oct 2015 07:28:00 GMT", "+5"] {
+            assert_eq!(parse_retry_after(bad), None, "{bad}");
+        }
     }
 }
