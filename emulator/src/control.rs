@@ -100,9 +100,9 @@ fn one() -> u32 {
 
 /// A hostile delta server, armed with `POST /_emulator/faults/pages` (cleared with
 /// `faults/clear`): the next `count` delta rounds get pages that never reach an
-/// `@odata.deltaLink`. A round starts with a request whose cursor is a real one; the
-/// links of a hostile round are answered until the fault is cleared (after that they
-/// are unknown cursors: 410).
+/// `@odata.deltaLink`. A round starts with any delta request whose token is not one of
+/// these pages' own (a cursor, `latest`, none); the links of a hostile round are
+/// answered until the fault is cleared (after that they are unknown cursors: 410).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PageFault {
@@ -113,6 +113,10 @@ pub struct PageFault {
     /// `endless`: new items on each page (ids never seen before).
     #[serde(default = "default_items_per_page")]
     pub items_per_page: usize,
+    /// `endless`: this many more bytes in each item (a `description` of `x`), to make
+    /// items the size of the live service's (about 1.5 KB) or larger.
+    #[serde(default)]
+    pub padding: usize,
     /// Only delta requests whose path contains this (one target's id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_contains: Option<String>,
@@ -124,6 +128,8 @@ fn default_items_per_page() -> usize {
 
 /// The most `itemsPerPage` an endless fault may ask for.
 const MAX_ITEMS_PER_PAGE: usize = 10_000;
+/// The most `padding` an endless fault may ask for (pages stay under 1 GiB).
+const MAX_PADDING: usize = 64 << 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -384,17 +390,22 @@ impl Control {
                 }
             }
         };
+        let padding = "x".repeat(fault.padding);
         let items: Vec<Value> = match this {
             Some((round, page)) => (0..fault.items_per_page)
                 .map(|i| {
                     let id = format!("endless-{round}-{page}-{i}");
-                    json!({
+                    let mut item = json!({
                         "id": id,
                         "name": format!("{id}.txt"),
                         "file": {"mimeType": "text/plain"},
                         "size": 0,
                         "parentReference": {"driveId": "hostile", "id": "hostile-root"},
-                    })
+                    });
+                    if !padding.is_empty() {
+                        item["description"] = padding.clone().into();
+                    }
+                    item
                 })
                 .collect(),
             None => Vec::new(),
@@ -567,7 +578,7 @@ async fn arm_pages(State(state): State<AppState>, body: Bytes) -> Response {
         Ok(fault) => fault,
         Err(e) => {
             return bad_request(format!(
-                "expected {{\"mode\": \"loop\" | \"endless\", \"count\"?: N, \"itemsPerPage\"?: N, \"pathContains\"?: TEXT}}: {e}"
+                "expected {{\"mode\": \"loop\" | \"endless\", \"count\"?: N, \"itemsPerPage\"?: N, \"padding\"?: BYTES, \"pathContains\"?: TEXT}}: {e}"
             ))
         }
     };
@@ -576,6 +587,9 @@ async fn arm_pages(State(state): State<AppState>, body: Bytes) -> Response {
     }
     if fault.items_per_page > MAX_ITEMS_PER_PAGE {
         return bad_request(format!("itemsPerPage must be at most {MAX_ITEMS_PER_PAGE}"));
+    }
+    if fault.padding > MAX_PADDING {
+        return bad_request(format!("padding must be at most {MAX_PADDING}"));
     }
     state.control.arm_pages(fault.clone());
     Json(json!({"armed": fault})).into_response()
@@ -745,6 +759,7 @@ mod tests {
             mode: PageMode::Loop,
             count: 1,
             items_per_page: 200,
+            padding: 0,
             path_contains: None,
         });
         let first = page("token=real").unwrap();
@@ -761,6 +776,7 @@ mod tests {
             mode: PageMode::Endless,
             count: 2,
             items_per_page: 3,
+            padding: 10,
             path_contains: Some("b!x".into()),
         });
         assert!(control
@@ -779,6 +795,7 @@ mod tests {
             .map(|item| item["id"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(ids.len(), 9, "every item new: {ids:?}");
+        assert_eq!(first["value"][0]["description"], "x".repeat(10));
         control.clear_faults();
         assert!(page(next(&second).split_once('?').unwrap().1).is_none());
     }
