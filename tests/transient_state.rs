@@ -319,3 +319,46 @@ fn endless_pages_are_cut_at_the_round_limits_with_paced_requests_and_the_cursor_
         "endless pages: cut at 21 requests (2,000 items) and at 25 empty pages; 21 paced requests in {span:.0} ms"
     );
 }
+
+#[test]
+fn endless_pages_in_the_binary_are_paced_to_the_documented_rate_and_the_watch_goes_on() {
+    let env = env();
+    let w = Watcher::start(
+        &env,
+        &["drive", "me", "--changes", "--poll", "10m", "-o", "json"],
+    );
+    w.wait_stderr("watching drive:me");
+    // Empty pages for ever: only the pace bounds the requests of this round.
+    env.post(
+        "/_emulator/faults/pages",
+        json!({"mode": "endless", "itemsPerPage": 0}),
+    );
+    let since = log_seq(&env);
+    upload(&env, "Endless/during.txt");
+    let deadline = Instant::now() + PATIENCE;
+    while env.counter("faults.pages") < 130 {
+        assert!(Instant::now() < deadline, "{}", w.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    env.post("/_emulator/faults/clear", json!({}));
+    let times: Vec<f64> = env.get(&format!("/_emulator/log?since={since}"))["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["route"] == "delta" && e["kind"] == "fault")
+        .map(|e| e["elapsedMs"].as_f64().unwrap())
+        .collect();
+    // 100 at once, then 10 a second: the n-th page at least (n − 100) / 10 s after the
+    // first (less a tenth for when the log notes it).
+    let n = times.len();
+    let span = times[n - 1] - times[0];
+    let least = (n as f64 - 100.0) * 100.0 * 0.9;
+    assert!(span >= least, "{n} requests in {span:.0} ms");
+    eprintln!("endless pages, binary: {n} requests in {span:.0} ms (at least {least:.0} ms)");
+
+    // Cleared, the round's next link is an unknown cursor (410): a resync line, and the
+    // stream goes on.
+    w.until(|seen| seen.iter().any(|l| l["type"] == "resync"));
+    let after = upload(&env, "Endless/after.txt");
+    w.until(|seen| has(seen, &after, "updated"));
+}
