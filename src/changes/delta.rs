@@ -46,7 +46,7 @@ use crate::util::url::{base_str, same_origin};
 
 /// How far one delta round may go, and how fast a feed may ask. The defaults are the
 /// documented bounds (docs/reliability.md, "Transient conditions").
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub struct RoundLimits {
     /// Pages in one round, empty ones included.
     pub pages: usize,
@@ -72,12 +72,6 @@ impl RoundLimits {
         burst: 100,
         per_second: 10.0,
     };
-}
-
-impl Default for RoundLimits {
-    fn default() -> Self {
-        RoundLimits::DEFAULT
-    }
 }
 
 /// The request pacing of one feed: a token bucket of [`RoundLimits::burst`] requests,
