@@ -28,5 +28,6 @@ mod socket;
 mod stream;
 mod targets;
 mod tokenfile;
+mod transient_state;
 mod transient_tokens;
 mod usage;

@@ -98,6 +98,81 @@ fn one() -> u32 {
     1
 }
 
+/// A hostile delta server, armed with `POST /_emulator/faults/pages` (cleared with
+/// `faults/clear`): the next `count` delta rounds get pages that never reach an
+/// `@odata.deltaLink`. A round starts with any delta request whose token is not one of
+/// these pages' own (a cursor, `latest`, none); the links of a hostile round are
+/// answered until the fault is cleared (after that they are unknown cursors: 410).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PageFault {
+    pub mode: PageMode,
+    /// Rounds to start hostile.
+    #[serde(default = "one")]
+    pub count: u32,
+    /// `endless`: new items on each page (ids never seen before).
+    #[serde(default = "default_items_per_page")]
+    pub items_per_page: usize,
+    /// `endless`: this many more bytes in each item (a `description` of `x`), to make
+    /// items the size of the live service's (about 1.5 KB) or larger.
+    #[serde(default)]
+    pub padding: usize,
+    /// Only delta requests whose path contains this (one target's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_contains: Option<String>,
+}
+
+fn default_items_per_page() -> usize {
+    200
+}
+
+/// The most `itemsPerPage` an endless fault may ask for.
+const MAX_ITEMS_PER_PAGE: usize = 10_000;
+/// The most `padding` an endless fault may ask for (pages stay under 1 GiB).
+const MAX_PADDING: usize = 64 << 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PageMode {
+    /// The round's first page links to A, A to B, B back to A: `@odata.nextLink` loops.
+    Loop,
+    /// Every page links to a new one and carries `itemsPerPage` new items, for ever.
+    Endless,
+}
+
+/// The cursor of a hostile page: what the `token` of its link says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostileToken {
+    LoopA,
+    LoopB,
+    Endless { round: u64, page: u64 },
+}
+
+impl HostileToken {
+    fn parse(token: &str) -> Option<HostileToken> {
+        match token {
+            "loop-a" => Some(HostileToken::LoopA),
+            "loop-b" => Some(HostileToken::LoopB),
+            _ => {
+                let rest = token.strip_prefix("endless-")?;
+                let (round, page) = rest.split_once('-')?;
+                Some(HostileToken::Endless {
+                    round: round.parse().ok()?,
+                    page: page.parse().ok()?,
+                })
+            }
+        }
+    }
+
+    fn encode(self) -> String {
+        match self {
+            HostileToken::LoopA => "loop-a".into(),
+            HostileToken::LoopB => "loop-b".into(),
+            HostileToken::Endless { round, page } => format!("endless-{round}-{page}"),
+        }
+    }
+}
+
 /// One line of the event log. Paths have secret query values replaced by `REDACTED`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -126,6 +201,8 @@ const LOG_CAPACITY: usize = 100_000;
 pub struct Control {
     started: std::time::Instant,
     faults: Mutex<HashMap<RouteClass, Fault>>,
+    /// The armed hostile delta server, and how many endless rounds it has started.
+    pages: Mutex<(Option<PageFault>, u64)>,
     counters: Mutex<BTreeMap<String, u64>>,
     log: Mutex<(u64, VecDeque<LogEntry>)>,
 }
@@ -141,6 +218,7 @@ impl Control {
         Control {
             started: std::time::Instant::now(),
             faults: Mutex::new(HashMap::new()),
+            pages: Mutex::new((None, 0)),
             counters: Mutex::new(BTreeMap::new()),
             log: Mutex::new((0, VecDeque::new())),
         }
@@ -238,6 +316,111 @@ impl Control {
 
     pub fn clear_faults(&self) {
         self.faults.lock().unwrap().clear();
+        self.pages.lock().unwrap().0 = None;
+    }
+
+    pub fn arm_pages(&self, fault: PageFault) {
+        self.event(
+            "fault-armed",
+            format!(
+                "delta pages x{} -> {}{}",
+                fault.count,
+                match fault.mode {
+                    PageMode::Loop => "loop".to_string(),
+                    PageMode::Endless => format!("endless ({} items a page)", fault.items_per_page),
+                },
+                fault
+                    .path_contains
+                    .as_deref()
+                    .map(|p| format!(" (paths containing {p:?})"))
+                    .unwrap_or_default()
+            ),
+        );
+        self.pages.lock().unwrap().0 = Some(fault);
+    }
+
+    /// The hostile answer to a delta request (`base`: the emulator's URL; `path` and
+    /// `query` as requested), when the armed page fault applies to it.
+    /// The log's detail names the next page (`next loop-a`; these tokens are no secret).
+    fn hostile_page(&self, base: &str, path: &str, query: Option<&str>) -> Option<(Value, String)> {
+        let mut pages = self.pages.lock().unwrap();
+        let (Some(fault), rounds) = &mut *pages else {
+            return None;
+        };
+        if fault
+            .path_contains
+            .as_deref()
+            .is_some_and(|part| !path.contains(part))
+        {
+            return None;
+        }
+        let token = query.and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "token")
+                .map(|(_, v)| v.into_owned())
+        });
+        let (this, next) = match token.as_deref().and_then(HostileToken::parse) {
+            Some(HostileToken::LoopA) => (None, HostileToken::LoopB),
+            Some(HostileToken::LoopB) => (None, HostileToken::LoopA),
+            Some(HostileToken::Endless { round, page }) => (
+                Some((round, page)),
+                HostileToken::Endless {
+                    round,
+                    page: page + 1,
+                },
+            ),
+            // A real cursor (or none): a new hostile round, while any are left.
+            None => {
+                if fault.count == 0 {
+                    return None;
+                }
+                fault.count -= 1;
+                match fault.mode {
+                    PageMode::Loop => (None, HostileToken::LoopA),
+                    PageMode::Endless => {
+                        *rounds += 1;
+                        (
+                            Some((*rounds, 0)),
+                            HostileToken::Endless {
+                                round: *rounds,
+                                page: 1,
+                            },
+                        )
+                    }
+                }
+            }
+        };
+        let padding = "x".repeat(fault.padding);
+        let items: Vec<Value> = match this {
+            Some((round, page)) => (0..fault.items_per_page)
+                .map(|i| {
+                    let id = format!("endless-{round}-{page}-{i}");
+                    let mut item = json!({
+                        "id": id,
+                        "name": format!("{id}.txt"),
+                        "file": {"mimeType": "text/plain"},
+                        "size": 0,
+                        "parentReference": {"driveId": "hostile", "id": "hostile-root"},
+                    });
+                    if !padding.is_empty() {
+                        item["description"] = padding.clone().into();
+                    }
+                    item
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        // The link of the same delta route, in the `?token=` form.
+        let route = match path.to_ascii_lowercase().find("/delta(") {
+            Some(at) => &path[..at + "/delta".len()],
+            None => path,
+        };
+        let page = json!({
+            "@odata.context": format!("{base}/v1.0/$metadata#Collection(driveItem)"),
+            "value": items,
+            "@odata.nextLink": format!("{base}{route}?token={}", next.encode()),
+        });
+        Some((page, format!("hostile page, next {}", next.encode())))
     }
 
     pub fn counters(&self) -> BTreeMap<String, u64> {
@@ -298,9 +481,22 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     } else {
         state.control.take(route, request.uri().path())
     };
-    let was_faulted = faulted.is_some();
-    let response = match faulted {
-        Some(fault) => {
+    let hostile = match (&faulted, route) {
+        (None, RouteClass::Delta) if method == Method::GET => {
+            state
+                .control
+                .hostile_page(&state.base_url, request.uri().path(), request.uri().query())
+        }
+        _ => None,
+    };
+    let was_faulted = faulted.is_some() || hostile.is_some();
+    let detail = hostile.as_ref().map(|(_, detail)| detail.clone());
+    let response = match (faulted, hostile) {
+        (None, Some((page, _))) => {
+            state.control.incr("faults.pages");
+            Json(page).into_response()
+        }
+        (Some(fault), _) => {
             state.control.incr(&format!("faults.{}", route.name()));
             match route {
                 RouteClass::Token | RouteClass::Devicecode => {
@@ -309,7 +505,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
                 _ => GraphError::injected(fault.status, fault.retry_after).into_response(),
             }
         }
-        None => next.run(request).await,
+        (None, None) => next.run(request).await,
     };
     state.control.push_log(LogEntry {
         kind: if was_faulted { "fault" } else { "request" }.to_string(),
@@ -317,6 +513,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         method: Some(method.to_string()),
         path: Some(path),
         status: Some(response.status().as_u16()),
+        detail,
         ..state.control.blank_entry()
     });
     response
@@ -325,6 +522,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/_emulator/faults/fail", post(arm_fault))
+        .route("/_emulator/faults/pages", post(arm_pages))
         .route("/_emulator/faults/clear", post(clear_faults))
         .route("/_emulator/stats", get(stats))
         .route("/_emulator/log", get(log))
@@ -371,6 +569,29 @@ async fn arm_fault(State(state): State<AppState>, body: Bytes) -> Response {
             .into_response();
     }
     state.control.arm(fault.clone());
+    Json(json!({"armed": fault})).into_response()
+}
+
+/// A hostile delta server: see [`PageFault`].
+async fn arm_pages(State(state): State<AppState>, body: Bytes) -> Response {
+    let fault: PageFault = match serde_json::from_slice(&body) {
+        Ok(fault) => fault,
+        Err(e) => {
+            return bad_request(format!(
+                "expected {{\"mode\": \"loop\" | \"endless\", \"count\"?: N, \"itemsPerPage\"?: N, \"padding\"?: BYTES, \"pathContains\"?: TEXT}}: {e}"
+            ))
+        }
+    };
+    if fault.count == 0 {
+        return bad_request("count must be at least 1");
+    }
+    if fault.items_per_page > MAX_ITEMS_PER_PAGE {
+        return bad_request(format!("itemsPerPage must be at most {MAX_ITEMS_PER_PAGE}"));
+    }
+    if fault.padding > MAX_PADDING {
+        return bad_request(format!("padding must be at most {MAX_PADDING}"));
+    }
+    state.control.arm_pages(fault.clone());
     Json(json!({"armed": fault})).into_response()
 }
 
@@ -520,5 +741,62 @@ mod tests {
             control.take(RouteClass::Socketio, list).is_none(),
             "used up"
         );
+    }
+
+    #[test]
+    fn hostile_pages_loop_or_never_end_and_stop_when_cleared() {
+        let control = Control::new();
+        let path = "/v1.0/drives/b!x/root/delta";
+        let page = |query: &str| {
+            control
+                .hostile_page("http://e", path, Some(query))
+                .map(|(page, _)| page)
+        };
+        let next = |page: &Value| page["@odata.nextLink"].as_str().unwrap().to_string();
+        assert!(page("token=real").is_none(), "not armed");
+
+        control.arm_pages(PageFault {
+            mode: PageMode::Loop,
+            count: 1,
+            items_per_page: 200,
+            padding: 0,
+            path_contains: None,
+        });
+        let first = page("token=real").unwrap();
+        assert_eq!(
+            next(&first),
+            "http://e/v1.0/drives/b!x/root/delta?token=loop-a"
+        );
+        assert!(first.get("@odata.deltaLink").is_none());
+        assert!(next(&page("token=loop-a").unwrap()).ends_with("token=loop-b"));
+        assert!(next(&page("token=loop-b").unwrap()).ends_with("token=loop-a"));
+        assert!(page("token=real").is_none(), "one round only");
+
+        control.arm_pages(PageFault {
+            mode: PageMode::Endless,
+            count: 2,
+            items_per_page: 3,
+            padding: 10,
+            path_contains: Some("b!x".into()),
+        });
+        assert!(control
+            .hostile_page(
+                "http://e",
+                "/v1.0/drives/b!y/root/delta",
+                Some("token=real")
+            )
+            .is_none());
+        let first = page("token=real").unwrap();
+        let second = page(next(&first).split_once('?').unwrap().1).unwrap();
+        let third = page("token=other").unwrap();
+        let ids: std::collections::HashSet<String> = [&first, &second, &third]
+            .iter()
+            .flat_map(|p| p["value"].as_array().unwrap().clone())
+            .map(|item| item["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids.len(), 9, "every item new: {ids:?}");
+        assert_eq!(first["value"][0]["description"], "x".repeat(10));
+        control.clear_faults();
+        assert!(page(next(&second).split_once('?').unwrap().1).is_none());
     }
 }

@@ -20,9 +20,18 @@
 //! - a 410 (cursor no longer valid) never loops: the feed takes a new baseline once and
 //!   reports [`Outcome::Resync`]; if the baseline fails too, that is an error;
 //! - a failed round leaves the cursor where it was, so the next round repeats it
-//!   (at-least-once, never a skipped change).
+//!   (at-least-once, never a skipped change);
+//! - a round is bounded ([`RoundLimits`], docs/reliability.md "Transient conditions"):
+//!   an `@odata.nextLink` seen before in the round is a loop, and a round longer than
+//!   the limits (pages, items, bytes of items) is cut. Either way nothing of it is
+//!   returned and the cursor stays where it was — a deltaLink can only be had at the
+//!   end of a round, and committing one past items that were not written would skip
+//!   them — so the round fails as transient ([`DeltaError::Cut`]) and is asked again
+//!   later with the coalescer's backoff. Requests are paced: [`RoundLimits::burst`]
+//!   at once, then at most [`RoundLimits::per_second`], whatever the rounds look like.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher as _;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -35,9 +44,73 @@ use crate::target::Target;
 use crate::util::redact::redact_link;
 use crate::util::url::{base_str, same_origin};
 
-/// A delta round longer than this many pages is treated as a broken server rather
-/// than followed for ever (200 items a page on the live service: 20 million items).
-const MAX_PAGES: usize = 100_000;
+/// How far one delta round may go, and how fast a feed may ask. The defaults are the
+/// documented bounds (docs/reliability.md, "Transient conditions").
+#[derive(Debug, Clone, Copy)]
+pub struct RoundLimits {
+    /// Pages in one round, empty ones included.
+    pub pages: usize,
+    /// Items received in one round, repeats of an id included.
+    pub items: usize,
+    /// Bytes of item JSON received in one round.
+    pub bytes: usize,
+    /// Requests a feed may make at once...
+    pub burst: u32,
+    /// ...and then per second (a token bucket: an idle feed earns its burst back).
+    pub per_second: f64,
+}
+
+impl RoundLimits {
+    /// 10,000 pages (2 million items at the live service's 200 a page), 500,000 items,
+    /// 256 MiB of item JSON (about 170,000 driveItems of the live service's 1.5 KB):
+    /// a peak of at most about 450 MB, whatever the server sends (measured:
+    /// docs/reliability.md). 100 requests at once, then 10 a second.
+    pub const DEFAULT: RoundLimits = RoundLimits {
+        pages: 10_000,
+        items: 500_000,
+        bytes: 256 << 20,
+        burst: 100,
+        per_second: 10.0,
+    };
+}
+
+/// The request pacing of one feed: a token bucket of [`RoundLimits::burst`] requests,
+/// refilled at [`RoundLimits::per_second`]. Pure: the caller gives the time.
+#[derive(Debug, Clone)]
+struct Pace {
+    burst: f64,
+    per_second: f64,
+    /// Requests that may be made now; below zero, owed.
+    tokens: f64,
+    at: Option<Instant>,
+}
+
+impl Pace {
+    fn new(limits: &RoundLimits) -> Pace {
+        let burst = f64::from(limits.burst.max(1));
+        Pace {
+            burst,
+            per_second: limits.per_second.max(0.001),
+            tokens: burst,
+            at: None,
+        }
+    }
+
+    /// Take one request at `now`: how long to wait before making it.
+    fn take(&mut self, now: Instant) -> Duration {
+        if let Some(at) = self.at {
+            let earned = now.saturating_duration_since(at).as_secs_f64() * self.per_second;
+            self.tokens = (self.tokens + earned).min(self.burst);
+        }
+        self.at = Some(now);
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.per_second)
+        }
+    }
+}
 
 /// One changed item of a round.
 #[derive(Debug, Clone)]
@@ -134,6 +207,12 @@ pub enum DeltaError {
     /// Graph answered with something that is not a delta page.
     #[error("delta for {target}: unexpected answer from Graph ({detail})")]
     Shape { target: String, detail: String },
+    /// The round was given up before its end so that it stays bounded: its pages loop,
+    /// or it went past [`RoundLimits`]. Nothing of it was returned; the cursor stays.
+    #[error(
+        "delta for {target}: {detail}; the round is dropped and the cursor stays where it was"
+    )]
+    Cut { target: String, detail: String },
 }
 
 impl DeltaError {
@@ -142,7 +221,7 @@ impl DeltaError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             DeltaError::Graph { source, .. } => source.retry_after(),
-            DeltaError::Shape { .. } => None,
+            DeltaError::Shape { .. } | DeltaError::Cut { .. } => None,
         }
     }
 
@@ -150,15 +229,15 @@ impl DeltaError {
     pub fn graph(&self) -> Option<&GraphError> {
         match self {
             DeltaError::Graph { source, .. } => Some(source),
-            DeltaError::Shape { .. } => None,
+            DeltaError::Shape { .. } | DeltaError::Cut { .. } => None,
         }
     }
 
-    /// Worth another round later: a bad page, or what [`GraphError::is_transient`]
-    /// calls transient (the one rule).
+    /// Worth another round later: a bad page, a round cut, or what
+    /// [`GraphError::is_transient`] calls transient (the one rule).
     pub fn is_transient(&self) -> bool {
         match self {
-            DeltaError::Shape { .. } => true,
+            DeltaError::Shape { .. } | DeltaError::Cut { .. } => true,
             DeltaError::Graph { source, .. } => source.is_transient(),
         }
     }
@@ -175,6 +254,8 @@ pub struct DeltaFeed {
     enumerate: bool,
     /// No request before this (a `Retry-After` the client did not wait out).
     not_before: Option<Instant>,
+    limits: RoundLimits,
+    pace: Pace,
 }
 
 impl DeltaFeed {
@@ -187,7 +268,16 @@ impl DeltaFeed {
             cursor,
             enumerate: false,
             not_before: None,
+            limits: RoundLimits::DEFAULT,
+            pace: Pace::new(&RoundLimits::DEFAULT),
         }
+    }
+
+    /// Other bounds than [`RoundLimits::DEFAULT`] (tests reach them in seconds).
+    pub fn with_limits(mut self, limits: RoundLimits) -> Self {
+        self.pace = Pace::new(&limits);
+        self.limits = limits;
+        self
     }
 
     /// Take every baseline (start and resync) as a full enumeration, whose items are
@@ -324,18 +414,43 @@ impl DeltaFeed {
         redact_link(cursor) == *refused
     }
 
-    /// Page from `link` to the deltaLink; each id once, at its last occurrence.
+    /// Page from `link` to the deltaLink; each id once, at its last occurrence. A link
+    /// seen before in the round (a loop) or a round past [`RoundLimits`] is
+    /// [`DeltaError::Cut`].
     async fn fetch(&mut self, link: &str) -> Result<Round, DeltaError> {
+        let limits = self.limits;
         let mut collector = LastWins::default();
+        // Each link requested in this round, by hash (links may be long; a hostile
+        // server can make them so), with its page number.
+        let hasher = std::hash::RandomState::new();
+        let mut seen: HashMap<u64, usize> = HashMap::new();
         let mut next = link.to_string();
-        let mut pages = 0;
+        let (mut pages, mut items, mut bytes) = (0usize, 0usize, 0usize);
         loop {
-            if pages >= MAX_PAGES {
-                return Err(self.shape(format!("more than {MAX_PAGES} pages in one round")));
+            if pages >= limits.pages {
+                return Err(self.cut(format!(
+                    "the round was cut after {pages} pages without an end (at most {} a round)",
+                    limits.pages
+                )));
             }
+            seen.insert(hasher.hash_one(&next), pages + 1);
             let page = self.get_page(&next).await?;
             pages += 1;
             for raw in page.value {
+                items += 1;
+                bytes = bytes.saturating_add(raw.get().len());
+                if items > limits.items {
+                    return Err(self.cut(format!(
+                        "the round was cut at page {pages}: more than {} items (at most that many a round)",
+                        limits.items
+                    )));
+                }
+                if bytes > limits.bytes {
+                    return Err(self.cut(format!(
+                        "the round was cut at page {pages}: more than {} MiB of items (at most that much a round)",
+                        limits.bytes >> 20
+                    )));
+                }
                 collector.push(parse_change(raw).map_err(|detail| self.shape(detail))?);
             }
             match (page.next_link, page.delta_link) {
@@ -346,9 +461,13 @@ impl DeltaFeed {
                         pages,
                     })
                 }
-                (Some(link), None) if link != next => next = link,
-                (Some(_), None) => {
-                    return Err(self.shape("a page links to itself as the next page".into()))
+                (Some(link), None) => {
+                    if let Some(first) = seen.get(&hasher.hash_one(&link)) {
+                        return Err(self.cut(format!(
+                            "its pages loop: the @odata.nextLink of page {pages} leads back to page {first}"
+                        )));
+                    }
+                    next = link;
                 }
                 (None, None) => {
                     return Err(self
@@ -370,6 +489,15 @@ impl DeltaFeed {
                 tokio::time::sleep_until(at).await;
             }
         }
+        let wait = self.pace.take(Instant::now());
+        if !wait.is_zero() {
+            tracing::debug!(
+                "{}: pacing delta requests, the next in {} ms",
+                self.target.label,
+                wait.as_millis()
+            );
+            tokio::time::sleep(wait).await;
+        }
         match self.client.get_json_url::<Page>(link).await {
             Ok(page) => Ok(page),
             Err(source) => {
@@ -381,6 +509,13 @@ impl DeltaFeed {
                     source,
                 })
             }
+        }
+    }
+
+    fn cut(&self, detail: String) -> DeltaError {
+        DeltaError::Cut {
+            target: self.target.label.clone(),
+            detail,
         }
     }
 
@@ -569,5 +704,39 @@ mod tests {
             serde_json::from_str(r#"{"value":[],"@odata.deltaLink":"https://g/d?token=t"}"#)
                 .unwrap();
         assert!(p.delta_link.is_some() && p.next_link.is_none());
+    }
+
+    #[test]
+    fn pace_lets_a_burst_through_then_a_steady_rate() {
+        let ms = Duration::from_millis;
+        let limits = RoundLimits {
+            burst: 3,
+            per_second: 10.0,
+            ..RoundLimits::DEFAULT
+        };
+        let mut pace = Pace::new(&limits);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(pace.take(t0), Duration::ZERO);
+        }
+        let fourth = pace.take(t0);
+        assert!(fourth.abs_diff(ms(100)) < ms(1), "{fourth:?}");
+        // Made when allowed, the next one waits one interval again.
+        let fifth = pace.take(t0 + ms(100));
+        assert!(fifth.abs_diff(ms(100)) < ms(1), "{fifth:?}");
+        // A client asking as fast as it may, for 10 s: the burst and 10 a second.
+        let mut now = t0 + ms(200);
+        let mut made = 0;
+        while now < t0 + ms(10_200) {
+            now += pace.take(now);
+            made += 1;
+        }
+        assert!((100..=101).contains(&made), "{made}");
+        // Idle for a while: the burst is back, not more.
+        let later = now + Duration::from_secs(60);
+        for _ in 0..3 {
+            assert_eq!(pace.take(later), Duration::ZERO);
+        }
+        assert!(pace.take(later) > Duration::ZERO);
     }
 }

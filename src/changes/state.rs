@@ -33,13 +33,21 @@
 //!   e.g. `drive:b!x`). If the same SPEC now resolves to another drive or list (`me`
 //!   under another account, a renamed library), the cursor belongs to something else:
 //!   it is ignored with a warning and the target starts from now.
-//! - Entries of other labels are kept, so one file can serve runs with different
-//!   targets. One graphwatch process per state file: two would overwrite each other's
-//!   cursors (each at-least-once on its own, but the last writer wins).
+//! - **Shared by processes, one owner per target** (docs/decisions.md, "`--state`
+//!   shared by several processes"). Each entry belongs to the one process that
+//!   [`StateFile::claim`]ed its label: an exclusive lock on a lock file of that label
+//!   beside the state file (`.NAME.LABEL-HASH.lock`), held for the life of the watch,
+//!   so a second process on the same target and file stops at start with exit 2. A
+//!   commit changes only its own entry: under a short exclusive lock on `.NAME.lock` it
+//!   reads the file again, replaces that one entry and writes the file atomically, so
+//!   entries of other targets — other processes' or not watched at all — are kept as
+//!   they are on disk, never as they were when this process started.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::fs::File;
+use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -47,10 +55,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::event::TargetId;
-use crate::util::fs::write_private;
+use crate::util::backoff::Backoff;
+use crate::util::fs::{open_lock_file, write_private};
 
 /// Bumped when the file's shape changes incompatibly.
 const FORMAT_VERSION: u32 = 1;
+
+/// How long a commit waits for another process's commit to finish. A commit holds the
+/// lock for a read and an atomic write (milliseconds); only a process stopped in the
+/// middle of one (SIGSTOP) holds it longer. Past this the commit is put off to the
+/// next round (see [`StateFile::commit`]), so that the watch never hangs on another
+/// process and Ctrl-C still works.
+const COMMIT_LOCK_PATIENCE: Duration = Duration::from_secs(5);
 
 /// What the file holds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -59,6 +75,15 @@ struct StateData {
     version: u32,
     #[serde(default)]
     targets: BTreeMap<String, Entry>,
+}
+
+impl StateData {
+    fn empty() -> StateData {
+        StateData {
+            version: FORMAT_VERSION,
+            targets: BTreeMap::new(),
+        }
+    }
 }
 
 /// One target's cursor.
@@ -107,11 +132,16 @@ impl Resume {
     }
 }
 
-/// The `--state` file, loaded. Shared by the targets of one run (wrap it in a mutex).
+/// The `--state` file, loaded. Owned by the watch loop; the targets it watches are
+/// [`StateFile::claim`]ed for as long as it lives.
 #[derive(Debug)]
 pub struct StateFile {
     path: PathBuf,
     data: StateData,
+    /// The labels this process owns, each with its lock file open and locked.
+    claimed: Vec<(String, File)>,
+    /// [`COMMIT_LOCK_PATIENCE`] (shorter in tests).
+    patience: Duration,
 }
 
 impl StateFile {
@@ -119,13 +149,10 @@ impl StateFile {
     /// that the first commit will not fail later). Unreadable, damaged or from another
     /// version → a usage error (exit 2) that names the file.
     pub fn load(path: &Path) -> anyhow::Result<StateFile> {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let dir = match path.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d,
-                    _ => Path::new("."),
-                };
+        let data = match read_data(path)? {
+            Some(data) => data,
+            None => {
+                let dir = parent(path);
                 if !dir.is_dir() {
                     return Err(Error::usage(format!(
                         "--state {}: the directory {} does not exist",
@@ -135,51 +162,24 @@ impl StateFile {
                     .hint("give a file in an existing directory (it is created at the first save)")
                     .into());
                 }
-                return Ok(StateFile {
-                    path: path.to_path_buf(),
-                    data: StateData {
-                        version: FORMAT_VERSION,
-                        targets: BTreeMap::new(),
-                    },
-                });
-            }
-            Err(e) => {
-                return Err(Error::usage(format!(
-                    "cannot read the state file {} ({e})",
-                    path.display()
-                ))
-                .into())
+                StateData::empty()
             }
         };
-        StateFile::parse(path, &bytes)
+        Ok(StateFile {
+            path: path.to_path_buf(),
+            data,
+            claimed: Vec::new(),
+            patience: COMMIT_LOCK_PATIENCE,
+        })
     }
 
     /// The state file `path` from its bytes (the decoding half of [`StateFile::load`]).
     pub fn parse(path: &Path, bytes: &[u8]) -> anyhow::Result<StateFile> {
-        let damaged = |why: String| -> anyhow::Error {
-            Error::usage(format!(
-                "the state file {} is damaged ({why})",
-                path.display()
-            ))
-            .hint("fix or delete it (graphwatch then starts from now)")
-            .into()
-        };
-        let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| damaged(e.to_string()))?;
-        match value.get("version").and_then(serde_json::Value::as_u64) {
-            Some(v) if v == u64::from(FORMAT_VERSION) => {}
-            Some(v) => return Err(Error::usage(format!(
-                "the state file {} has version {v}, this graphwatch reads version {FORMAT_VERSION}",
-                path.display()
-            ))
-            .hint("use another --state file, or delete this one (graphwatch then starts from now)")
-            .into()),
-            None => return Err(damaged("no version".into())),
-        }
-        let data: StateData = serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
         Ok(StateFile {
             path: path.to_path_buf(),
-            data,
+            data: parse_data(path, bytes)?,
+            claimed: Vec::new(),
+            patience: COMMIT_LOCK_PATIENCE,
         })
     }
 
@@ -191,6 +191,52 @@ impl StateFile {
     #[cfg(test)]
     pub fn entry(&self, label: &str) -> Option<&Entry> {
         self.data.targets.get(label)
+    }
+
+    /// Own the entries of `labels` for as long as this `StateFile` lives (the watch): an
+    /// exclusive lock on each label's lock file beside the state file, created 0600.
+    /// When another process holds one (it watches that target with this file), a usage
+    /// error (exit 2) that names the target, the file and what to do. Then the file is
+    /// read again, so that [`StateFile::resume`] gives each cursor as its last owner
+    /// left it, even one that stopped after [`StateFile::load`].
+    pub fn claim(&mut self, labels: &[&str]) -> anyhow::Result<()> {
+        for &label in labels {
+            if self.claimed.iter().any(|(owned, _)| owned == label) {
+                continue;
+            }
+            let lock = self.target_lock_path(label);
+            let mut file = open_lock_file(&lock).map_err(|e| {
+                Error::usage(format!("cannot open the lock file {} ({e})", lock.display()))
+                    .hint("graphwatch creates its lock files beside the --state file: make that directory writable")
+            })?;
+            match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let holder = holder_pid(&mut file)
+                        .map(|pid| format!(" (process {pid})"))
+                        .unwrap_or_default();
+                    return Err(Error::usage(format!(
+                        "{label} is already watched with the state file {} by another graphwatch{holder}",
+                        self.path.display()
+                    ))
+                    .hint("stop that one first, or give this watch its own --state file")
+                    .into());
+                }
+                Err(e) => {
+                    return Err(Error::usage(format!(
+                        "cannot lock the lock file {} ({e})",
+                        lock.display()
+                    ))
+                    .hint("put the --state file on a file system that supports file locks")
+                    .into())
+                }
+            }
+            // For the message of a second process; the lock, not this, is what counts.
+            let _ = write_pid(&mut file);
+            self.claimed.push((label.to_string(), file));
+        }
+        self.data = read_data(&self.path)?.unwrap_or_else(StateData::empty);
+        Ok(())
     }
 
     /// Where `target` starts: its saved cursor if it was saved for the same drive or
@@ -207,9 +253,17 @@ impl StateFile {
         }
     }
 
-    /// Save `cursor` as `target`'s and write the file (atomically). Call it only after
-    /// the lines of the round that produced `cursor` were written and flushed. Writing
-    /// the same cursor again is a no-op.
+    /// Save `cursor` as `target`'s. Call it only after the lines of the round that
+    /// produced `cursor` were written and flushed. Writing the same cursor again is a
+    /// no-op.
+    ///
+    /// Only `target`'s entry changes: under the file's commit lock the file is read
+    /// again, this one entry replaced and the file written atomically, so what other
+    /// processes committed for their targets is kept. A commit lock held longer than
+    /// [`COMMIT_LOCK_PATIENCE`] by another process (stopped in the middle of its commit)
+    /// puts this commit off with a warning: the file keeps the previous cursor (the
+    /// round would be repeated after a crash, never skipped) and the next round's
+    /// commit saves the newer one.
     pub fn commit(&mut self, target: &TargetId, cursor: &str) -> anyhow::Result<()> {
         let resource = target.resource.clone();
         if self
@@ -220,7 +274,17 @@ impl StateFile {
         {
             return Ok(());
         }
-        let previous = self.data.targets.insert(
+        let Some(_locked) = self.lock_for_commit()? else {
+            tracing::warn!(
+                "{}: the state file {} has been locked by another process for {} s; its cursor is saved with the next round",
+                target.label,
+                self.path.display(),
+                self.patience.as_secs_f64()
+            );
+            return Ok(());
+        };
+        let mut data = read_data(&self.path)?.unwrap_or_else(StateData::empty);
+        data.targets.insert(
             target.label.clone(),
             Entry {
                 resource,
@@ -228,24 +292,142 @@ impl StateFile {
                 saved_at: Utc::now(),
             },
         );
-        if let Err(e) = self.write() {
-            // Keep memory and disk in agreement: the file still has the old cursor.
-            match previous {
-                Some(old) => self.data.targets.insert(target.label.clone(), old),
-                None => self.data.targets.remove(&target.label),
-            };
-            return Err(e);
-        }
+        // A failed write leaves memory as it was: it still agrees with the disk.
+        write(&self.path, &data)?;
+        self.data = data;
         Ok(())
+        // `_locked` is closed here: the commit lock is released.
     }
 
-    fn write(&self) -> anyhow::Result<()> {
-        let mut json =
-            serde_json::to_vec_pretty(&self.data).context("cannot encode the state file")?;
-        json.push(b'\n');
-        write_private(&self.path, |file| file.write_all(&json))
-            .with_context(|| format!("cannot write the state file {}", self.path.display()))
+    /// The commit lock, taken; `None` when another process held it all through
+    /// [`COMMIT_LOCK_PATIENCE`].
+    fn lock_for_commit(&self) -> anyhow::Result<Option<File>> {
+        let path = self.beside("lock");
+        let file = open_lock_file(&path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        let since = Instant::now();
+        let mut backoff = Backoff::steady(Duration::from_millis(5), Duration::from_millis(200));
+        loop {
+            match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
+                Ok(true) => return Ok(Some(file)),
+                Ok(false) if since.elapsed() < self.patience => {
+                    std::thread::sleep(backoff.next_delay());
+                }
+                Ok(false) => return Ok(None),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("cannot lock the lock file {}", path.display())))
+                }
+            }
+        }
     }
+
+    /// The lock file of one label: `.NAME.SLUG-HASH.lock`, the slug for people (`ls -a`
+    /// shows whose it is), the hash of the whole label so that two labels never share
+    /// one and any label gives a short, valid file name.
+    fn target_lock_path(&self, label: &str) -> PathBuf {
+        let slug: String = label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(40)
+            .collect();
+        self.beside(&format!("{slug}-{:016x}.lock", fnv1a(label.as_bytes())))
+    }
+
+    /// `.NAME.SUFFIX` in the state file's directory.
+    fn beside(&self, suffix: &str) -> PathBuf {
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        parent(&self.path).join(format!(".{name}.{suffix}"))
+    }
+}
+
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// The file's contents; `None` when there is no file.
+fn read_data(path: &Path) -> anyhow::Result<Option<StateData>> {
+    match std::fs::read(path) {
+        Ok(bytes) => parse_data(path, &bytes).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::usage(format!(
+            "cannot read the state file {} ({e})",
+            path.display()
+        ))
+        .into()),
+    }
+}
+
+fn parse_data(path: &Path, bytes: &[u8]) -> anyhow::Result<StateData> {
+    let damaged = |why: String| -> anyhow::Error {
+        Error::usage(format!(
+            "the state file {} is damaged ({why})",
+            path.display()
+        ))
+        .hint("fix or delete it (graphwatch then starts from now)")
+        .into()
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| damaged(e.to_string()))?;
+    match value.get("version").and_then(serde_json::Value::as_u64) {
+        Some(v) if v == u64::from(FORMAT_VERSION) => {}
+        Some(v) => {
+            return Err(Error::usage(format!(
+                "the state file {} has version {v}, this graphwatch reads version {FORMAT_VERSION}",
+                path.display()
+            ))
+            .hint("use another --state file, or delete this one (graphwatch then starts from now)")
+            .into())
+        }
+        None => return Err(damaged("no version".into())),
+    }
+    serde_json::from_value(value).map_err(|e| damaged(e.to_string()))
+}
+
+fn write(path: &Path, data: &StateData) -> anyhow::Result<()> {
+    let mut json = serde_json::to_vec_pretty(data).context("cannot encode the state file")?;
+    json.push(b'\n');
+    write_private(path, |file| file.write_all(&json))
+        .with_context(|| format!("cannot write the state file {}", path.display()))
+}
+
+/// Write this process's id into a lock file it holds.
+fn write_pid(file: &mut File) -> std::io::Result<()> {
+    file.set_len(0)?;
+    file.rewind()?;
+    writeln!(file, "{}", std::process::id())?;
+    file.flush()
+}
+
+/// The process id another process wrote into its lock file, if it can be read.
+fn holder_pid(file: &mut File) -> Option<u32> {
+    let mut text = String::new();
+    file.rewind().ok()?;
+    std::io::Read::take(&mut *file, 32)
+        .read_to_string(&mut text)
+        .ok()?;
+    text.trim().parse().ok()
+}
+
+/// FNV-1a, 64 bits: a hash that is the same in every build and process, for lock-file
+/// names that several graphwatch processes must agree on.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -362,12 +544,18 @@ mod tests {
             .unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        // Only the file itself is left: no temporary file.
-        let names: Vec<_> = std::fs::read_dir(dir.path())
+        // The file and its commit lock (0600 too), no temporary file.
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert_eq!(names, vec!["s.json".to_string()]);
+        names.sort();
+        assert_eq!(
+            names,
+            vec![".s.json.lock".to_string(), "s.json".to_string()]
+        );
+        let lock = std::fs::metadata(dir.path().join(".s.json.lock")).unwrap();
+        assert_eq!(lock.permissions().mode() & 0o777, 0o600);
     }
 
     #[test]
@@ -386,11 +574,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.to_string(), "disk full");
         assert_eq!(std::fs::read(&path).unwrap(), before);
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "temp removed"
-        );
+        assert_eq!(temporary_files(dir.path()), 0, "temp removed");
         assert_eq!(
             StateFile::load(&path).unwrap().resume(&me),
             Resume::Cursor("https://g/old".into())
@@ -419,5 +603,138 @@ mod tests {
             assert_eq!(state.resume(&me), Resume::Cursor("https://g/old".into()));
         }
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+
+    fn temporary_files(dir: &Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count()
+    }
+
+    fn issues() -> TargetId {
+        Target {
+            label: "list:site-eng/list-issues".into(),
+            kind: TargetKind::List {
+                site_id: "site-eng".into(),
+                list_id: "list-issues".into(),
+            },
+            display_name: "Issues".into(),
+            web_url: None,
+        }
+        .id()
+    }
+
+    /// Two processes (two `StateFile`s on one path) with different targets: each
+    /// commit keeps the other's entry as it is on disk, not as it was at load.
+    #[test]
+    fn commits_of_two_owners_keep_each_others_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let (me, list) = (drive("drive:me", "b!x"), issues());
+        let mut first = StateFile::load(&path).unwrap();
+        first.claim(&[&me.label]).unwrap();
+        first.commit(&me, "https://g/me/1").unwrap();
+        let mut second = StateFile::load(&path).unwrap();
+        second.claim(&[&list.label]).unwrap();
+        second.commit(&list, "https://g/list/1").unwrap();
+        first.commit(&me, "https://g/me/2").unwrap();
+        second.commit(&list, "https://g/list/2").unwrap();
+        let disk = StateFile::load(&path).unwrap();
+        assert_eq!(disk.resume(&me), Resume::Cursor("https://g/me/2".into()));
+        assert_eq!(
+            disk.resume(&list),
+            Resume::Cursor("https://g/list/2".into())
+        );
+    }
+
+    #[test]
+    fn a_claimed_target_is_refused_to_a_second_owner_in_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let me = drive("drive:me", "b!x");
+        let mut first = StateFile::load(&path).unwrap();
+        first.claim(&["drive:me", "drive:me"]).unwrap();
+        let mut second = StateFile::load(&path).unwrap();
+        let err = second
+            .claim(&["list:site-eng/list-issues", "drive:me"])
+            .unwrap_err();
+        assert_eq!(exit_code(&err), Code::Usage);
+        let report = crate::exit::one_line(&err);
+        assert!(!report.contains('\n'), "{report}");
+        for part in [
+            "drive:me is already watched",
+            &path.display().to_string(),
+            &format!("(process {})", std::process::id()),
+            "give this watch its own --state file",
+        ] {
+            assert!(report.contains(part), "{part:?} in {report}");
+        }
+        // Once the first owner is gone, the target can be claimed, with its cursor.
+        first.commit(&me, "https://g/me/1").unwrap();
+        drop(first);
+        second.claim(&["drive:me"]).unwrap();
+        assert_eq!(second.resume(&me), Resume::Cursor("https://g/me/1".into()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn lock_files_are_0600_and_named_for_their_label() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut state = StateFile::load(&path).unwrap();
+        let long = format!("list:{}", "x/".repeat(300));
+        state
+            .claim(&["drive:me", "list:site-eng/list-issues", &long])
+            .unwrap();
+        let mut locks: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        locks.sort();
+        assert_eq!(locks.len(), 3, "{locks:?}");
+        assert!(locks.iter().any(|n| n.starts_with(".s.json.drive-me-")));
+        assert!(locks
+            .iter()
+            .any(|n| n.starts_with(".s.json.list-site-eng-list-issues-")));
+        for name in &locks {
+            assert!(name.ends_with(".lock") && name.len() < 80, "{name}");
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_commit_lock_held_too_long_puts_the_commit_off_to_the_next_round() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let me = drive("drive:me", "b!x");
+        let mut state = StateFile::load(&path).unwrap();
+        state.patience = Duration::from_millis(50);
+        state.commit(&me, "https://g/old").unwrap();
+        // Another process stopped in the middle of its commit.
+        let other = open_lock_file(&dir.path().join(".s.json.lock")).unwrap();
+        assert!(fs4::fs_std::FileExt::try_lock_exclusive(&other).unwrap());
+        state.commit(&me, "https://g/new").unwrap();
+        assert_eq!(
+            StateFile::load(&path).unwrap().resume(&me),
+            Resume::Cursor("https://g/old".into())
+        );
+        drop(other);
+        state.commit(&me, "https://g/newer").unwrap();
+        assert_eq!(
+            StateFile::load(&path).unwrap().resume(&me),
+            Resume::Cursor("https://g/newer".into())
+        );
     }
 }

@@ -98,12 +98,15 @@ fn tighten(_dir: &Path, _meta: &std::fs::Metadata) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Open (or create) a lock file, 0600 whatever the umask. It holds nothing, but what is
-/// beside the token cache is the owner's alone. A lock file of another mode is made
-/// 0600 when it can be (its owner may be someone else; the lock works either way).
+/// Open (or create) a lock file, 0600 whatever the umask: the token cache's refresh
+/// lock and the `--state` file's locks. It holds at most a process id, but what is
+/// beside the token cache and the state is the owner's alone. A lock file of another
+/// mode is made 0600 when it can be (its owner may be someone else; the lock works
+/// either way). Lock files are kept, never deleted: removing one that another process
+/// has just opened would let two processes lock two files of one name.
 pub fn open_lock_file(path: &Path) -> std::io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
-    options.create(true).truncate(false).write(true);
+    options.create(true).truncate(false).read(true).write(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};

@@ -109,6 +109,10 @@ pub async fn run(
         _ = stopped(&mut stop) => return Ok(()),
     };
     let labels: Vec<&str> = targets.iter().map(|t| t.label.as_str()).collect();
+    if let Some(state) = &mut state {
+        // Each target's entry has one owner: a second process on it stops here (exit 2).
+        state.claim(&labels)?;
+    }
     status.spin(&format!("connecting to {}", labels.join(", ")));
 
     // 2. One task per target, all reporting into one channel; a cursor that is not the
