@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use axum::body::Bytes;
 use axum::extract::{Query, Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -299,7 +299,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         state.control.take(route, request.uri().path())
     };
     let was_faulted = faulted.is_some();
-    let response = match faulted {
+    let mut response = match faulted {
         Some(fault) => {
             state.control.incr(&format!("faults.{}", route.name()));
             match route {
@@ -311,6 +311,11 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         }
         None => next.run(request).await,
     };
+    // The service's clock, as every live answer carries it (RFC 9110 §6.6.1); clients
+    // may time subscriptions by it rather than by their own clock.
+    if let Ok(date) = HeaderValue::from_str(&http_date(state.now())) {
+        response.headers_mut().insert(header::DATE, date);
+    }
     state.control.push_log(LogEntry {
         kind: if was_faulted { "fault" } else { "request" }.to_string(),
         route: Some(route),
@@ -320,6 +325,11 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         ..state.control.blank_entry()
     });
     response
+}
+
+/// An HTTP date (IMF-fixdate): `Sun, 06 Nov 1994 08:49:37 GMT`.
+fn http_date(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
 pub fn router() -> Router<AppState> {
@@ -439,6 +449,12 @@ async fn patch_settings(State(state): State<AppState>, body: Bytes) -> Response 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_are_imf_fixdates() {
+        let t = chrono::DateTime::from_timestamp(784_111_777, 0).unwrap();
+        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
 
     #[test]
     fn classifies_routes() {
