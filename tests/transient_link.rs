@@ -167,7 +167,6 @@ fn a_wait_after_a_drop_longer_than_the_fallback_poll_asks_delta_meanwhile() {
     w.wait_stderr("watching drive:me");
     env.post("/_emulator/sockets/kill", json!({}));
     w.wait_stderr("drive:me: disconnected");
-    w.wait_stderr("drive:me: no socket for now; asking delta every 1s until it is back");
     let during = upload(&env, "Wait/during.txt");
     w.until(|seen| has(seen, &during, "updated"));
 
@@ -203,6 +202,12 @@ fn a_wait_after_a_drop_longer_than_the_fallback_poll_asks_delta_meanwhile() {
             "{:.0} ms after the kill",
             b["elapsedMs"].as_f64().unwrap() - killed["elapsedMs"].as_f64().unwrap()
         )),
+    );
+    assert!(
+        w.stderr()
+            .contains("drive:me: no socket for now; asking delta every 1s until it is back"),
+        "{}",
+        w.stderr()
     );
     w.wait_stderr("drive:me: reconnected");
     let after_link = upload(&env, "Wait/after.txt");
