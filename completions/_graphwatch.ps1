@@ -254,6 +254,7 @@ Register-ArgumentCompleter -Native -CommandName 'graphwatch' -ScriptBlock {
             [CompletionResult]::new('--notify-duplicates', '--notify-duplicates', [CompletionResultType]::ParameterName, 'How many times each notification is sent (the live service often sends two)')
             [CompletionResult]::new('--delta-page-size', '--delta-page-size', [CompletionResultType]::ParameterName, 'Items per delta page')
             [CompletionResult]::new('--delta-lag-ms', '--delta-lag-ms', [CompletionResultType]::ParameterName, 'A change becomes visible to delta only this many milliseconds after it is made')
+            [CompletionResult]::new('--clock-skew-secs', '--clock-skew-secs', [CompletionResultType]::ParameterName, 'The emulator''s clock runs this many seconds ahead of the machine''s (negative: behind); its Date headers and subscriptions'' expirationDateTime follow it')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')

@@ -263,7 +263,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__emulator)
-            opts="-v -q -h -V --port --ping-interval-ms --ping-timeout-ms --persist --approve-after-polls --device-code-interval-secs --device-code-lifetime-secs --token-lifetime-secs --subscription-lifetime-secs --notify-delay-ms --notify-duplicates --delta-page-size --delta-lag-ms --verbose --quiet --color --help --version"
+            opts="-v -q -h -V --port --ping-interval-ms --ping-timeout-ms --persist --approve-after-polls --device-code-interval-secs --device-code-lifetime-secs --token-lifetime-secs --subscription-lifetime-secs --notify-delay-ms --notify-duplicates --delta-page-size --delta-lag-ms --clock-skew-secs --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -318,6 +318,10 @@ _graphwatch() {
                     return 0
                     ;;
                 --delta-lag-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clock-skew-secs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

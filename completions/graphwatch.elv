@@ -243,6 +243,7 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
             cand --notify-duplicates 'How many times each notification is sent (the live service often sends two)'
             cand --delta-page-size 'Items per delta page'
             cand --delta-lag-ms 'A change becomes visible to delta only this many milliseconds after it is made'
+            cand --clock-skew-secs 'The emulator''s clock runs this many seconds ahead of the machine''s (negative: behind); its Date headers and subscriptions'' expirationDateTime follow it'
             cand --color 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]'
             cand -v 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'

@@ -28,6 +28,7 @@ mod socket;
 mod stream;
 mod targets;
 mod tokenfile;
+mod transient_link;
 mod transient_state;
 mod transient_tokens;
 mod usage;

@@ -105,6 +105,16 @@ pub struct Settings {
     /// A change becomes visible to delta only this many milliseconds after it is made
     #[arg(long, env = "GRAPHWATCH_EMULATOR_DELTA_LAG_MS", default_value_t = 0)]
     pub delta_lag_ms: u64,
+
+    /// The emulator's clock runs this many seconds ahead of the machine's (negative:
+    /// behind); its Date headers and subscriptions' expirationDateTime follow it
+    #[arg(
+        long,
+        env = "GRAPHWATCH_EMULATOR_CLOCK_SKEW_SECS",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    pub clock_skew_secs: i64,
 }
 
 impl Default for Settings {
@@ -119,6 +129,7 @@ impl Default for Settings {
             notify_duplicates: 2,
             delta_page_size: 200,
             delta_lag_ms: 0,
+            clock_skew_secs: 0,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use axum::body::Bytes;
 use axum::extract::{Query, Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -491,7 +491,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     };
     let was_faulted = faulted.is_some() || hostile.is_some();
     let detail = hostile.as_ref().map(|(_, detail)| detail.clone());
-    let response = match (faulted, hostile) {
+    let mut response = match (faulted, hostile) {
         (None, Some((page, _))) => {
             state.control.incr("faults.pages");
             Json(page).into_response()
@@ -507,6 +507,11 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         }
         (None, None) => next.run(request).await,
     };
+    // The service's clock, as every live answer carries it (RFC 9110 §6.6.1); clients
+    // may time subscriptions by it rather than by their own clock.
+    if let Ok(date) = HeaderValue::from_str(&http_date(state.now())) {
+        response.headers_mut().insert(header::DATE, date);
+    }
     state.control.push_log(LogEntry {
         kind: if was_faulted { "fault" } else { "request" }.to_string(),
         route: Some(route),
@@ -517,6 +522,11 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         ..state.control.blank_entry()
     });
     response
+}
+
+/// An HTTP date (IMF-fixdate): `Sun, 06 Nov 1994 08:49:37 GMT`.
+fn http_date(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
 pub fn router() -> Router<AppState> {
@@ -660,6 +670,12 @@ async fn patch_settings(State(state): State<AppState>, body: Bytes) -> Response 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_are_imf_fixdates() {
+        let t = chrono::DateTime::from_timestamp(784_111_777, 0).unwrap();
+        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
 
     #[test]
     fn classifies_routes() {

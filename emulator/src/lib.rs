@@ -59,6 +59,18 @@ impl AppState {
 
     pub fn set_settings(&self, settings: Settings) {
         *self.settings.write().unwrap() = settings;
+        // The clock may have moved: expiries are due at other instants now.
+        self.push.settings_changed();
+    }
+
+    /// The service's clock: the machine's, moved by `clockSkewSecs` (a century at most
+    /// either way). Date headers, expirationDateTime and the expiry of subscriptions
+    /// follow it, as they follow the live service's own clock; the control log keeps
+    /// the machine's.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        const CENTURY: i64 = 100 * 365 * 86_400;
+        let skew = self.settings().clock_skew_secs.clamp(-CENTURY, CENTURY);
+        chrono::Utc::now() + chrono::Duration::seconds(skew)
     }
 
     /// Say that data, tokens or subscriptions changed, so `--persist` saves them.

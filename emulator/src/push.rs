@@ -124,6 +124,8 @@ pub struct Push {
     /// Wakes the expiry task when the earliest expiry may have moved.
     expiry_wake: Arc<Notify>,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The task of `POST /_emulator/sockets/flap`, while links flap.
+    flapper: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Default for Push {
@@ -157,8 +159,8 @@ pub(crate) fn graph_time(t: DateTime<Utc>) -> String {
     }
 }
 
-fn now_millis() -> DateTime<Utc> {
-    let now = Utc::now();
+/// `now` in whole milliseconds.
+fn whole_millis(now: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }
 
@@ -247,6 +249,7 @@ impl Push {
             joined: Mutex::new(HashMap::new()),
             expiry_wake: Arc::new(Notify::new()),
             background: Mutex::new(Vec::new()),
+            flapper: Mutex::new(None),
         }
     }
 
@@ -262,7 +265,8 @@ impl Push {
             .settings()
             .subscription_lifetime_secs
             .min(MAX_LIFETIME_SECS);
-        let expires_at = now_millis() + chrono::Duration::seconds(lifetime as i64);
+        // The service's clock (`clockSkewSecs`), as the live service uses its own.
+        let expires_at = whole_millis(state.now()) + chrono::Duration::seconds(lifetime as i64);
         let sub = Subscription {
             id: guid(),
             endpoint_id: format!("opaqueId-{}", random_b64(48)),
@@ -302,8 +306,8 @@ impl Push {
         answer
     }
 
-    fn targets(&self, keys: Option<&[String]>) -> Vec<Target> {
-        let now = Utc::now();
+    /// Live subscriptions at `now` (the service's clock), of `keys` if given.
+    fn targets(&self, now: DateTime<Utc>, keys: Option<&[String]>) -> Vec<Target> {
         self.subscriptions
             .lock()
             .unwrap()
@@ -314,8 +318,7 @@ impl Push {
             .collect()
     }
 
-    fn target(&self, id: &str) -> Option<Target> {
-        let now = Utc::now();
+    fn target(&self, now: DateTime<Utc>, id: &str) -> Option<Target> {
         self.subscriptions
             .lock()
             .unwrap()
@@ -340,7 +343,11 @@ impl Push {
     /// Returns at once; the notification goes out after `notifyDelayMs`, as many times as
     /// `notifyDuplicates` says, because the live service is slow and repeats itself.
     pub fn changed(&self, state: &AppState, keys: &[String]) {
-        let ids: Vec<String> = self.targets(Some(keys)).into_iter().map(|t| t.id).collect();
+        let ids: Vec<String> = self
+            .targets(state.now(), Some(keys))
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
         if ids.is_empty() {
             return;
         }
@@ -355,7 +362,7 @@ impl Push {
             for _ in 0..settings.notify_duplicates {
                 for id in &ids {
                     // Built at send time: a subscription that expired meanwhile stays silent.
-                    let Some(target) = state.push.target(id) else {
+                    let Some(target) = state.push.target(state.now(), id) else {
                         continue;
                     };
                     let payload = target.payload(None, None);
@@ -397,6 +404,9 @@ impl Push {
         for task in self.background.lock().unwrap().drain(..) {
             task.abort();
         }
+        if let Some(task) = self.flapper.lock().unwrap().take() {
+            task.abort();
+        }
         // A stalled connection would hold up the graceful close below.
         self.connections.unstall_all();
         if let Some(io) = self.io.get() {
@@ -404,6 +414,11 @@ impl Push {
         }
         self.connections.kill_socketio();
         self.joined.lock().unwrap().clear();
+    }
+
+    /// The settings changed (the clock may have moved): look at the expiries again.
+    pub fn settings_changed(&self) {
+        self.expiry_wake.notify_one();
     }
 
     pub fn start_background(&self, state: &AppState) {
@@ -416,7 +431,10 @@ impl Push {
                     state.push.expire_due(&state)
                 };
                 let wait = next
-                    .and_then(|t| (t - Utc::now()).to_std().ok())
+                    .and_then(|t| {
+                        let now = upgrade(&weak)?.now();
+                        (t - now).to_std().ok()
+                    })
                     .unwrap_or(Duration::from_secs(3600));
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
@@ -429,7 +447,7 @@ impl Push {
 
     /// Expire what is due and return the next expiry still ahead.
     fn expire_due(&self, state: &AppState) -> Option<DateTime<Utc>> {
-        let now = Utc::now();
+        let now = state.now();
         let due: Vec<String> = self
             .subscriptions
             .lock()
@@ -531,7 +549,7 @@ impl Push {
         let verdict = match token_of(socket) {
             None => Err(Refusal::NoToken),
             Some(token) => {
-                let now = Utc::now();
+                let now = state.now();
                 let subs = self.subscriptions.lock().unwrap();
                 match subs.values().find(|s| s.token == token) {
                     None => Err(Refusal::UnknownToken),
@@ -556,7 +574,7 @@ impl Push {
 
     /// A socket passed [`Push::admit`]: tie it to its subscription.
     fn join(&self, state: &AppState, socket: SocketRef) {
-        let now = Utc::now();
+        let now = state.now();
         let token = token_of(&socket).unwrap_or_default();
         let sub = self
             .subscriptions

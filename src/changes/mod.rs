@@ -195,12 +195,14 @@ impl ChangesTask {
                 keep_notifications: self.options.keep_notifications,
                 link_up: link_tx,
             };
-            let supervisor = Supervisor::new(
-                self.target.clone(),
-                self.client.clone(),
-                owner,
-                self.supervisor.clone(),
-            );
+            // A wait after a drop longer than a fallback poll is an outage too: delta is
+            // asked meanwhile rather than waiting for the link.
+            let options = SupervisorOptions {
+                outage_after: Some(self.options.fallback_poll),
+                ..self.supervisor.clone()
+            };
+            let supervisor =
+                Supervisor::new(self.target.clone(), self.client.clone(), owner, options);
             (
                 Some(AbortOnDrop(tokio::spawn(supervisor.run()))),
                 Some(link_up),

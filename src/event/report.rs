@@ -64,6 +64,12 @@ pub enum Status {
     },
     /// A delta round failed; the next one is in `retry_in`.
     DeltaFailed { error: String, retry_in: Duration },
+    /// The wall clock moved `slept` further than the monotonic one: the machine was
+    /// asleep. The link is replaced at once (the service has most likely dropped it).
+    Woke { slept: Duration },
+    /// This machine's clock is `by` ahead of (`ahead`) or behind the service's, going
+    /// by its `Date` header. Renewals are timed by the service's clock. Said once.
+    ClockSkew { ahead: bool, by: Duration },
     /// `--changes` while the socket cannot be opened: delta is asked every `every`
     /// until it is back (docs/graph-socketio.md §1: fall back to polling, never give realtime up).
     Fallback { every: Duration },

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -103,6 +104,28 @@ impl GraphClient {
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, GraphError> {
         let url = self.url_for(path)?;
         self.get_json_at(url).await
+    }
+
+    /// As [`GraphClient::get_json`], with the answer's `Date` header (`None` if it has
+    /// none or it does not parse): the service's own clock when it answered, to time
+    /// what it hands out (a subscription's `expirationDateTime`) by its clock rather
+    /// than by ours, which may be off.
+    pub async fn get_json_dated<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<(T, Option<DateTime<Utc>>), GraphError> {
+        let url = self.url_for(path)?;
+        let request = describe(&Method::GET, &url, &self.base);
+        let response = self.execute(Method::GET, url, Body::Empty).await?;
+        let date = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_http_date);
+        let bytes = read_body(response, &request).await?;
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|source| GraphError::Decode { request, source })?;
+        Ok((value, date))
     }
 
     /// `GET` an absolute link that Graph handed out (`@odata.nextLink`,
@@ -363,6 +386,14 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     parse_retry_after(headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?)
 }
 
+/// An HTTP `Date` (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`, which RFC 2822
+/// also reads).
+fn parse_http_date(value: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc2822(value.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
@@ -462,6 +493,13 @@ mod tests {
         for _ in 0..30 {
             assert!(backoff.next_delay() <= MAX_BACKOFF.mul_f64(1.2));
         }
+    }
+
+    #[test]
+    fn http_dates_are_read_as_utc() {
+        let t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(t.timestamp(), 784_111_777);
+        assert_eq!(parse_http_date("yesterday"), None);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! One target's socket.io link to Graph, kept alive: the [`supervisor`] (endpoint,
-//! connect, back off, renew), the [`socket`] (the `rust_socketio` adapter) and the
-//! decoding of what a `notification` event carries ([`payload`]).
+//! connect, back off, renew), the [`socket`] (the `rust_socketio` adapter), the
+//! decoding of what a `notification` event carries ([`payload`]) and noticing that the
+//! machine slept ([`suspend`]).
 
 pub mod payload;
 pub mod socket;
 pub mod supervisor;
+pub mod suspend;

@@ -150,8 +150,19 @@ pub enum SocketError {
     Refused(String),
     /// The websocket or Engine.IO handshake failed, or the link ended before the join.
     Connect(String),
-    /// The connection's thread or runtime could not be started.
+    /// The connection's thread or runtime could not be started: out of file descriptors
+    /// (`EMFILE`, `ENFILE`) or threads, most likely.
     Runtime(String),
+}
+
+impl SocketError {
+    /// Whether trying again later can work: everything but an unusable URL. A handshake
+    /// that failed or timed out may work next time, and a resource shortage (a runtime
+    /// or thread that could not start: too many open files) passes as descriptors are
+    /// closed, so it must never cost the target.
+    pub fn is_transient(&self) -> bool {
+        !matches!(self, SocketError::InvalidUrl(_))
+    }
 }
 
 impl fmt::Display for SocketError {
@@ -293,6 +304,20 @@ impl Connection {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
         rest
+    }
+}
+
+/// A connection with no link behind it that never says anything, for the tests of
+/// what holds one.
+#[cfg(test)]
+pub(crate) fn idle_connection() -> Connection {
+    let (_events_tx, events) = mpsc::unbounded_channel();
+    Connection {
+        events,
+        close: None,
+        thread: None,
+        finished: false,
+        endpoint: derive_endpoint("http://127.0.0.1:9/notifications").expect("an endpoint"),
     }
 }
 
@@ -607,6 +632,19 @@ mod tests {
         fn send<T: Send + 'static>() {}
         send::<Connection>();
         send::<SocketEvent>();
+    }
+
+    #[test]
+    fn only_an_unusable_url_is_permanent() {
+        assert!(!SocketError::InvalidUrl("x".into()).is_transient());
+        for transient in [
+            SocketError::Runtime("Too many open files (os error 24)".into()),
+            SocketError::Timeout(Duration::from_secs(20)),
+            SocketError::Refused("44".into()),
+            SocketError::Connect("EngineIO Error".into()),
+        ] {
+            assert!(transient.is_transient(), "{transient}");
+        }
     }
 
     #[test]

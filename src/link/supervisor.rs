@@ -7,24 +7,48 @@
 //!
 //! ```text
 //!   Subscribe ──ok──▶ Connect ──ok──▶ Live ──disconnected──▶ Wait ──▶ Subscribe
-//!       │               │              │  ▲
+//!       │               │              │  ▲                    │
 //!       │ transient     │ transient    │  └─ renew: new endpoint, connect, drop the old
-//!       ▼               ▼              │
-//!      Wait            Wait            └─ permanent error ─▶ Lost (the target ends)
+//!       ▼               ▼              │                       │
+//!      Wait            Wait            ├─ woke from a suspend ─┴──────▶ Subscribe
+//!                                      └─ permanent error ─▶ Lost (the target ends)
 //! ```
 //!
 //! What counts as permanent: the token is refused or missing (exit 3), 403/404 on the
 //! socketIo request (exit 4), other 4xx except `400 notSupported`, 408, 409 and 429, an
 //! unusable notificationUrl. Everything else — 5xx, throttling, `400 notSupported`
 //! (some business accounts get it, sometimes only for a while), network failures, a
-//! refused or timed-out socket.io handshake — is retried forever with [`Backoff`].
+//! refused or timed-out socket.io handshake, a link that cannot be started for want of
+//! file descriptors or threads (`EMFILE`, `ENFILE`: they come back) — is retried
+//! forever with [`Backoff`].
+//!
+//! **The backoff measures the link, not the attempt.** A link that delivered a
+//! notification, or stayed up at least as long as the wait before it, shows that the
+//! way to the service works: its drop starts the backoff again from the first step, so
+//! a link that drops every few seconds and comes straight back is back within a second
+//! each time. Only links that fail sooner than they were waited for (an endpoint that
+//! accepts and drops at once) make the waits grow. A wait longer than
+//! [`SupervisorOptions::outage_after`] counts as an outage for the owner (with
+//! `--changes`: delta is asked meanwhile).
+//!
+//! **Renewal is timed by the service's clock.** A subscription lives from its
+//! socketIo answer's `Date` header to its `expirationDateTime`, both the service's;
+//! the local clock only measures the time since the answer arrived (monotonic). So a
+//! machine whose clock is hours off renews when it should, and is told so once. Without
+//! a `Date` header the local clock stands in. Renewals are at least
+//! [`SupervisorOptions::renew_retry`] (a minute) apart, whatever the times say.
+//!
+//! **A suspend is noticed** by comparing the wall and the monotonic clock
+//! ([`SuspendWatch`]): on waking the link is replaced at once, as the service has most
+//! likely dropped it and the subscription may have expired meanwhile.
 //!
 //! The supervisor prints nothing: statuses go to the watch loop as [`Report`]s, and
 //! notifications and outages to its [`LinkOwner`] — the loop itself ([`ToLoop`]) or
 //! the `--changes` task that owns the link — which decides what they mean.
 
 use std::fmt;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
@@ -33,7 +57,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::payload::decode_notifications;
-use super::socket::{self, Connection, SocketError, SocketEvent, SocketOptions};
+use super::socket::{self, Connection, SocketEvent, SocketOptions};
+use super::suspend::SuspendWatch;
 use crate::event::report::{Report, Status};
 use crate::event::Event;
 use crate::graph::GraphClient;
@@ -48,12 +73,21 @@ pub struct SupervisorOptions {
     /// First wait after a failure; doubles per failure up to `max_backoff`.
     pub first_backoff: Duration,
     pub max_backoff: Duration,
-    /// A link that stayed up this long resets the backoff.
+    /// A link that stayed up this long resets the backoff, whatever the wait before it
+    /// was (one that delivered, or stayed up as long as that wait, resets it sooner).
     pub stable_after: Duration,
     /// Fetch a new endpoint this long before the subscription expires.
     pub renew_before: Duration,
-    /// After a failed renewal, try again this much later (keeping the old link).
+    /// After a failed renewal, try again this much later (keeping the old link); and
+    /// never renew sooner than this after the last renewal.
     pub renew_retry: Duration,
+    /// A wait after a dropped link longer than this is an outage for the owner, as a
+    /// failed attempt is. `None`: only failed attempts are.
+    pub outage_after: Option<Duration>,
+    /// How often the wall clock is compared with the monotonic one (a suspend).
+    pub suspend_check: Duration,
+    /// The wall clock: `SystemTime::now` (tests move it to stand for a suspend).
+    pub wall_clock: fn() -> SystemTime,
 }
 
 impl Default for SupervisorOptions {
@@ -65,15 +99,30 @@ impl Default for SupervisorOptions {
             stable_after: Duration::from_secs(60),
             renew_before: Duration::from_secs(120),
             renew_retry: Duration::from_secs(60),
+            outage_after: None,
+            suspend_check: Duration::from_secs(5),
+            wall_clock: SystemTime::now,
         }
     }
 }
 
-/// A socketIo answer: where to connect, and until when. `Debug` hides the URL (its
+/// A clock this far off the service's is worth a warning: beyond the renewal margin,
+/// times taken from the local clock would have been wrong enough to matter.
+const SKEW_WARNING: Duration = Duration::from_secs(120);
+
+/// The clock warning is given once per process: every target sees the same clock.
+static SKEW_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// A socketIo answer: where to connect, and for how long. `Debug` hides the URL (its
 /// query is the credential).
 struct Subscription {
     notification_url: String,
     expires: Option<DateTime<Utc>>,
+    /// How long it lives from `received`: from the answer's `Date` to its
+    /// `expirationDateTime`, both the service's clock (the local clock without a `Date`).
+    lifetime: Option<Duration>,
+    /// When the answer arrived, on the monotonic clock.
+    received: Instant,
 }
 
 impl fmt::Debug for Subscription {
@@ -81,6 +130,7 @@ impl fmt::Debug for Subscription {
         f.debug_struct("Subscription")
             .field("notification_url", &redact_url(&self.notification_url))
             .field("expires", &self.expires)
+            .field("lifetime", &self.lifetime)
             .finish()
     }
 }
@@ -90,6 +140,8 @@ struct Live {
     connection: Connection,
     since: Instant,
     renew_at: Option<Instant>,
+    /// A notification came over it: the way to the service works.
+    delivered: bool,
 }
 
 /// The states of [`Supervisor::run`].
@@ -131,8 +183,9 @@ pub trait LinkOwner: Send + Sync + 'static {
     /// The link is back after a drop: whatever was sent meanwhile is gone for good.
     fn reconnected(&self) {}
 
-    /// An outage began (`true`: an attempt to get a link failed) or ended (a link is
-    /// up again). A link that drops and comes straight back is no outage.
+    /// An outage began (`true`: an attempt to get a link failed, or the wait after a
+    /// drop is longer than [`SupervisorOptions::outage_after`]) or ended (a link is up
+    /// again). A link that drops and comes straight back is no outage.
     fn outage(&self, _began: bool) {}
 }
 
@@ -158,8 +211,14 @@ pub struct Supervisor<O: LinkOwner> {
     options: SupervisorOptions,
     backoff: Backoff,
     connected_before: bool,
-    /// Between a failed attempt and the next link that comes up: an outage.
+    /// Between a failed attempt (or the start of a long wait) and the next link that
+    /// comes up: an outage.
     outage: bool,
+    /// The wait before the latest attempt: a link that outlives it resets the backoff.
+    last_wait: Duration,
+    /// When the latest renewal was attempted: the next is at least `renew_retry` later.
+    last_renewal: Option<Instant>,
+    suspend: SuspendWatch,
 }
 
 impl<O: LinkOwner> Supervisor<O> {
@@ -171,12 +230,15 @@ impl<O: LinkOwner> Supervisor<O> {
     ) -> Supervisor<O> {
         Supervisor {
             backoff: Backoff::new(options.first_backoff, options.max_backoff),
+            suspend: SuspendWatch::new(options.wall_clock, options.suspend_check, Instant::now()),
             target,
             client,
             owner,
             options,
             connected_before: false,
             outage: false,
+            last_wait: Duration::ZERO,
+            last_renewal: None,
         }
     }
 
@@ -189,12 +251,7 @@ impl<O: LinkOwner> Supervisor<O> {
                 State::Subscribe => self.subscribe().await,
                 State::Connect(subscription) => self.connect(subscription).await,
                 State::Live(live) => self.live(live).await,
-                State::Wait(delay) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => State::Subscribe,
-                        _ = self.owner.reports().closed() => State::Stop,
-                    }
-                }
+                State::Wait(delay) => self.wait(delay).await,
                 State::Lost(error) => return Some(error),
                 State::Stop => return None,
             };
@@ -230,7 +287,8 @@ impl<O: LinkOwner> Supervisor<O> {
                 State::Live(Live {
                     connection,
                     since: Instant::now(),
-                    renew_at: self.renew_at(subscription.expires),
+                    renew_at: self.renew_at(&subscription),
+                    delivered: false,
                 })
             }
             Err(Failure::Transient(error, retry_after)) => self.retry(error, retry_after),
@@ -238,18 +296,41 @@ impl<O: LinkOwner> Supervisor<O> {
         }
     }
 
-    async fn live(&mut self, mut live: Live) -> State {
+    /// Wait `delay`, then subscribe again; at once if the machine slept meanwhile.
+    async fn wait(&mut self, delay: Duration) -> State {
+        let until = Instant::now() + delay;
         loop {
+            let check = self.suspend.next_check();
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => return State::Subscribe,
+                _ = tokio::time::sleep_until(check) => {
+                    if let Some(slept) = self.suspend.check(Instant::now()) {
+                        self.woke(slept);
+                        return State::Subscribe;
+                    }
+                }
+                _ = self.owner.reports().closed() => return State::Stop,
+            }
+        }
+    }
+
+    async fn live(&mut self, mut live: Live) -> State {
+        // A jump before this link came up says nothing about it.
+        self.suspend.rebase(Instant::now());
+        loop {
+            let renew_at = live.renew_at;
             let renew = async {
-                match live.renew_at {
+                match renew_at {
                     Some(at) => tokio::time::sleep_until(at).await,
                     None => std::future::pending().await,
                 }
             };
+            let check = self.suspend.next_check();
             tokio::select! {
                 event = live.connection.next() => match event {
                     Some(SocketEvent::Connected) => {}
                     Some(SocketEvent::Notification(payload)) => {
+                        live.delivered = true;
                         if !self.forward(payload) {
                             return State::Stop;
                         }
@@ -264,9 +345,31 @@ impl<O: LinkOwner> Supervisor<O> {
                         return State::Lost(error);
                     }
                 }
+                _ = tokio::time::sleep_until(check) => {
+                    if let Some(slept) = self.suspend.check(Instant::now()) {
+                        // The service has most likely dropped the link while we slept,
+                        // and it would take the ping watchdog its whole timeout of
+                        // awake time to say so: replace it now.
+                        self.woke(slept);
+                        for event in live.connection.close().await {
+                            if let SocketEvent::Notification(payload) = event {
+                                self.forward(payload);
+                            }
+                        }
+                        return State::Subscribe;
+                    }
+                }
                 _ = self.owner.reports().closed() => return State::Stop,
             }
         }
+    }
+
+    /// The machine slept for `slept`: say so, and start the next attempt from the
+    /// first backoff step (the failures before the suspend say nothing about now).
+    fn woke(&mut self, slept: Duration) {
+        self.status(Status::Woke { slept });
+        self.backoff.reset();
+        self.last_wait = Duration::ZERO;
     }
 
     /// Fetch a new endpoint and switch to it: connect the new link, then close the old
@@ -275,6 +378,7 @@ impl<O: LinkOwner> Supervisor<O> {
     /// link and tries again after `renew_retry`, as the clients in docs/graph-socketio.md §1 do; only a
     /// permanent error ends the target.
     async fn renew(&mut self, live: &mut Live) -> Result<(), anyhow::Error> {
+        self.last_renewal = Some(Instant::now());
         let fresh = match self.request_endpoint().await {
             Ok(subscription) => self.open(&subscription).await.map(|c| (c, subscription)),
             Err(failure) => Err(failure),
@@ -283,7 +387,7 @@ impl<O: LinkOwner> Supervisor<O> {
             Ok((connection, subscription)) => {
                 let old = std::mem::replace(&mut live.connection, connection);
                 live.since = Instant::now();
-                live.renew_at = self.renew_at(subscription.expires);
+                live.renew_at = self.renew_at(&subscription);
                 for event in old.close().await {
                     if let SocketEvent::Notification(payload) = event {
                         self.forward(payload);
@@ -308,11 +412,25 @@ impl<O: LinkOwner> Supervisor<O> {
     }
 
     fn disconnected(&mut self, live: &Live, reason: String) -> State {
-        if live.since.elapsed() >= self.options.stable_after {
+        let up = live.since.elapsed();
+        if held(
+            live.delivered,
+            up,
+            self.last_wait,
+            self.options.stable_after,
+        ) {
             self.backoff.reset();
         }
         let retry_in = self.backoff.next_delay();
+        self.last_wait = retry_in;
         self.status(Status::Disconnected { reason, retry_in });
+        if self
+            .options
+            .outage_after
+            .is_some_and(|after| retry_in > after)
+        {
+            self.set_outage(true);
+        }
         State::Wait(retry_in)
     }
 
@@ -323,6 +441,7 @@ impl<O: LinkOwner> Supervisor<O> {
             .backoff
             .next_delay()
             .max(retry_after.unwrap_or_default());
+        self.last_wait = retry_in;
         let first = !self.outage;
         self.set_outage(true);
         self.status(Status::Retrying {
@@ -343,13 +462,19 @@ impl<O: LinkOwner> Supervisor<O> {
     /// `GET …/subscriptions/socketIo` through the Graph client (which already retries
     /// throttling and 5xx a few times within the request).
     async fn request_endpoint(&self) -> Result<Subscription, Failure> {
-        let answer: Value = match self.client.get_json(&self.target.socketio_path()).await {
+        let (answer, date): (Value, _) = match self
+            .client
+            .get_json_dated(&self.target.socketio_path())
+            .await
+        {
             Ok(answer) => answer,
             Err(e) if !e.is_transient() => {
                 return Err(Failure::Permanent(target::socketio_failed(e, &self.target)))
             }
             Err(e) => return Err(Failure::Transient(e.summary(), e.retry_after())),
         };
+        let received = Instant::now();
+        let local = DateTime::<Utc>::from((self.options.wall_clock)());
         let Some(url) = answer.get("notificationUrl").and_then(Value::as_str) else {
             return Err(Failure::Permanent(
                 crate::error::Error::failure(format!(
@@ -365,28 +490,50 @@ impl<O: LinkOwner> Supervisor<O> {
             .and_then(Value::as_str)
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&Utc));
+        if let Some(date) = date {
+            self.check_clock(local, date);
+        }
         Ok(Subscription {
             notification_url: url.to_string(),
             expires,
+            lifetime: expires.map(|expires| lifetime(expires, date, local)),
+            received,
         })
+    }
+
+    /// Warn once (per process) when the local clock is far off the service's.
+    fn check_clock(&self, local: DateTime<Utc>, service: DateTime<Utc>) {
+        let Some((ahead, by)) = skew_worth_a_warning(local, service) else {
+            return;
+        };
+        if !SKEW_WARNED.swap(true, Ordering::Relaxed) {
+            self.status(Status::ClockSkew { ahead, by });
+        }
     }
 
     async fn open(&self, subscription: &Subscription) -> Result<Connection, Failure> {
         socket::connect(&subscription.notification_url, &self.options.socket)
             .await
-            .map_err(|e| match e {
-                SocketError::InvalidUrl(_) | SocketError::Runtime(_) => Failure::Permanent(
-                    anyhow::Error::new(e).context(format!("cannot watch {}", self.target.label)),
-                ),
-                other => Failure::Transient(other.to_string(), None),
+            .map_err(|e| {
+                if e.is_transient() {
+                    Failure::Transient(e.to_string(), None)
+                } else {
+                    Failure::Permanent(
+                        anyhow::Error::new(e)
+                            .context(format!("cannot watch {}", self.target.label)),
+                    )
+                }
             })
     }
 
-    /// When to renew a subscription that expires at `expires`: `renew_before` ahead, or
-    /// halfway for one that lives shorter than twice that; never sooner than in a second.
-    fn renew_at(&self, expires: Option<DateTime<Utc>>) -> Option<Instant> {
-        let left = (expires? - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-        Some(Instant::now() + renew_in(left, self.options.renew_before))
+    /// When to renew `subscription` (see [`renewal_due`]).
+    fn renew_at(&self, subscription: &Subscription) -> Option<Instant> {
+        Some(renewal_due(
+            subscription.received,
+            subscription.lifetime?,
+            self.last_renewal,
+            &self.options,
+        ))
     }
 
     /// One `notification` event: its elements to the owner. `false` once nobody listens.
@@ -401,6 +548,54 @@ impl<O: LinkOwner> Supervisor<O> {
             label: self.target.label.clone(),
             status,
         });
+    }
+}
+
+/// Whether a link that ended showed that the way to the service works, so that the
+/// next wait starts again from the first backoff step: it delivered a notification, or
+/// stayed up at least as long as the wait before it (`stable_after` at most).
+fn held(delivered: bool, up: Duration, waited: Duration, stable_after: Duration) -> bool {
+    delivered || up >= waited.min(stable_after)
+}
+
+/// How long a subscription that expires at `expires` lives from its answer: measured
+/// from the answer's `Date` (the service's clock, like `expires`) when there is one,
+/// else from the local time the answer arrived. Zero if already past.
+fn lifetime(expires: DateTime<Utc>, date: Option<DateTime<Utc>>, local: DateTime<Utc>) -> Duration {
+    (expires - date.unwrap_or(local))
+        .to_std()
+        .unwrap_or(Duration::ZERO)
+}
+
+/// `Some((ahead, by))` when the local clock is more than [`SKEW_WARNING`] off the
+/// service's (`ahead`: the local one is later).
+fn skew_worth_a_warning(local: DateTime<Utc>, service: DateTime<Utc>) -> Option<(bool, Duration)> {
+    let ahead = local >= service;
+    let by = if ahead {
+        local - service
+    } else {
+        service - local
+    }
+    .to_std()
+    .ok()?;
+    (by > SKEW_WARNING).then_some((ahead, by))
+}
+
+/// When to renew a subscription received at `received` that lives `lifetime`:
+/// `renew_before` ahead of its end, or halfway for one that lives shorter than twice
+/// that, at least a second after it came; and never sooner than `renew_retry` after
+/// the previous renewal (docs/graph-socketio.md §1: at most once a minute), so that no
+/// clock, however wrong, makes renewals a busy loop.
+fn renewal_due(
+    received: Instant,
+    lifetime: Duration,
+    last_renewal: Option<Instant>,
+    options: &SupervisorOptions,
+) -> Instant {
+    let due = received + renew_in(lifetime, options.renew_before);
+    match last_renewal {
+        Some(last) => due.max(last + options.renew_retry),
+        None => due,
     }
 }
 
@@ -549,10 +744,124 @@ mod tests {
     }
 
     #[test]
+    fn a_link_that_delivered_or_outlived_its_wait_resets_the_backoff() {
+        let ms = Duration::from_millis;
+        // Flapping every few seconds after a one-second wait: the link works.
+        assert!(held(false, 3 * S, S, 60 * S));
+        assert!(held(false, S, S, 60 * S));
+        // Dropped sooner than it was waited for: an endpoint that accepts and drops.
+        assert!(!held(false, ms(200), S, 60 * S));
+        assert!(!held(false, 10 * S, 16 * S, 60 * S));
+        // ... unless it delivered a notification.
+        assert!(held(true, ms(200), 16 * S, 60 * S));
+        // A minute up is enough after any wait (a Retry-After of ten minutes, say).
+        assert!(held(false, 60 * S, 600 * S, 60 * S));
+    }
+
+    /// Links that drop every 10 s and come straight back: every wait stays at the first
+    /// step (the old rule, a reset only after 60 s up, climbed to 60 s).
+    #[tokio::test(start_paused = true)]
+    async fn flapping_links_keep_the_first_backoff_step() {
+        let (mut sup, _reports) = supervisor();
+        for _ in 0..8 {
+            let live = idle_live();
+            tokio::time::advance(10 * S).await;
+            match sup.disconnected(&live, "flap".into()) {
+                State::Wait(wait) => assert!(wait <= S.mul_f64(1.2), "waited {wait:?}"),
+                _ => panic!("a drop waits"),
+            }
+        }
+        // A link that drops at once climbs as before.
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            let live = idle_live();
+            match sup.disconnected(&live, "refused".into()) {
+                State::Wait(wait) => waits.push(wait),
+                _ => panic!("a drop waits"),
+            }
+        }
+        assert!(waits[3] >= 8 * S.mul_f64(0.8), "{waits:?}");
+    }
+
+    /// A `Live` around a connection that never says anything, up from now.
+    fn idle_live() -> Live {
+        Live {
+            connection: socket::idle_connection(),
+            since: Instant::now(),
+            renew_at: None,
+            delivered: false,
+        }
+    }
+
+    #[test]
+    fn a_long_wait_after_a_drop_is_an_outage_for_the_owner() {
+        let (target, client) = parts();
+        let (tx, _reports) = mpsc::unbounded_channel();
+        let (link_tx, link_up) = tokio::sync::watch::channel(true);
+        let owner = Recorder {
+            reports: tx,
+            link_up: link_tx,
+        };
+        let options = SupervisorOptions {
+            first_backoff: 5 * S,
+            max_backoff: 5 * S,
+            outage_after: Some(S),
+            ..SupervisorOptions::default()
+        };
+        let mut sup = Supervisor::new(target, client, owner, options);
+        sup.disconnected(&idle_live(), "dropped".into());
+        assert!(!*link_up.borrow(), "a 5 s wait with a 1 s fallback poll");
+    }
+
+    #[test]
+    fn lifetime_is_taken_from_the_services_clock() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let expires = t("2026-05-11T12:00:00Z");
+        let service = t("2026-05-11T11:00:00Z");
+        // The local clock two hours ahead: by it, the subscription is long gone.
+        let local = t("2026-05-11T13:00:00Z");
+        assert_eq!(lifetime(expires, Some(service), local), 3600 * S);
+        assert_eq!(lifetime(expires, None, local), Duration::ZERO);
+        assert_eq!(lifetime(expires, None, service), 3600 * S);
+        assert_eq!(skew_worth_a_warning(local, service), Some((true, 7200 * S)));
+        assert_eq!(
+            skew_worth_a_warning(service, local),
+            Some((false, 7200 * S))
+        );
+        assert_eq!(
+            skew_worth_a_warning(service + chrono::Duration::seconds(90), service),
+            None
+        );
+    }
+
+    #[test]
+    fn renewals_are_at_least_a_minute_apart_whatever_the_clock_says() {
+        let options = SupervisorOptions::default();
+        let now = Instant::now();
+        // An hour to live: two minutes ahead of its end.
+        assert_eq!(renewal_due(now, 3600 * S, None, &options), now + 3480 * S);
+        // Already expired by the times given (a wrong clock without a Date header):
+        // the first renewal in a second, the next not before a minute after it.
+        assert_eq!(renewal_due(now, Duration::ZERO, None, &options), now + S);
+        let renewed = now + S;
+        assert_eq!(
+            renewal_due(renewed, Duration::ZERO, Some(renewed), &options),
+            renewed + 60 * S
+        );
+        // A renewal long ago does not delay one that is due.
+        assert_eq!(
+            renewal_due(now, 3600 * S, Some(now), &options),
+            now + 3480 * S
+        );
+    }
+
+    #[test]
     fn subscription_debug_hides_the_token() {
         let s = Subscription {
             notification_url: "https://h.example/notifications?token=s3cr3t".into(),
             expires: None,
+            lifetime: None,
+            received: Instant::now(),
         };
         let text = format!("{s:?}");
         assert!(!text.contains("s3cr3t"), "{text}");

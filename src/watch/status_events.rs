@@ -56,7 +56,24 @@ pub fn lines(label: &str, status: &Status, changes: bool) -> Vec<Event> {
                 None => "--no-socket: asking delta".to_string(),
             },
         )),
-        Status::Retrying { first: false, .. }
+        Status::Woke { slept } => {
+            lines.push(Event::status(
+                label,
+                LinkState::Disconnected,
+                format!(
+                    "the clock jumped {} ahead (asleep?); reconnecting now",
+                    human(*slept)
+                ),
+            ));
+            if changes {
+                lines.push(Event::gap(
+                    label,
+                    "the machine slept: notifications meanwhile are lost; a delta round catches up",
+                ));
+            }
+        }
+        Status::ClockSkew { .. }
+        | Status::Retrying { first: false, .. }
         | Status::Connecting { .. }
         | Status::Renewed { .. }
         | Status::RenewalFailed { .. }

@@ -118,6 +118,17 @@ impl StatusLine {
                 "{label}: {error}; asking delta again in {}",
                 human(retry_in)
             )),
+            Status::Woke { slept } => self.note(format!(
+                "{label}: the clock jumped {} ahead (the machine was asleep?); reconnecting now",
+                human(slept)
+            )),
+            Status::ClockSkew { ahead, by } => self.error(format!(
+                "warning: this machine's clock is {} {} Microsoft Graph's; subscriptions are \
+                 timed by Graph's clock, but the times on lines use this one: check the \
+                 system clock",
+                human(by),
+                if ahead { "ahead of" } else { "behind" }
+            )),
             // Handled by the loop.
             Status::Lost(_) => {}
         }

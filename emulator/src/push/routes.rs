@@ -33,6 +33,7 @@ pub fn control_router() -> Router<AppState> {
         .route("/_emulator/sockets/disconnect", post(disconnect))
         .route("/_emulator/sockets/kill", post(kill))
         .route("/_emulator/sockets/stall", post(stall))
+        .route("/_emulator/sockets/flap", post(flap))
         .route("/_emulator/subscriptions/expire", post(expire))
         .route("/_emulator/subscriptions", get(list))
         .route("/_emulator/burst", post(burst))
@@ -110,6 +111,73 @@ async fn stall(State(state): State<AppState>, body: Option<Json<StallBody>>) -> 
     Json(json!({ "stalled": n, "ms": ms })).into_response()
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FlapBody {
+    #[serde(default)]
+    min_ms: Option<u64>,
+    #[serde(default)]
+    max_ms: Option<u64>,
+    #[serde(default)]
+    stop: bool,
+}
+
+/// Flaps faster than this are refused: they would test a busy loop, not a network.
+const MIN_FLAP_MS: u64 = 100;
+
+/// `POST /_emulator/sockets/flap {"minMs": A, "maxMs": B}` — links that keep dropping:
+/// from now on, every A to B ms (uniformly at random) every socket.io link is dropped,
+/// alternately by a transport kill (as `sockets/kill`) and a socket.io disconnect (as
+/// `sockets/disconnect`); subscriptions stay valid, so a client can come straight back.
+/// Models a flaky Wi-Fi or a load balancer that recycles connections. Each drop logs
+/// `fault-flap` (`how=kill|disconnect dropped=N`). A new call replaces the schedule;
+/// `{"stop": true}` ends it. Answers `{"flapping": bool, "minMs"?, "maxMs"?}`.
+async fn flap(State(state): State<AppState>, body: Option<Json<FlapBody>>) -> Response {
+    let usage = "expected {\"minMs\": A, \"maxMs\": B} or {\"stop\": true}";
+    let Some(Json(body)) = body else {
+        return bad_request(usage);
+    };
+    let previous = state.push.flapper.lock().unwrap().take();
+    if let Some(task) = previous {
+        task.abort();
+    }
+    if body.stop {
+        state.control.event("flap-stopped", String::new());
+        return Json(json!({ "flapping": false })).into_response();
+    }
+    let (Some(min), Some(max)) = (body.min_ms, body.max_ms) else {
+        return bad_request(usage);
+    };
+    if !(MIN_FLAP_MS..=MAX_STALL_MS).contains(&min) || !(min..=MAX_STALL_MS).contains(&max) {
+        return bad_request(format!(
+            "need {MIN_FLAP_MS} <= minMs <= maxMs <= {MAX_STALL_MS}"
+        ));
+    }
+    state
+        .control
+        .event("flap-started", format!("minMs={min} maxMs={max}"));
+    let weak = std::sync::Arc::downgrade(&state.0);
+    let task = tokio::spawn(async move {
+        for round in 0u64.. {
+            let wait = rand::random_range(min..=max);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            let Some(state) = super::upgrade(&weak) else {
+                return;
+            };
+            let (how, dropped) = if round % 2 == 0 {
+                ("kill", state.push.connections.kill_socketio())
+            } else {
+                ("disconnect", state.push.disconnect_all())
+            };
+            state
+                .control
+                .event("fault-flap", format!("how={how} dropped={dropped}"));
+        }
+    });
+    *state.push.flapper.lock().unwrap() = Some(task);
+    Json(json!({ "flapping": true, "minMs": min, "maxMs": max })).into_response()
+}
+
 /// `POST /_emulator/subscriptions/expire` — every live subscription expires now, as at its
 /// expirationDateTime: its sockets get `41` and a join with its token is refused (`44`).
 /// A client must fetch a fresh endpoint. Answers `{"expired": <subscriptions>, "disconnected": <sockets>}`.
@@ -123,7 +191,7 @@ async fn expire(State(state): State<AppState>) -> Json<Value> {
 /// answer's `id`), `user`, `key`, `resource`, `expirationDateTime`, `expired`, and
 /// `sockets` (sockets joined with it now). Also `liveSockets` in all.
 async fn list(State(state): State<AppState>) -> Json<Value> {
-    let now = Utc::now();
+    let now = state.now();
     let mut subs: Vec<Value> = {
         let subs = state.push.subscriptions.lock().unwrap();
         subs.values()
@@ -188,7 +256,7 @@ async fn burst(State(state): State<AppState>, body: Option<Json<BurstBody>>) -> 
         }
     }
     let keys = body.key.clone().map(|k| vec![k]);
-    let targets = state.push.targets(keys.as_deref());
+    let targets = state.push.targets(state.now(), keys.as_deref());
     let mut plan: Vec<(Target, SocketRef)> = Vec::new();
     for target in targets {
         for (_, socket) in state.push.sockets_of(&target.id) {
