@@ -26,4 +26,5 @@ mod socket;
 mod stream;
 mod targets;
 mod tokenfile;
+mod transient_startup;
 mod usage;
