@@ -175,6 +175,43 @@ fn graph_unreachable_for_longer_than_the_start_wait_exits_1_with_one_line() {
     );
 }
 
+/// Ctrl-C (SIGINT) and `--timeout` end the wait at once, as they end a watch: 0, and
+/// 124 with `--count` not reached.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_and_timeout_end_the_wait() {
+    let env = Env::external(&format!("http://127.0.0.1:{}", free_port()));
+    let start = |extra: &[&str]| {
+        let mut args = vec!["drive", "me", "-o", "json"];
+        args.extend_from_slice(extra);
+        let mut cmd = env.std_cmd(&args);
+        cmd.env("GRAPHWATCH_ACCESS_TOKEN", "a-token");
+        Watcher::spawn_cmd(cmd)
+    };
+    let mut interrupted = start(&[]);
+    // Longer than the first lookup takes to fail (about 7.5 s of the client's retries):
+    // without the wait, graphwatch would have exited 1 before.
+    let mut timed = start(&["--timeout", "15s", "-n", "1"]);
+    interrupted.wait_stderr(WAITING);
+    let signalled = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &interrupted.pid()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = interrupted.wait();
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(0), "{}", interrupted.stderr());
+    timed.wait_stderr(WAITING);
+    let status = timed.wait();
+    timed.wait_stderr("--timeout 15s reached");
+    assert_eq!(status.code(), Some(124), "{}", timed.stderr());
+    eprintln!(
+        "start-up: SIGINT during the wait → exit in {} ms",
+        took.as_millis()
+    );
+}
+
 /// What no retry fixes still ends the watch at once, with its own exit code, even with
 /// a long `--start-wait`: a missing drive (4), a refused token (3), a bad SPEC (2).
 #[test]
