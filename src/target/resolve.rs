@@ -21,10 +21,13 @@ const MAX_PAGES: usize = 50;
 /// yours"; anything else (throttling, network, sign-in) keeps its own meaning.
 fn lookup_failed(err: GraphError, what: &str) -> anyhow::Error {
     // "Not signed in" says it all; "cannot look up X: not signed in" only adds noise.
-    let err = match err {
-        GraphError::Token(inner) => return inner,
-        other => other,
-    };
+    // A token failure that may pass (if `is_transient` says so) stays a Graph error in
+    // the chain, so that start-up finds it with [`transient_cause`] and retries it.
+    if !err.is_transient() {
+        if let GraphError::Token(inner) = err {
+            return inner;
+        }
+    }
     match err.status() {
         Some(403) => Error::target(format!("access to {what} was denied ({})", err.summary()))
             .hint("sign in as an account that can read it (see --profile), or check the scopes of the sign-in")
