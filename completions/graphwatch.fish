@@ -113,6 +113,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s n -l cou
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l backoff -d 'Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l start-wait -d 'At start, wait up to DURATION for Graph to answer (a network not up yet, Graph busy) before giving up with exit 1; 0 gives up at once [default: 2m]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l fallback-poll -d 'While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]' -r
@@ -144,6 +145,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s n -l coun
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l backoff -d 'Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l start-wait -d 'At start, wait up to DURATION for Graph to answer (a network not up yet, Graph busy) before giving up with exit 1; 0 gives up at once [default: 2m]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l fallback-poll -d 'While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]' -r
@@ -177,6 +179,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s n -l cou
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l backoff -d 'Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l start-wait -d 'At start, wait up to DURATION for Graph to answer (a network not up yet, Graph busy) before giving up with exit 1; 0 gives up at once [default: 2m]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l fallback-poll -d 'While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]' -r

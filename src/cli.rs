@@ -328,6 +328,16 @@ pub struct WatchArgs {
     )]
     pub backoff: Option<String>,
 
+    /// At start, wait up to DURATION for Graph to answer (a network not up yet, Graph
+    /// busy) before giving up with exit 1; 0 gives up at once [default: 2m]
+    #[arg(
+        long,
+        env = "GRAPHWATCH_START_WAIT",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    pub start_wait: Option<String>,
+
     /// On notifications, ask delta what changed and write one `change` line per changed item
     #[arg(long, help_heading = "Changes mode")]
     pub changes: bool,

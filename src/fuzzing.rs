@@ -80,14 +80,48 @@ fn check_event_lines(event: &Event) {
             "the JSON line is not JSON ({e}): {line}"
         );
     }
-    assert_one_line(
-        "a pretty line",
-        &crate::output::pretty_line(event, false, Some(80)),
-    );
-    assert_one_line(
-        "a pretty line",
-        &crate::output::pretty_line(event, true, None),
-    );
+    // Terminal safety: no control character from the server in a pretty line, cut or
+    // not; with colour on, only the styles graphwatch adds, around the same text.
+    for width in [Some(80), None] {
+        let plain = crate::output::pretty_line(event, false, width);
+        if let Some(c) = plain.chars().find(|c| c.is_control()) {
+            panic!("a control character ({c:?}) in a pretty line: {plain:?}");
+        }
+        let coloured = crate::output::pretty_line(event, true, width);
+        match without_our_styles(&coloured) {
+            Ok(text) => assert_eq!(text, plain, "colour changed the text of a pretty line"),
+            Err(e) => panic!("a pretty line with colour: {e}"),
+        }
+    }
+}
+
+/// A pretty line without the styles graphwatch adds to it
+/// ([`crate::output::pretty::STYLES`] and their resets); an error naming the first
+/// control character that does not start one of them (an ESC, a CSI `U+009B` or a BEL
+/// that came from a server). Also for the integration tests of stdout.
+pub fn without_our_styles(line: &str) -> Result<String, String> {
+    let ours: Vec<String> = crate::output::pretty::STYLES
+        .iter()
+        .flat_map(|s| [s.render().to_string(), s.render_reset().to_string()])
+        .filter(|sequence| !sequence.is_empty())
+        .collect();
+    let mut text = String::new();
+    let mut rest = line;
+    while let Some(c) = rest.chars().next() {
+        if let Some(sequence) = ours.iter().find(|s| rest.starts_with(s.as_str())) {
+            rest = &rest[sequence.len()..];
+            continue;
+        }
+        if c.is_control() {
+            let at = line.len() - rest.len();
+            return Err(format!(
+                "{c:?} at byte {at} is not a style of graphwatch's: {line:?}"
+            ));
+        }
+        text.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    Ok(text)
 }
 
 /// A `notificationUrl` from Graph's socketIo answer: derive the socket.io endpoint, or
@@ -232,6 +266,14 @@ pub fn template(data: &[u8]) {
             assert!(
                 line.matches(c).count() <= allowed(c),
                 "a value broke the line: {line:?}"
+            );
+        }
+        // The same sanitiser as the pretty view: a control character in the line can
+        // only be the template's own.
+        for c in line.chars().filter(|c| c.is_control()) {
+            assert!(
+                line.matches(c).count() <= allowed(c),
+                "a value put {c:?} in the line: {line:?}"
             );
         }
     }

@@ -29,6 +29,7 @@ mod stream;
 mod targets;
 mod tokenfile;
 mod transient_link;
+mod transient_startup;
 mod transient_state;
 mod transient_tokens;
 mod usage;

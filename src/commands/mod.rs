@@ -17,6 +17,7 @@ use crate::output::{LineFormat, Render};
 use crate::settings::{self, Settings};
 use crate::term::Term;
 use crate::tokens::TokenSource;
+use crate::util::limits;
 use crate::util::url::base_str;
 
 /// Run one parsed command line.
@@ -53,6 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Emulator(args) => {
             let term = Term::new(global.quiet, settings::color_choice(global.color, None));
             logging::init(global.verbose, global.quiet, term.stderr_color());
+            limits::raise_open_files_limit();
             graphwatch_emulator::run(args.clone()).await
         }
     }
@@ -90,6 +92,7 @@ impl App {
     fn from_settings(global: &GlobalArgs, settings: Settings) -> anyhow::Result<App> {
         let term = Term::new(global.quiet, settings.color);
         logging::init(global.verbose, global.quiet, term.stderr_color());
+        limits::raise_open_files_limit();
         tracing::debug!(
             "graph {}, login {}, tenant {}, profile {}, config {}",
             base_str(&settings.graph_url),

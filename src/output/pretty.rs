@@ -1,6 +1,11 @@
 //! `-o pretty`: one short line per event for people: local time, target, what
 //! happened, short ids and names; coloured when [`crate::term`] says so for stdout, and
 //! cut to the terminal's width.
+//!
+//! Almost every part comes from a server (ids, labels, names, paths, reasons), so the
+//! one place that renders parts, [`render_parts`], passes each through the one
+//! sanitiser ([`one_line`]) before it is measured or styled: no part can bypass it, and
+//! the only escape sequences in a line are the styles below.
 
 use anstyle::{AnsiColor, Style};
 use chrono::Local;
@@ -25,6 +30,9 @@ const RESYNC: Style = Style::new()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)))
     .bold();
 const PLAIN: Style = Style::new();
+/// Every style a pretty line may carry ([`PLAIN`] writes none): with colour on, their
+/// escape sequences are the only ones in the line (the fuzz targets check it).
+pub const STYLES: &[Style] = &[DIM, TARGET, NOTIFIED, UPDATED, DELETED, RESYNC];
 
 /// First 8 characters of an id, the way people compare them.
 fn short(id: &str) -> &str {
@@ -70,7 +78,7 @@ pub fn pretty_line(event: &Event, color: bool, width: Option<usize>) -> String {
                 .format("%H:%M:%S")
                 .to_string(),
         ),
-        (TARGET, one_line(event.target())),
+        (TARGET, event.target().to_string()),
     ];
     match event {
         Event::Notification {
@@ -88,7 +96,7 @@ pub fn pretty_line(event: &Event, color: bool, width: Option<usize>) -> String {
                         parts.push((PLAIN, short(resource).into()));
                     }
                 }
-                None => parts.push((PLAIN, one_line(data.get()))),
+                None => parts.push((PLAIN, data.get().to_string())),
             }
         }
         Event::Change { change, item, .. } => {
@@ -102,12 +110,12 @@ pub fn pretty_line(event: &Event, color: bool, width: Option<usize>) -> String {
                 parts.push((DIM, short(id).into()));
             }
             if let Some(path) = item_path(item) {
-                parts.push((PLAIN, one_line(&path)));
+                parts.push((PLAIN, path));
             }
         }
         Event::Resync { reason, .. } => {
             parts.push((RESYNC, "resync".into()));
-            parts.push((PLAIN, one_line(reason)));
+            parts.push((PLAIN, reason.clone()));
         }
         Event::Status { state, reason, .. } => {
             let style = match state {
@@ -126,12 +134,14 @@ pub fn pretty_line(event: &Event, color: bool, width: Option<usize>) -> String {
     render_parts(&parts, color, width)
 }
 
-/// Join with spaces, cut to `width` columns (ending in `…`), then style.
+/// Sanitise each part (server text: see the module docs), join with spaces, cut to
+/// `width` columns (ending in `…`), then style.
 fn render_parts(parts: &[(Style, String)], color: bool, width: Option<usize>) -> String {
     let mut out = String::new();
     let mut used = 0usize;
     let limit = width.unwrap_or(usize::MAX);
     for (index, (style, text)) in parts.iter().enumerate() {
+        let text = &one_line(text);
         let sep = usize::from(index > 0);
         let total = used + sep + text.width();
         let fits_all = total <= limit;
@@ -171,4 +181,50 @@ fn render_parts(parts: &[(Style, String)], color: bool, width: Option<usize>) ->
         used = total;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.into()).unwrap()
+    }
+
+    /// Ids (short ones too), names, paths, labels and reasons from a server, with ESC
+    /// sequences, C1 CSI and BEL in them: none gets through, with colour off or on.
+    #[test]
+    fn no_control_character_from_a_server_reaches_a_pretty_line() {
+        let events = [
+            Event::notification(
+                "drive:me",
+                raw(r#"{"subscriptionId":"\u001b[2J\u001b[H","resource":"\u009b31m\u0007"}"#),
+            ),
+            // Without a subscriptionId the data is shown as JSON, where a C1 control
+            // may stand raw.
+            Event::notification("drive:me", raw("{\"value\":\"\u{9b}2J\"}")),
+            Event::change(
+                "drive:b!x",
+                raw(
+                    r#"{"id":"\u001b]0;pwned\u0007","name":"a\u001b[31mb","parentReference":{"path":"/drive/root:/\u009b2J"}}"#,
+                ),
+            ),
+            Event::resync("list:\u{1b}[2Jx", "resync\u{1b}[31mRequired\u{7}"),
+        ];
+        let ours: Vec<String> = STYLES
+            .iter()
+            .flat_map(|s| [s.render().to_string(), s.render_reset().to_string()])
+            .collect();
+        for event in &events {
+            let plain = pretty_line(event, false, None);
+            assert!(!plain.chars().any(char::is_control), "{plain:?}");
+            assert!(plain.contains(" [2J") || plain.contains(" 2J"), "{plain:?}");
+            let mut coloured = pretty_line(event, true, Some(60));
+            for sequence in &ours {
+                coloured = coloured.replace(sequence.as_str(), "");
+            }
+            assert!(!coloured.chars().any(char::is_control), "{coloured:?}");
+        }
+    }
 }

@@ -172,7 +172,9 @@ fn field(event: &Event, path: &[String], out: &mut String) {
                         out.push_str(&one_line(&string));
                     }
                 } else if text != "null" {
-                    out.push_str(text);
+                    // Compact JSON has no control characters outside its strings, but
+                    // DEL and C1 (a CSI, U+009B) may stand raw inside them.
+                    out.push_str(&one_line(text));
                 }
             }
         }

@@ -18,7 +18,7 @@
 mod resolve;
 mod spec;
 
-pub use resolve::{resolve, socketio_failed};
+pub use resolve::{resolve, socketio_failed, transient_cause};
 pub use spec::{DriveSpec, ListSpec, SiteRef, TargetSpec};
 
 use crate::event::TargetId;

@@ -1,6 +1,7 @@
 //! SPECs resolved through Graph into a [`Target`] that addresses the drive or list by
 //! id, and the errors of a lookup turned into what they mean (exit 4 for "not there"
-//! or "not yours").
+//! or "not yours"), or kept as the Graph failure they are when trying again may help
+//! ([`transient_cause`]).
 
 use serde_json::Value;
 
@@ -8,6 +9,7 @@ use super::spec::{site_path, DriveSpec, ListSpec, SharePointUrl, TargetSpec};
 use super::{Target, TargetKind};
 use crate::error::Error;
 use crate::graph::{GraphClient, GraphError};
+use crate::util::text::one_line;
 use crate::util::url::segment;
 
 /// How many subsite levels below `/sites/NAME` a URL may go.
@@ -19,10 +21,13 @@ const MAX_PAGES: usize = 50;
 /// yours"; anything else (throttling, network, sign-in) keeps its own meaning.
 fn lookup_failed(err: GraphError, what: &str) -> anyhow::Error {
     // "Not signed in" says it all; "cannot look up X: not signed in" only adds noise.
-    let err = match err {
-        GraphError::Token(inner) => return inner,
-        other => other,
-    };
+    // A token failure that may pass (if `is_transient` says so) stays a Graph error in
+    // the chain, so that start-up finds it with [`transient_cause`] and retries it.
+    if !err.is_transient() {
+        if let GraphError::Token(inner) = err {
+            return inner;
+        }
+    }
     match err.status() {
         Some(403) => Error::target(format!("access to {what} was denied ({})", err.summary()))
             .hint("sign in as an account that can read it (see --profile), or check the scopes of the sign-in")
@@ -32,6 +37,23 @@ fn lookup_failed(err: GraphError, what: &str) -> anyhow::Error {
             .into(),
         _ => anyhow::Error::new(err).context(format!("cannot look up {what}")),
     }
+}
+
+/// The Graph failure behind a failed lookup, if trying again may help: Graph
+/// unreachable, slow, throttled or failing (the rule of [`GraphError::is_transient`]).
+/// `None` when the failure has a meaning that no retry changes — not found or denied
+/// (exit 4), not signed in or the token refused (exit 3), a bad SPEC (exit 2), an
+/// answer without an id — because this module then put an [`Error`] in front of it.
+pub fn transient_cause(err: &anyhow::Error) -> Option<&GraphError> {
+    for cause in err.chain() {
+        if cause.is::<Error>() {
+            return None;
+        }
+        if let Some(graph) = cause.downcast_ref::<GraphError>() {
+            return graph.is_transient().then_some(graph);
+        }
+    }
+    None
 }
 
 /// The socketIo request failed after the target was found.
@@ -86,7 +108,8 @@ fn drive_target(label: String, drive: &Value, what: &str) -> anyhow::Result<Targ
         kind: TargetKind::Drive {
             drive_id: id_of(drive, what)?,
         },
-        display_name: str_field(drive, "name").unwrap_or_else(|| what.to_string()),
+        // Shown on stderr ("watching … (NAME)"): a server's text, made safe.
+        display_name: one_line(&str_field(drive, "name").unwrap_or_else(|| what.to_string())),
         web_url: str_field(drive, "webUrl"),
     })
 }
@@ -233,9 +256,11 @@ fn list_target(label: String, site_id: String, list: &Value, what: &str) -> anyh
             site_id,
             list_id: id_of(list, what)?,
         },
-        display_name: str_field(list, "displayName")
-            .or_else(|| str_field(list, "name"))
-            .unwrap_or_else(|| what.to_string()),
+        display_name: one_line(
+            &str_field(list, "displayName")
+                .or_else(|| str_field(list, "name"))
+                .unwrap_or_else(|| what.to_string()),
+        ),
         web_url: str_field(list, "webUrl"),
     })
 }
@@ -410,6 +435,54 @@ async fn resolve_url(
 mod tests {
     use super::*;
     use crate::target::spec::tests::url;
+
+    fn status(status: u16, code: &str) -> GraphError {
+        GraphError::Status {
+            request: "GET /me/drive".into(),
+            status,
+            code: code.into(),
+            message: "m".into(),
+            retry_after: None,
+            location: None,
+        }
+    }
+
+    #[test]
+    fn only_failures_that_may_pass_are_worth_another_lookup() {
+        let transient = |e: anyhow::Error| transient_cause(&e).is_some();
+        for (code, name) in [
+            (503, "serviceUnavailable"),
+            (429, "tooMany"),
+            (500, "x"),
+            (408, "x"),
+        ] {
+            assert!(transient(lookup_failed(status(code, name), "it")), "{code}");
+        }
+        let decode = serde_json::from_str::<Value>("<html>").unwrap_err();
+        let decode = GraphError::Decode {
+            request: "GET /me/drive".into(),
+            source: decode,
+        };
+        assert!(transient(lookup_failed(decode, "it")));
+        // What the lookup gave a meaning: not found, denied, sign-in, anything else 4xx.
+        for (code, name) in [
+            (404, "itemNotFound"),
+            (403, "accessDenied"),
+            (400, "invalidRequest"),
+            (405, "x"),
+        ] {
+            assert!(
+                !transient(lookup_failed(status(code, name), "it")),
+                "{code}"
+            );
+        }
+        let token = GraphError::Token(Error::auth("not signed in").into());
+        assert!(!transient(lookup_failed(token, "it")));
+        assert!(!transient(
+            Error::failure("Graph's answer has no id").into()
+        ));
+        assert!(!transient(anyhow::anyhow!("anything else")));
+    }
 
     #[test]
     fn web_urls_match_case_insensitively_and_decoded() {

@@ -4,6 +4,7 @@
 pub mod backoff;
 pub mod duration;
 pub mod fs;
+pub mod limits;
 pub mod redact;
 pub mod text;
 pub mod url;

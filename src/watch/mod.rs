@@ -3,7 +3,8 @@
 //!
 //! Read top to bottom, [`run`] does this:
 //!
-//! 1. resolve every target (a spinner on stderr while it does, on a terminal only);
+//! 1. resolve every target (a spinner on stderr while it does, on a terminal only),
+//!    waiting for Graph if it cannot be reached yet ([`resolve_all`]);
 //! 2. start one task per target — a [`Supervisor`] keeping the link alive, or with
 //!    `--changes` a [`ChangesTask`] owning one — each sending [`Report`]s (events,
 //!    delta rounds, status) into one channel;
@@ -26,6 +27,8 @@ mod signals;
 mod status_events;
 mod status_line;
 
+use std::time::Duration;
+
 use tokio::sync::watch as latest;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -42,6 +45,8 @@ use crate::output::exec::{ExecOptions, ExecRunner};
 use crate::output::{Output, OutputError, Render, Stdout};
 use crate::target::{self, Target, TargetSpec};
 use crate::term::Term;
+use crate::util::backoff::Backoff;
+use crate::util::duration::human;
 
 use fold::Fold;
 pub use options::WatchOptions;
@@ -103,7 +108,7 @@ pub async fn run(
     // 1. Resolve every target (and fail before connecting anything if one is wrong).
     status.spin("resolving");
     let targets = tokio::select! {
-        targets = resolve_all(&client, specs) => targets?,
+        targets = resolve_all(&client, specs, &options, &status) => targets?,
         _ = signals.next() => return Ok(()),
         _ = until(deadline) => return timed_out(&options, 0),
         _ = stopped(&mut stop) => return Ok(()),
@@ -349,11 +354,38 @@ fn timed_out(options: &WatchOptions, written: u64) -> anyhow::Result<()> {
     }
 }
 
-/// Resolve every SPEC, in order; the first failure ends the watch before it starts.
-async fn resolve_all(client: &GraphClient, specs: &[TargetSpec]) -> anyhow::Result<Vec<Target>> {
+/// Resolve every SPEC, in order; a failure ends the watch before it starts. A failure
+/// that may pass (Graph unreachable, throttled, failing: [`target::transient_cause`])
+/// is retried for `--start-wait` from the start (see [`StartWait`]); one that will not
+/// (not found, denied, sign-in, a bad SPEC) ends it at once. Ctrl-C and `--timeout`
+/// end the wait too: the caller selects over this.
+async fn resolve_all(
+    client: &GraphClient,
+    specs: &[TargetSpec],
+    options: &WatchOptions,
+    status: &StatusLine,
+) -> anyhow::Result<Vec<Target>> {
+    let mut wait = StartWait::new(options);
     let mut targets: Vec<Target> = Vec::with_capacity(specs.len());
     for spec in specs {
-        let target = target::resolve(client, spec).await?;
+        let target = loop {
+            let attempt = target::resolve(client, spec);
+            let result = match wait.give_up {
+                // After a failure, an attempt still in flight at the end of the wait is
+                // cut short (a black-holed network takes minutes per attempt).
+                Some(at) if wait.last.is_some() => {
+                    match tokio::time::timeout_at(at, attempt).await {
+                        Ok(result) => result,
+                        Err(_) => return Err(wait.gave_up()),
+                    }
+                }
+                _ => attempt.await,
+            };
+            match result {
+                Ok(target) => break target,
+                Err(err) => wait.failed(err, status).await?,
+            }
+        };
         tracing::info!(
             "{} is {:?} ({})",
             target.label,
@@ -378,6 +410,97 @@ async fn resolve_all(client: &GraphClient, specs: &[TargetSpec]) -> anyhow::Resu
         targets.push(target);
     }
     Ok(targets)
+}
+
+/// Start-up's patience with Graph: until `give_up` (`--start-wait` after the start),
+/// each transient failure is followed by a wait (the `--backoff` range, at least what
+/// Graph asked for with `Retry-After`) and another attempt; stderr says once what
+/// graphwatch waits for. The first attempt is never cut short, so `--start-wait 0`
+/// behaves as before: the first failure ends the watch.
+struct StartWait {
+    patience: Duration,
+    /// `None` when the end cannot be represented (a patience beyond the clock).
+    give_up: Option<Instant>,
+    backoff: Backoff,
+    /// The last transient failure, reported if the wait runs out.
+    last: Option<anyhow::Error>,
+}
+
+impl StartWait {
+    fn new(options: &WatchOptions) -> StartWait {
+        let patience = options.start_wait.unwrap_or(options::DEFAULT_START_WAIT);
+        StartWait {
+            patience,
+            give_up: Instant::now().checked_add(patience),
+            backoff: Backoff::new(
+                options.supervisor.first_backoff,
+                options.supervisor.max_backoff,
+            ),
+            last: None,
+        }
+    }
+
+    /// A lookup failed: the error, if it is final; else wait before the next attempt.
+    async fn failed(&mut self, err: anyhow::Error, status: &StatusLine) -> anyhow::Result<()> {
+        let Some(cause) = target::transient_cause(&err) else {
+            return Err(err);
+        };
+        if self.patience.is_zero() {
+            return Err(err);
+        }
+        let now = Instant::now();
+        let left = self
+            .give_up
+            .map_or(Duration::MAX, |at| at.saturating_duration_since(now));
+        if left.is_zero() {
+            self.last = Some(err);
+            return Err(self.gave_up());
+        }
+        let delay = self.backoff.next_delay();
+        let delay = cause.retry_after().map_or(delay, |asked| asked.max(delay));
+        if self.last.is_none() {
+            status.note(format!(
+                "graphwatch: {}; waiting up to {} for Graph (--start-wait)",
+                what_failed(&err),
+                human(self.patience)
+            ));
+            status.spin("waiting for Graph");
+        } else {
+            tracing::info!(
+                "still no answer from Graph ({}); trying again in {}",
+                what_failed(&err),
+                human(delay.min(left))
+            );
+        }
+        self.last = Some(err);
+        tokio::time::sleep(delay.min(left)).await;
+        Ok(())
+    }
+
+    /// The wait ran out: exit 1, with the last failure and what to do.
+    fn gave_up(&mut self) -> anyhow::Error {
+        // The report's hint is that of the first `Error` in the chain: this one is the
+        // root, with the last failure in its message.
+        let last = match self.last.take() {
+            Some(last) => format!(": {}", what_failed(&last)),
+            None => String::new(),
+        };
+        Error::failure(format!(
+            "Graph did not answer within {} of the start{last}",
+            human(self.patience)
+        ))
+        .hint("check the network and --graph-url; --start-wait gives Graph longer at start")
+        .into()
+    }
+}
+
+/// The one-line report of a failure without its "what to do" (here, waiting is).
+fn what_failed(err: &anyhow::Error) -> String {
+    let line = exit::one_line(err);
+    match line.rsplit_once("; ") {
+        Some((what, _hint)) => what.to_string(),
+        None => line,
+    }
 }
 
 async fn until(deadline: Option<Instant>) {

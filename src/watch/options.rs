@@ -75,7 +75,15 @@ pub struct WatchOptions {
     pub changes: Option<ChangesOptions>,
     /// Reconnect timings (`--backoff`).
     pub supervisor: SupervisorOptions,
+    /// `--start-wait`: how long start-up waits for Graph to answer; `None` for
+    /// [`DEFAULT_START_WAIT`].
+    pub start_wait: Option<Duration>,
 }
+
+/// How long start-up waits for Graph by default: long enough for a laptop's Wi-Fi or a
+/// VPN to come up after a wake or a boot, short enough that a wrong `--graph-url` or a
+/// network that is really down gets its one-line error while someone still watches.
+pub const DEFAULT_START_WAIT: Duration = Duration::from_secs(120);
 
 impl WatchOptions {
     /// Check the options; a bad value is a one-line usage error (exit 2).
@@ -114,6 +122,13 @@ impl WatchOptions {
                         .hint("write FIRST..MAX, e.g. 1s..60s (also GRAPHWATCH_BACKOFF)")
                 })?;
         }
+        let start_wait = match &args.start_wait {
+            Some(text) => Some(parse_duration(text).map_err(|why| {
+                Error::usage(format!("--start-wait {text:?} {why}"))
+                    .hint("write a duration such as 2m, 30s or 0 (also GRAPHWATCH_START_WAIT)")
+            })?),
+            None => None,
+        };
         Ok(WatchOptions {
             count: args.count,
             timeout,
@@ -130,6 +145,7 @@ impl WatchOptions {
             },
             changes: changes_options(args)?,
             supervisor,
+            start_wait,
         })
     }
 }
@@ -238,6 +254,7 @@ mod tests {
             args(|a| a.template = Some("{oops".into())),
             args(|a| a.count = Some(0)),
             args(|a| a.exec = Some(" ".into())),
+            args(|a| a.start_wait = Some("until it works".into())),
         ] {
             let err = result.unwrap_err();
             assert_eq!(err.code, crate::error::Code::Usage, "{err}");
@@ -265,5 +282,8 @@ mod tests {
         })
         .unwrap();
         assert_eq!(ok.timeout.unwrap().0, Duration::from_secs(120));
+        assert_eq!(ok.start_wait, None, "the default: DEFAULT_START_WAIT");
+        let none = args(|a| a.start_wait = Some("0".into())).unwrap();
+        assert_eq!(none.start_wait, Some(Duration::ZERO));
     }
 }

@@ -38,7 +38,8 @@ impl StatusLine {
         }
     }
 
-    fn note(&self, line: String) {
+    /// A line that `-q` hides.
+    pub fn note(&self, line: String) {
         match &self.spinner {
             Some(bar) => bar.suspend(|| self.term.note(&line)),
             None => self.term.note(&line),
