@@ -123,6 +123,8 @@ impl WatchOptions {
                 })?;
         }
         let start_wait = match &args.start_wait {
+            // `0`: do not wait at start (a duration elsewhere is never zero).
+            Some(text) if matches!(text.trim(), "0" | "0s") => Some(Duration::ZERO),
             Some(text) => Some(parse_duration(text).map_err(|why| {
                 Error::usage(format!("--start-wait {text:?} {why}"))
                     .hint("write a duration such as 2m, 30s or 0 (also GRAPHWATCH_START_WAIT)")

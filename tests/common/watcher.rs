@@ -19,6 +19,8 @@ pub struct Watcher {
     pub lines: Receiver<String>,
     stderr: Arc<Mutex<String>>,
     stderr_lines: Receiver<String>,
+    /// Says when the stderr reader reached the end: after the exit, `stderr()` is whole.
+    stderr_done: Receiver<()>,
 }
 
 impl Watcher {
@@ -49,18 +51,21 @@ impl Watcher {
         let (etx, stderr_lines) = mpsc::channel();
         let err = BufReader::new(child.stderr.take().unwrap());
         let sink = stderr.clone();
+        let (done_tx, stderr_done) = mpsc::channel();
         std::thread::spawn(move || {
             for line in err.lines() {
                 let Ok(line) = line else { break };
                 sink.lock().unwrap().push_str(&format!("{line}\n"));
                 let _ = etx.send(line);
             }
+            let _ = done_tx.send(());
         });
         Watcher {
             child,
             lines,
             stderr,
             stderr_lines,
+            stderr_done,
         }
     }
 
@@ -113,11 +118,15 @@ impl Watcher {
         (0..n).map(|_| self.next()).collect()
     }
 
-    /// Wait for the process to end; its status.
+    /// Wait for the process to end, and for its stderr to be read to the end; its status.
     pub fn wait(&mut self) -> ExitStatus {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // Its last stderr lines may still be in the pipe: read to the end, so
+                // that `stderr()` is whole (a child of --exec may hold the pipe open,
+                // hence the bound).
+                let _ = self.stderr_done.recv_timeout(PATIENCE);
                 return status;
             }
             assert!(
