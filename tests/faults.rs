@@ -622,3 +622,22 @@ fn status_events_say_a_fallback() {
             .any(|l| l["type"] == "status" && l["state"] == "connected")
     });
 }
+
+/// A 410 on the cursor and then on the new baseline too (the service refusing the
+/// enumeration it pointed at): the round fails, transiently, and is tried again; the
+/// target goes on, and a change made meanwhile is written.
+#[test]
+fn a_410_on_the_resyncs_own_baseline_does_not_lose_the_target() {
+    let env = env();
+    let w = watch(&env);
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "delta", "status": 410, "count": 2}),
+    );
+    let id = upload(&env, "Gone/twice.txt");
+    w.until(|seen| has(seen, &id, "updated"));
+    assert_eq!(env.counter("faults.delta"), 2, "both 410s were served");
+    assert!(!w.stderr().contains("stopped watching"), "{}", w.stderr());
+    let later = upload(&env, "Gone/after.txt");
+    w.until(|seen| has(seen, &later, "updated"));
+}

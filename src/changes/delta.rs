@@ -18,7 +18,8 @@
 //!   by itself: the feed remembers it and its next request waits until it has elapsed,
 //!   whoever calls;
 //! - a 410 (cursor no longer valid) never loops: the feed takes a new baseline once and
-//!   reports [`Outcome::Resync`]; if the baseline fails too, that is an error;
+//!   reports [`Outcome::Resync`]; if the baseline fails too, that is an error of the
+//!   round, a transient one (tried again later with backoff, never the target's end);
 //! - a failed round leaves the cursor where it was, so the next round repeats it
 //!   (at-least-once, never a skipped change);
 //! - a round is bounded ([`RoundLimits`], docs/reliability.md "Transient conditions"):
@@ -233,12 +234,18 @@ impl DeltaError {
         }
     }
 
-    /// Worth another round later: a bad page, a round cut, or what
-    /// [`GraphError::is_transient`] calls transient (the one rule).
+    /// Worth another round later: a bad page, a round cut, a 410 on a new baseline, or
+    /// what [`GraphError::is_transient`] calls transient (the one rule).
+    ///
+    /// A 410 that reaches the caller is always a baseline's own: a cursor's 410 is
+    /// turned into [`Outcome::Resync`] by [`DeltaFeed::round`]. The service refusing the
+    /// fresh enumeration it just pointed at is its own hiccup, not the target's end:
+    /// the round is tried again with backoff, from the cursor, which leads to a new
+    /// baseline if the cursor is still refused.
     pub fn is_transient(&self) -> bool {
         match self {
             DeltaError::Shape { .. } | DeltaError::Cut { .. } => true,
-            DeltaError::Graph { source, .. } => source.is_transient(),
+            DeltaError::Graph { source, .. } => source.is_gone() || source.is_transient(),
         }
     }
 }
