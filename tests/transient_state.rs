@@ -362,3 +362,51 @@ fn endless_pages_in_the_binary_are_paced_to_the_documented_rate_and_the_watch_go
     let after = upload(&env, "Endless/after.txt");
     w.until(|seen| has(seen, &after, "updated"));
 }
+
+/// A full disk when a round's cursor is saved (the file-size limit stands in for it, as
+/// in transient_tokens.rs): the watch goes on, says so once, keeps writing changes, and
+/// saves a later cursor once there is room; the file never holds a cursor past what
+/// was written.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_when_saving_the_cursor_does_not_end_the_watch() {
+    use common::{in_shell, lift_file_size_limit};
+    let env = Env::start_with(|args| {
+        args.settings.notify_delay_ms = 50;
+        args.settings.delta_page_size = 1000;
+    });
+    let state = env.config_dir().join("full.json");
+    let mut cmd = env.std_cmd(&[
+        "drive",
+        "me",
+        "--changes",
+        "--state",
+        state.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    cmd.env("GRAPHWATCH_ACCESS_TOKEN", env.mint(ADELE));
+    let w = Watcher::spawn_cmd(in_shell(cmd, "trap '' XFSZ; ulimit -S -f 0"));
+    w.wait_stderr("cannot write the state file");
+    let during = upload(&env, "Full/during.txt");
+    w.until(|seen| has(seen, &during, "updated"));
+    assert!(!state.exists(), "nothing could be saved");
+    lift_file_size_limit(w.child.id());
+    let after = upload(&env, "Full/after.txt");
+    w.until(|seen| has(seen, &after, "updated"));
+    w.wait_stderr("its cursor is saved in");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert!(
+        saved["targets"]["drive:me"]["deltaLink"].is_string(),
+        "{saved}"
+    );
+    assert_eq!(
+        w.stderr()
+            .matches("the stream goes on, and a later round")
+            .count(),
+        1,
+        "said once: {}",
+        w.stderr()
+    );
+}

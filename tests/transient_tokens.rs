@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
 use common::watcher::{has, upload, Watcher};
-use common::{stderr, Env};
+use common::{in_shell, lift_file_size_limit, stderr, Env};
 use serde_json::{json, Value};
 
 const ARGS: &[&str] = &[
@@ -126,22 +126,6 @@ fn next_run_is_signed_in(env: &Env, mut cmd: Command) {
         "the sign-in did not survive: {}",
         stderr(&out)
     );
-}
-
-/// `cmd` run by `sh -c 'PRELUDE; exec graphwatch …'`, with the same environment.
-fn in_shell(cmd: Command, prelude: &str) -> Command {
-    let mut sh = Command::new("sh");
-    sh.arg("-c")
-        .arg(format!("{prelude}; exec \"$0\" \"$@\""))
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    for (key, value) in cmd.get_envs() {
-        match value {
-            Some(value) => sh.env(key, value),
-            None => sh.env_remove(key),
-        };
-    }
-    sh
 }
 
 /// Who runs graphwatch where a directory's mode must keep it out: the test's own user,
@@ -486,28 +470,6 @@ fn renewed_twice_while_unsaved(env: &Env, w: &Watcher) {
         !active(env, &env.cache("default")["refresh_token"]),
         "the file still holds the spent refresh token"
     );
-}
-
-/// Lift the file-size limit of a running process: the disk has room again.
-#[cfg(target_os = "linux")]
-fn lift_file_size_limit(pid: u32) {
-    let pid = libc::pid_t::try_from(pid).unwrap();
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: prlimit reads and writes only the two rlimit structs given.
-    unsafe {
-        assert_eq!(
-            libc::prlimit(pid, libc::RLIMIT_FSIZE, std::ptr::null(), &mut limit),
-            0
-        );
-        limit.rlim_cur = limit.rlim_max;
-        assert_eq!(
-            libc::prlimit(pid, libc::RLIMIT_FSIZE, &limit, std::ptr::null_mut()),
-            0
-        );
-    }
 }
 
 #[cfg(target_os = "linux")]

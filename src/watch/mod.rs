@@ -29,6 +29,8 @@ mod status_line;
 
 use std::time::Duration;
 
+use std::collections::HashSet;
+
 use tokio::sync::watch as latest;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -37,7 +39,7 @@ use crate::changes::state::StateFile;
 use crate::changes::ChangesTask;
 use crate::error::Error;
 use crate::event::report::{Report, Status};
-use crate::event::{Event, LinkState};
+use crate::event::{Event, LinkState, TargetId};
 use crate::exit;
 use crate::graph::GraphClient;
 use crate::link::supervisor::{Supervisor, ToLoop};
@@ -145,6 +147,8 @@ pub async fn run(
     };
     let mut resyncs = std::collections::VecDeque::from(resyncs);
     let changes_mode = options.changes.is_some();
+    // Targets whose last cursor could not be saved (a full disk, say): told once.
+    let mut unsaved: HashSet<String> = HashSet::new();
     let mut active = targets.len();
     let mut lost: Vec<String> = Vec::new();
     let mut last_error: Option<anyhow::Error> = None;
@@ -174,7 +178,7 @@ pub async fn run(
                     }
                     emitter.output.flush()?;
                     if let Some(state) = &mut state {
-                        state.commit(&target, &cursor)?;
+                        commit(state, &target, &cursor, &mut unsaved, &status)?;
                     }
                 }
                 Some(Report::Event(event)) => {
@@ -339,6 +343,44 @@ impl Emitter<'_> {
     fn publish(&self) {
         if let Some(tx) = &self.hooks.progress {
             tx.send_replace(self.progress);
+        }
+    }
+}
+
+/// Save a round's cursor. A file graphwatch cannot write for now (a full disk, a
+/// read-only mount) does not end the watch: the file keeps the previous cursor, so a
+/// restart repeats what was written since (at-least-once still holds), and the cursor
+/// of a later round is saved once writing works again; said once, and once more when
+/// it is saved again. A state file that is damaged or not ours is the user's to fix
+/// (a usage error, exit 2) and does end it.
+fn commit(
+    state: &mut StateFile,
+    target: &TargetId,
+    cursor: &str,
+    unsaved: &mut HashSet<String>,
+    status: &StatusLine,
+) -> anyhow::Result<()> {
+    match state.commit(target, cursor) {
+        Ok(()) => {
+            if unsaved.remove(&target.label) {
+                status.error(format!(
+                    "graphwatch: {}: its cursor is saved in {} again",
+                    target.label,
+                    state.path().display()
+                ));
+            }
+            Ok(())
+        }
+        Err(e) if e.chain().any(|c| c.is::<Error>()) => Err(e),
+        Err(e) => {
+            if unsaved.insert(target.label.clone()) {
+                status.error(format!(
+                    "graphwatch: {}: {}; the stream goes on, and a later round's cursor is saved once the file can be written (a restart meanwhile repeats the lines since the last save)",
+                    target.label,
+                    exit::one_line(&e).split("; ").next().unwrap_or_default()
+                ));
+            }
+            Ok(())
         }
     }
 }

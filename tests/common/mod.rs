@@ -337,3 +337,41 @@ pub fn stdout(output: &std::process::Output) -> String {
 pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// `cmd` run by `sh -c 'PRELUDE; exec graphwatch …'`, with the same environment.
+pub fn in_shell(cmd: std::process::Command, prelude: &str) -> std::process::Command {
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("{prelude}; exec \"$0\" \"$@\""))
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => sh.env(key, value),
+            None => sh.env_remove(key),
+        };
+    }
+    sh
+}
+
+/// Lift the file-size limit of a running process: the disk has room again.
+#[cfg(target_os = "linux")]
+pub fn lift_file_size_limit(pid: u32) {
+    let pid = libc::pid_t::try_from(pid).unwrap();
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit reads and writes only the two rlimit structs given.
+    unsafe {
+        assert_eq!(
+            libc::prlimit(pid, libc::RLIMIT_FSIZE, std::ptr::null(), &mut limit),
+            0
+        );
+        limit.rlim_cur = limit.rlim_max;
+        assert_eq!(
+            libc::prlimit(pid, libc::RLIMIT_FSIZE, &limit, std::ptr::null_mut()),
+            0
+        );
+    }
+}
