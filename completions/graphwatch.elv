@@ -55,8 +55,8 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
             cand --verbose 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
             cand -q 'Only errors on stderr (prompts that sign-in needs are still shown)'
             cand --quiet 'Only errors on stderr (prompts that sign-in needs are still shown)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -74,8 +74,8 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
             cand --verbose 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
             cand -q 'Only errors on stderr (prompts that sign-in needs are still shown)'
             cand --quiet 'Only errors on stderr (prompts that sign-in needs are still shown)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }

@@ -57,7 +57,7 @@ always\t''
 never\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s h -l help -d 'Print help'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s V -l version -d 'Print version'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l graph-url -d 'Graph base URL [default: https://graph.microsoft.com/v1.0]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l login-url -d 'Sign-in service base URL [default: https://login.microsoftonline.com]' -r
@@ -72,7 +72,7 @@ always\t''
 never\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s h -l help -d 'Print help'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s V -l version -d 'Print version'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
 pretty\t'For people'"

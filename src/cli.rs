@@ -111,15 +111,20 @@ Examples:
     Endpoint(EndpointArgs),
 
     /// Watch one drive or document library and write each notification as it arrives
-    #[command(after_help = DRIVE_HELP)]
+    #[command(before_help = DRIVE_EXAMPLES, after_help = WATCH_FOOTER, help_template = WATCH_TEMPLATE)]
     Drive(DriveArgs),
 
     /// Watch one SharePoint list and write each notification as it arrives
-    #[command(after_help = LIST_HELP, mut_arg("path", |a| a.hide(true)))]
+    #[command(
+        before_help = LIST_EXAMPLES,
+        after_help = WATCH_FOOTER,
+        help_template = WATCH_TEMPLATE,
+        mut_arg("path", |a| a.hide(true))
+    )]
     List(ListArgs),
 
     /// Watch several drives and lists at once, as one merged stream
-    #[command(after_help = WATCH_HELP)]
+    #[command(before_help = WATCH_EXAMPLES, after_help = WATCH_FOOTER, help_template = WATCH_TEMPLATE)]
     Watch(WatchManyArgs),
 
     /// Serve the local Graph emulator until stopped
@@ -181,8 +186,7 @@ token refused; 4 target not found or access denied."
     };
 }
 
-const DRIVE_HELP: &str = concat!(
-    "\
+const DRIVE_EXAMPLES: &str = "\
 Drive SPEC: me | DRIVE-ID | user:UPN-or-ID | group:GROUP-ID | site:SITE-ID
             | https://HOST/sites/NAME | https://HOST/sites/NAME/LIBRARY[/…]
 
@@ -194,27 +198,18 @@ Examples:
   graphwatch drive me --changes --state me.json | jq -r .item.name   (what changed; resumes)
   graphwatch drive me --changes --path /Documents/Reports
   graphwatch drive me --no-socket --poll 1m                         (websockets blocked)
+  graphwatch drive me --changes --jq 'select(.change == \"deleted\") | .item.name'";
 
-",
-    watch_footer!()
-);
-
-const LIST_HELP: &str = concat!(
-    "\
+const LIST_EXAMPLES: &str = "\
 List SPEC:  https://HOST/sites/NAME/Lists/LIST[/…] | SITE/LIST
             (SITE: a site id or HOST:/sites/NAME; LIST: a list id or display name)
 
 Examples:
   graphwatch list https://contoso.sharepoint.com/sites/eng/Lists/Issues
   graphwatch list contoso.sharepoint.com:/sites/eng/Issues --timeout 10m -n 1
-  graphwatch list site-eng/Issues --changes | jq .item.fields
+  graphwatch list site-eng/Issues --changes --jq .item.fields";
 
-",
-    watch_footer!()
-);
-
-const WATCH_HELP: &str = concat!(
-    "\
+const WATCH_EXAMPLES: &str = "\
 Each --drive and --list takes a SPEC as `graphwatch drive` and `graphwatch list` do;
 each output line names its target (\"target\":\"drive:me\"). A target that fails for
 good (access denied, not found) is reported and the others go on.
@@ -222,10 +217,19 @@ good (access denied, not found) is reported and the others go on.
 Examples:
   graphwatch watch --drive me --list site-eng/Issues
   graphwatch watch --drive me --drive group:02bd9fd6-8f93-4758-87c3-1fb73740a315 -o json
+  graphwatch watch --drive me --list site-eng/Issues --changes --status-events";
 
-",
-    watch_footer!()
-);
+/// The help of `drive`, `list` and `watch`: the examples right after the usage, so
+/// that they are on the first screen; `-h` lists the common options, `--help` all.
+const WATCH_TEMPLATE: &str = "\
+{about-with-newline}
+{usage-heading} {usage}
+
+{before-help}(-h lists the common options; --help lists them all, the Graph options included)
+
+{all-args}{after-help}";
+
+const WATCH_FOOTER: &str = watch_footer!();
 
 /// `graphwatch drive SPEC`.
 #[derive(Debug, Args)]
@@ -298,7 +302,7 @@ pub struct WatchArgs {
 
     /// Fold identical notifications of a target within DURATION into the first, or `off`
     /// [default: 2s with --exec or pretty output, off otherwise]
-    #[arg(long, value_name = "DURATION|off")]
+    #[arg(hide_short_help = true, long, value_name = "DURATION|off")]
     pub coalesce: Option<String>,
 
     /// Also write `status` lines (connected, disconnected, fallback, lost) and, with
@@ -321,6 +325,7 @@ pub struct WatchArgs {
 
     /// Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]
     #[arg(
+        hide_short_help = true,
         long,
         env = "GRAPHWATCH_BACKOFF",
         value_name = "FIRST..MAX",
@@ -331,6 +336,7 @@ pub struct WatchArgs {
     /// At start, wait up to DURATION for Graph to answer (a network not up yet, Graph
     /// busy) before giving up with exit 1; 0 gives up at once [default: 2m]
     #[arg(
+        hide_short_help = true,
         long,
         env = "GRAPHWATCH_START_WAIT",
         value_name = "DURATION",
@@ -348,6 +354,7 @@ pub struct WatchArgs {
 
     /// Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]
     #[arg(
+        hide_short_help = true,
         long,
         value_name = "INTERVAL",
         help_heading = "Changes mode",
@@ -356,11 +363,12 @@ pub struct WatchArgs {
     pub poll: Option<String>,
 
     /// Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)
-    #[arg(long, help_heading = "Changes mode")]
+    #[arg(hide_short_help = true, long, help_heading = "Changes mode")]
     pub no_socket: bool,
 
     /// While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]
     #[arg(
+        hide_short_help = true,
         long,
         value_name = "INTERVAL",
         help_heading = "Changes mode",
@@ -369,15 +377,21 @@ pub struct WatchArgs {
     pub fallback_poll: Option<String>,
 
     /// Drives only: write changes of items under this folder only, e.g. /Documents/Reports
-    #[arg(long, value_name = "FOLDER", help_heading = "Changes mode")]
+    #[arg(
+        hide_short_help = true,
+        long,
+        value_name = "FOLDER",
+        help_heading = "Changes mode"
+    )]
     pub path: Option<String>,
 
     /// Keep the raw `notification` lines in the stream too
-    #[arg(long, help_heading = "Changes mode")]
+    #[arg(hide_short_help = true, long, help_heading = "Changes mode")]
     pub notifications: bool,
 
     /// Quiet time after the last notification of a burst before a delta round [default: 500ms]
     #[arg(
+        hide_short_help = true,
         long,
         value_name = "DURATION",
         help_heading = "Changes mode",
@@ -429,25 +443,46 @@ pub struct GraphArgs {
     pub output: Option<OutputFormat>,
 
     /// Graph base URL [default: https://graph.microsoft.com/v1.0]
-    #[arg(long, env = "GRAPHWATCH_GRAPH_URL", value_name = "URL")]
+    #[arg(
+        hide_short_help = true,
+        long,
+        env = "GRAPHWATCH_GRAPH_URL",
+        value_name = "URL"
+    )]
     pub graph_url: Option<String>,
 
     /// Sign-in service base URL [default: https://login.microsoftonline.com]
-    #[arg(long, env = "GRAPHWATCH_LOGIN_URL", value_name = "URL")]
+    #[arg(
+        hide_short_help = true,
+        long,
+        env = "GRAPHWATCH_LOGIN_URL",
+        value_name = "URL"
+    )]
     pub login_url: Option<String>,
 
     /// Tenant: common, organizations, consumers, a tenant id or domain [default: common]
-    #[arg(long, env = "GRAPHWATCH_TENANT", value_name = "TENANT")]
+    #[arg(
+        hide_short_help = true,
+        long,
+        env = "GRAPHWATCH_TENANT",
+        value_name = "TENANT"
+    )]
     pub tenant: Option<String>,
 
     /// Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e,
     /// Microsoft Graph Command Line Tools]
-    #[arg(long, env = "GRAPHWATCH_CLIENT_ID", value_name = "ID")]
+    #[arg(
+        hide_short_help = true,
+        long,
+        env = "GRAPHWATCH_CLIENT_ID",
+        value_name = "ID"
+    )]
     pub client_id: Option<String>,
 
     /// Use this bearer token as is: no token cache, no sign-in (prefer the env variable:
     /// arguments are visible to other users of the machine)
     #[arg(
+        hide_short_help = true,
         long,
         env = "GRAPHWATCH_ACCESS_TOKEN",
         value_name = "TOKEN",
@@ -456,7 +491,12 @@ pub struct GraphArgs {
     pub access_token: Option<String>,
 
     /// Token cache to use, for several accounts: letters, digits, - and _ [default: default]
-    #[arg(long, env = "GRAPHWATCH_PROFILE", value_name = "NAME")]
+    #[arg(
+        hide_short_help = true,
+        long,
+        env = "GRAPHWATCH_PROFILE",
+        value_name = "NAME"
+    )]
     pub profile: Option<String>,
 }
 

@@ -13,7 +13,7 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::watcher::{add_issue, has, upload, Watcher, PATIENCE};
-use common::{EmulatorProcess, Env};
+use common::{elapsed, log, EmulatorProcess, Env};
 use serde_json::{json, Value};
 
 const PING_INTERVAL_MS: u64 = 300;
@@ -47,18 +47,6 @@ fn watch_signed_in(env: &Env) -> Watcher {
     let w = Watcher::spawn_cmd(env.std_cmd(ARGS));
     w.wait_stderr("watching drive:me");
     w
-}
-
-fn log(env: &Env) -> Vec<Value> {
-    env.get("/_emulator/log")["entries"]
-        .as_array()
-        .expect("entries")
-        .clone()
-}
-
-/// An entry's time on the emulator's clock, in ms.
-fn elapsed(entry: &Value) -> f64 {
-    entry["elapsedMs"].as_f64().expect("elapsedMs")
 }
 
 fn count(entries: &[Value], kind: &str) -> usize {

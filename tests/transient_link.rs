@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
 use common::watcher::{add_issue, change, has, upload, Watcher, PATIENCE};
-use common::{Env, ADELE, GROUP_ID};
+use common::{log, Env, ADELE, GROUP_ID};
 use graphwatch::testing::{
     http_client, GraphClient, Report, Secret, Status, Supervisor, SupervisorOptions, Target,
     TargetKind, ToLoop, TokenSource,
@@ -30,13 +30,6 @@ fn env() -> Env {
         args.settings.notify_delay_ms = 50;
         args.settings.delta_page_size = 1000;
     })
-}
-
-fn log(env: &Env) -> Vec<Value> {
-    env.get("/_emulator/log")["entries"]
-        .as_array()
-        .expect("entries")
-        .clone()
 }
 
 fn time_of(text: &str) -> DateTime<Utc> {

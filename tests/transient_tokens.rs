@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
 use common::watcher::{has, upload, Watcher};
-use common::{in_shell, lift_file_size_limit, stderr, Env};
+use common::{elapsed, in_shell, lift_file_size_limit, log, stderr, Env};
 use serde_json::{json, Value};
 
 const ARGS: &[&str] = &[
@@ -77,17 +77,6 @@ fn refresh_due(env: &Env) {
     cache["signed_in_at"] = json!((Utc::now() - chrono::Duration::hours(1)).to_rfc3339());
     cache["refreshed_at"] = Value::Null;
     std::fs::write(&path, serde_json::to_vec(&cache).unwrap()).unwrap();
-}
-
-fn log(env: &Env) -> Vec<Value> {
-    env.get("/_emulator/log")["entries"]
-        .as_array()
-        .expect("entries")
-        .clone()
-}
-
-fn elapsed(entry: &Value) -> f64 {
-    entry["elapsedMs"].as_f64().expect("elapsedMs")
 }
 
 fn occurrences(text: &str, needle: &str) -> usize {

@@ -454,16 +454,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         let me = drive("drive:me", "b!x");
-        let list = Target {
-            label: "list:site-eng/list-issues".into(),
-            kind: TargetKind::List {
-                site_id: "site-eng".into(),
-                list_id: "list-issues".into(),
-            },
-            display_name: "Issues".into(),
-            web_url: None,
-        }
-        .id();
+        let list = issues();
         let mut state = StateFile::load(&path).unwrap();
         assert_eq!(state.resume(&me), Resume::Fresh);
         state

@@ -375,3 +375,16 @@ pub fn lift_file_size_limit(pid: u32) {
         );
     }
 }
+
+/// The emulator's event log (`GET /_emulator/log`), oldest first.
+pub fn log(env: &Env) -> Vec<Value> {
+    env.get("/_emulator/log")["entries"]
+        .as_array()
+        .expect("entries")
+        .clone()
+}
+
+/// A log entry's time on the emulator's clock, in ms.
+pub fn elapsed(entry: &Value) -> f64 {
+    entry["elapsedMs"].as_f64().expect("elapsedMs")
+}
