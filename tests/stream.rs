@@ -668,3 +668,30 @@ fn exec_folds_duplicate_notifications_unless_coalescing_is_off() {
         );
     }
 }
+
+/// Of several targets, one that is not readable at start is reported and lost, as a
+/// target lost later is: the others are watched, and the exit is 1 ("lost 1 of 2"),
+/// as `watch --help` says. Alone, it is still exit 4.
+#[test]
+fn a_forbidden_target_at_start_is_lost_and_the_others_are_watched() {
+    let env = env();
+    let forbidden = "user:megan@contoso.onmicrosoft.com";
+    let mut w = Watcher::start(
+        &env,
+        &[
+            "watch", "--drive", "me", "--drive", forbidden, "-n", "1", "-o", "json",
+        ],
+    );
+    w.wait_stderr("stopped watching");
+    w.wait_stderr("watching drive:me");
+    upload(&env, "still-watched.txt");
+    assert_notification(&w.next(), "drive:me");
+    assert_eq!(w.wait().code(), Some(1), "{}", w.stderr());
+    assert!(w.stderr().contains("lost 1 of 2 targets"), "{}", w.stderr());
+    let alone = env
+        .cmd(&["drive", forbidden])
+        .env("GRAPHWATCH_ACCESS_TOKEN", env.mint(ADELE))
+        .output()
+        .unwrap();
+    assert_eq!(alone.status.code(), Some(4));
+}

@@ -56,7 +56,7 @@ const CASES: &[(&[&str], &str, &str)] = &[
     (&["drive", "me", "--exec", ""], "--exec is empty", "--exec 'cat'"),
     // Changes-mode combinations.
     (&["drive", "me", "--state", "s.json"], "--state needs --changes", "add --changes"),
-    (&[ "drive", "me", "--changes", "--state", "/nonexistent/dir/s.json", ], "does not exist", "existing directory"),
+    (&[ "drive", "me", "--changes", "--state", "/proc/graphwatch-none/s.json", ], "cannot make the directory /proc/graphwatch-none", "a directory that exists or can be made"),
     (&["drive", "me", "--changes", "--path", "rel/x"], "--path \"rel/x\"", "start it with /"),
     (&["list", "site-eng/Issues", "--changes", "--path", "/x"], "--path is for drives", "leave out --path"),
     (&["drive", "me", "--notifications", "--no-socket"], "--notifications with --no-socket", "leave out one"),

@@ -56,7 +56,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::event::TargetId;
 use crate::util::backoff::Backoff;
-use crate::util::fs::{open_lock_file, write_private};
+use crate::util::fs::{open_lock_file, private_dir, write_private};
 
 /// Bumped when the file's shape changes incompatibly.
 const FORMAT_VERSION: u32 = 1;
@@ -145,22 +145,24 @@ pub struct StateFile {
 }
 
 impl StateFile {
-    /// Read `path`; a missing file is an empty state (its directory must exist, so
-    /// that the first commit will not fail later). Unreadable, damaged or from another
-    /// version → a usage error (exit 2) that names the file.
+    /// Read `path`; a missing file is an empty state. A missing directory is made, 0700
+    /// (the README's `~/.local/state/graphwatch/me.json` may not exist yet), so that the
+    /// first commit will not fail later. Unreadable, damaged or from another version, or
+    /// a directory that cannot be made → a usage error (exit 2) that names the file.
     pub fn load(path: &Path) -> anyhow::Result<StateFile> {
         let data = match read_data(path)? {
             Some(data) => data,
             None => {
                 let dir = parent(path);
                 if !dir.is_dir() {
-                    return Err(Error::usage(format!(
-                        "--state {}: the directory {} does not exist",
-                        path.display(),
-                        dir.display()
-                    ))
-                    .hint("give a file in an existing directory (it is created at the first save)")
-                    .into());
+                    private_dir(dir).map_err(|e| {
+                        Error::usage(format!(
+                            "--state {}: cannot make the directory {} ({e})",
+                            path.display(),
+                            dir.display()
+                        ))
+                        .hint("give a file in a directory that exists or can be made")
+                    })?;
                 }
                 StateData::empty()
             }
@@ -450,6 +452,17 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_directory_is_made_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/graphwatch/me.json");
+        StateFile::load(&path).unwrap();
+        let made = path.parent().unwrap();
+        assert!(made.is_dir());
+        assert_eq!(made.metadata().unwrap().permissions().mode() & 0o777, 0o700);
+    }
+
+    #[test]
     fn round_trip_keeps_each_label_and_other_labels() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
@@ -518,8 +531,9 @@ mod tests {
         // A directory where the file should be: unreadable.
         let err = StateFile::load(dir.path()).unwrap_err();
         assert_eq!(exit_code(&err), Code::Usage);
-        // A missing directory fails at load, not at the first commit.
-        let err = StateFile::load(&dir.path().join("nope/s.json")).unwrap_err();
+        // A directory that cannot be made fails at load, not at the first commit.
+        std::fs::write(dir.path().join("a-file"), b"").unwrap();
+        let err = StateFile::load(&dir.path().join("a-file/nope/s.json")).unwrap_err();
         assert_eq!(exit_code(&err), Code::Usage);
     }
 

@@ -37,7 +37,7 @@ use tokio::time::Instant;
 
 use crate::changes::state::StateFile;
 use crate::changes::ChangesTask;
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::event::report::{Report, Status};
 use crate::event::{Event, LinkState, TargetId};
 use crate::exit;
@@ -107,10 +107,14 @@ pub async fn run(
         None => None,
     };
 
-    // 1. Resolve every target (and fail before connecting anything if one is wrong).
+    // 1. Resolve every target (and fail before connecting anything if one is wrong;
+    //    of several, one that is not there or not readable is lost, the others watched).
     status.spin("resolving");
-    let targets = tokio::select! {
-        targets = resolve_all(&client, specs, &options, &status) => targets?,
+    let Resolved {
+        targets,
+        lost: lost_at_start,
+    } = tokio::select! {
+        resolved = resolve_all(&client, specs, &options, &status) => resolved?,
         _ = signals.next() => return Ok(()),
         _ = until(deadline) => return timed_out(&options, 0),
         _ = stopped(&mut stop) => return Ok(()),
@@ -150,7 +154,8 @@ pub async fn run(
     // Targets whose last cursor could not be saved (a full disk, say): told once.
     let mut unsaved: HashSet<String> = HashSet::new();
     let mut active = targets.len();
-    let mut lost: Vec<String> = Vec::new();
+    let mut lost: Vec<String> = lost_at_start.into_iter().map(|(label, _)| label).collect();
+    let all = specs.len();
     let mut last_error: Option<anyhow::Error> = None;
     let end = 'stream: loop {
         if let Some(resync) = resyncs.pop_front() {
@@ -204,13 +209,13 @@ pub async fn run(
                         ));
                         lost.push(label);
                     }
-                    status.clear_spinner_if(emitter.progress.joined + lost.len() >= targets.len());
+                    status.clear_spinner_if(emitter.progress.joined + lost.len() >= all);
                 }
                 Some(Report::Status { label, status: s }) => {
                     if matches!(s, Status::Connected { first: true, .. } | Status::Polling { .. }) {
                         emitter.progress.joined += 1;
                         emitter.publish();
-                        status.clear_spinner_if(emitter.progress.joined + lost.len() >= targets.len());
+                        status.clear_spinner_if(emitter.progress.joined + lost.len() >= all);
                     }
                     if options.status_events {
                         for line in status_events::lines(&label, &s, changes_mode) {
@@ -247,7 +252,7 @@ pub async fn run(
         _ if !lost.is_empty() => Err(Error::failure(format!(
             "lost {} of {} targets ({}); the stream was incomplete",
             lost.len(),
-            targets.len(),
+            all,
             lost.join(", ")
         ))
         .hint("see the messages above for why")
@@ -406,11 +411,12 @@ async fn resolve_all(
     specs: &[TargetSpec],
     options: &WatchOptions,
     status: &StatusLine,
-) -> anyhow::Result<Vec<Target>> {
+) -> anyhow::Result<Resolved> {
     let mut wait = StartWait::new(options);
     let mut targets: Vec<Target> = Vec::with_capacity(specs.len());
+    let mut lost: Vec<(String, anyhow::Error)> = Vec::new();
     for spec in specs {
-        let target = loop {
+        let resolved = loop {
             let attempt = target::resolve(client, spec);
             let result = match wait.give_up {
                 // After a failure, an attempt still in flight at the end of the wait is
@@ -424,10 +430,28 @@ async fn resolve_all(
                 _ => attempt.await,
             };
             match result {
-                Ok(target) => break target,
-                Err(err) => wait.failed(err, status).await?,
+                Ok(target) => break Some(target),
+                Err(err) => match wait.failed(err, status).await {
+                    Ok(()) => {}
+                    // One of several targets not there or not readable: the others are
+                    // watched (as a target lost later is), and the exit says so.
+                    Err(err) if specs.len() > 1 && exit::exit_code(&err) == Code::Target => {
+                        let label = match spec {
+                            TargetSpec::Drive(drive) => drive.label(),
+                            TargetSpec::List(list) => list.label(),
+                        };
+                        status.error(format!(
+                            "graphwatch: {label}: stopped watching: {}",
+                            exit::one_line(&err)
+                        ));
+                        lost.push((label, err));
+                        break None;
+                    }
+                    Err(err) => return Err(err),
+                },
             }
         };
+        let Some(target) = resolved else { continue };
         tracing::info!(
             "{} is {:?} ({})",
             target.label,
@@ -451,7 +475,19 @@ async fn resolve_all(
         }
         targets.push(target);
     }
-    Ok(targets)
+    if targets.is_empty() {
+        if let Some((_, last)) = lost.pop() {
+            return Err(last);
+        }
+    }
+    Ok(Resolved { targets, lost })
+}
+
+/// The targets that could be resolved, and those lost at start (not there, or not
+/// readable) while others were found.
+struct Resolved {
+    targets: Vec<Target>,
+    lost: Vec<(String, anyhow::Error)>,
 }
 
 /// Start-up's patience with Graph: until `give_up` (`--start-wait` after the start),
