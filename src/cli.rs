@@ -385,6 +385,14 @@ pub struct WatchArgs {
     )]
     pub path: Option<String>,
 
+    /// First write every current item once as an `existing` line, then watch
+    #[arg(long, help_heading = "Changes mode")]
+    pub initial: bool,
+
+    /// Also write folders whose only change is in something inside them
+    #[arg(hide_short_help = true, long, help_heading = "Changes mode")]
+    pub folders: bool,
+
     /// Keep the raw `notification` lines in the stream too
     #[arg(hide_short_help = true, long, help_heading = "Changes mode")]
     pub notifications: bool,

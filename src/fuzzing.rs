@@ -256,7 +256,7 @@ pub fn template(data: &[u8]) {
                 "drive:me",
                 crate::event::compact(raw.clone()),
             ));
-            events.push(Event::change("drive:me", crate::event::compact(raw)));
+            events.push(Event::bare_change("drive:me", raw));
         }
     }
     let allowed = |c: char| tpl.matches(c).count();
@@ -279,10 +279,21 @@ pub fn template(data: &[u8]) {
     }
 }
 
-/// A `--state` file: loaded or refused with one line.
+/// A `--state` file (an SQLite database, or the JSON of graphwatch 0.1 to migrate):
+/// loaded or refused with one line; a refused file is left as it was.
 pub fn state_file(data: &[u8]) {
-    if let Err(e) = crate::changes::state::StateFile::parse(Path::new(FILE), data) {
+    let Ok(dir) = tempfile::tempdir() else { return };
+    let path = dir.path().join("state.db");
+    if std::fs::write(&path, data).is_err() {
+        return;
+    }
+    if let Err(e) = crate::changes::state::StateFile::load(&path) {
         assert_one_line("a state-file error", &crate::exit::one_line(&e));
+        assert_eq!(
+            std::fs::read(&path).ok().as_deref(),
+            Some(data),
+            "a refused state file was changed"
+        );
     }
 }
 

@@ -4,8 +4,8 @@
 
 pub use crate::changes::coalesce::{self, Coalescer, Reason};
 pub use crate::changes::delta::{Change, DeltaFeed, Outcome, Round, RoundLimits};
-pub use crate::changes::pathindex::PathIndex;
-pub use crate::changes::state::{Resume, StateFile};
+pub use crate::changes::index::{Index, Resume};
+pub use crate::changes::state::StateFile;
 pub use crate::error::{Code, Error};
 pub use crate::event::report::{Report, Status};
 pub use crate::event::{ChangeKind, Event, TargetId};

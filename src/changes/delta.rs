@@ -39,7 +39,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
-use crate::event::{compact, ChangeKind, Event};
+use crate::changes::index::Node;
+use crate::event::{compact, is_deleted, ChangeDetail, ChangeKind, Event};
 use crate::graph::{GraphClient, GraphError};
 use crate::target::Target;
 use crate::util::redact::redact_link;
@@ -113,33 +114,43 @@ impl Pace {
     }
 }
 
-/// One changed item of a round.
+/// One changed item of a round, as delta returned it.
 #[derive(Debug, Clone)]
 pub struct Change {
     /// The item's `id`.
     pub id: String,
-    /// `deleted` when the item carries a `deleted` facet, as delta marks removed items.
-    pub kind: ChangeKind,
+    /// The item carries a `deleted` facet, as delta marks removed items.
+    pub deleted: bool,
     /// The item exactly as delta returned it (compacted to one line, keys in order).
     pub item: Box<RawValue>,
-    /// `name` (driveItems; deleted items on business accounts have none).
-    pub name: Option<String>,
-    /// `parentReference.id`: the parent folder (driveItems) or the list (listItems).
-    pub parent_id: Option<String>,
-    /// The drive's root folder (it has a `root` facet).
-    pub is_root: bool,
+    /// What the item index keeps of it (`name` is missing on deleted items of business
+    /// accounts).
+    pub node: Node,
 }
 
 impl Change {
-    /// The `change` line for this item, with [`Change::kind`] as its change type. (The
-    /// path filter can turn an update into `deleted` when an item left the folder.)
+    /// The `change` line of this item without an index (`modified` or `deleted`): for
+    /// the fuzz targets, which check the line whatever the item.
     pub fn into_event(self, target: impl Into<String>) -> Event {
-        Event::Change {
-            time: chrono::Utc::now(),
-            target: target.into(),
-            change: self.kind,
-            item: self.item,
-        }
+        let kind = if self.deleted {
+            ChangeKind::Deleted
+        } else {
+            ChangeKind::Modified
+        };
+        Event::change(target, kind, ChangeDetail::default(), self.item)
+    }
+}
+
+/// Where the items of a round's pages go: kept for the round ([`LastWins`], bounded by
+/// [`RoundLimits`]), or streamed into the item index (an enumeration, which may be
+/// as large as the drive).
+pub trait PageSink: Send {
+    /// One page's items, in order.
+    fn page(&mut self, changes: Vec<Change>) -> Result<(), String>;
+    /// The round's items are held in memory: [`RoundLimits::items`] and
+    /// [`RoundLimits::bytes`] apply.
+    fn bounded(&self) -> bool {
+        false
     }
 }
 
@@ -169,19 +180,18 @@ pub enum Outcome {
     /// The changes since the previous cursor.
     Changes(Round),
     /// The cursor was no longer valid (410, or a saved cursor for another Graph host):
-    /// the feed took a new baseline, and has said so on stderr (a warning with
-    /// `message`). Changes since the old cursor are unknown: write a `resync` line
-    /// (`Event::resync(label, reason)`) so scripts rescan, and do not write
-    /// `baseline.changes` as change lines (they are the current state of every item
-    /// when the baseline was an enumeration — a path index wants them, people don't).
-    /// Commit `baseline.cursor` like any round's.
+    /// the feed took a new baseline — a full enumeration, whose items went to the sink
+    /// given to [`DeltaFeed::round`] — and has said so on stderr (a warning with
+    /// `message`). Write a `resync` line (`Event::resync(label, reason)`), then the
+    /// differences between the enumeration and the item index; commit `cursor` like
+    /// any round's.
     Resync {
         /// Short and stable, for the `resync` line: Graph's error code
         /// (`resyncRequired`, `resyncChangesApplyDifferences`, …) or `foreignCursor`.
         reason: String,
         /// The sentence for people.
         message: String,
-        baseline: Round,
+        cursor: String,
     },
 }
 
@@ -190,7 +200,7 @@ impl Outcome {
     pub fn cursor(&self) -> &str {
         match self {
             Outcome::Changes(round) => &round.cursor,
-            Outcome::Resync { baseline, .. } => &baseline.cursor,
+            Outcome::Resync { cursor, .. } => cursor,
         }
     }
 }
@@ -256,9 +266,6 @@ pub struct DeltaFeed {
     target: Target,
     /// The `@odata.deltaLink` to continue from; `None` until a baseline was taken.
     cursor: Option<String>,
-    /// Take baselines by enumerating every item (for a path index) instead of
-    /// `token=latest`.
-    enumerate: bool,
     /// No request before this (a `Retry-After` the client did not wait out).
     not_before: Option<Instant>,
     limits: RoundLimits,
@@ -273,7 +280,6 @@ impl DeltaFeed {
             client,
             target,
             cursor,
-            enumerate: false,
             not_before: None,
             limits: RoundLimits::DEFAULT,
             pace: Pace::new(&RoundLimits::DEFAULT),
@@ -287,14 +293,6 @@ impl DeltaFeed {
         self
     }
 
-    /// Take every baseline (start and resync) as a full enumeration, whose items are
-    /// returned in [`Outcome::Resync`] / by [`DeltaFeed::enumerate`], instead of
-    /// `token=latest`. For `--path`, which needs to know every folder.
-    pub fn enumerate_baselines(mut self, yes: bool) -> Self {
-        self.enumerate = yes;
-        self
-    }
-
     /// The deltaLink the next round starts from (`None` before the first baseline).
     pub fn cursor(&self) -> Option<&str> {
         self.cursor.as_deref()
@@ -305,57 +303,61 @@ impl DeltaFeed {
         self.not_before.filter(|t| *t > Instant::now())
     }
 
-    /// Start from now: `GET {delta}?token=latest`, following pages to the deltaLink.
-    /// Returns the new cursor.
-    pub async fn start_from_now(&mut self) -> Result<String, DeltaError> {
-        let link = self.client_link(&format!("{}?token=latest", self.target.delta_path()));
-        let round = self.fetch(&link).await?;
-        self.cursor = Some(round.cursor.clone());
-        Ok(round.cursor)
-    }
-
-    /// Enumerate every current item (`GET {delta}` without a token). The items are
-    /// returned, not meant as change lines: the path index is built from them. A feed
-    /// without a cursor continues from the enumeration's deltaLink; a feed resumed from
-    /// a saved cursor keeps it, because it still owes the changes made since then.
-    pub async fn enumerate(&mut self) -> Result<Round, DeltaError> {
+    /// Enumerate every current item (`GET {delta}` without a token) into `sink` (the
+    /// item index is built from them). A feed without a cursor, or told to `restart`,
+    /// continues from the enumeration's deltaLink, which is returned; otherwise a feed
+    /// resumed from a saved cursor keeps it (it still owes the changes made since then)
+    /// and returns it.
+    pub async fn enumerate(
+        &mut self,
+        sink: &mut dyn PageSink,
+        restart: bool,
+    ) -> Result<String, DeltaError> {
         let link = self.client_link(&self.target.delta_path());
-        let mut round = self.fetch(&link).await?;
+        let cursor = self.fetch(&link, sink).await?.cursor;
         match &self.cursor {
-            // `round.cursor` is always where the feed continues from.
-            Some(kept) => round.cursor = kept.clone(),
-            None => self.cursor = Some(round.cursor.clone()),
+            Some(kept) if !restart => Ok(kept.clone()),
+            _ => {
+                self.cursor = Some(cursor.clone());
+                Ok(cursor)
+            }
         }
-        Ok(round)
     }
 
     /// One delta round: what changed since the cursor, each item once. Without a cursor
-    /// yet, takes the baseline and returns an empty round.
-    pub async fn round(&mut self) -> Result<Outcome, DeltaError> {
+    /// yet, or when the cursor is refused (410), an enumeration into `baseline`
+    /// ([`Outcome::Resync`]).
+    pub async fn round(&mut self, baseline: &mut dyn PageSink) -> Result<Outcome, DeltaError> {
         let Some(cursor) = self.cursor.clone() else {
-            let round = self.baseline(None).await?;
-            return Ok(Outcome::Changes(Round {
-                changes: Vec::new(),
-                ..round
-            }));
+            let cursor = self.baseline(None, baseline).await?;
+            return Ok(Outcome::Resync {
+                reason: "noCursor".into(),
+                message: "no delta cursor yet; enumerating".into(),
+                cursor,
+            });
         };
-        match self.fetch(&cursor).await {
-            Ok(round) => {
-                self.cursor = Some(round.cursor.clone());
-                Ok(Outcome::Changes(round))
+        let mut round = LastWins::default();
+        match self.fetch(&cursor, &mut round).await {
+            Ok(end) => {
+                self.cursor = Some(end.cursor.clone());
+                Ok(Outcome::Changes(Round {
+                    changes: round.finish(),
+                    cursor: end.cursor,
+                    pages: end.pages,
+                }))
             }
             Err(DeltaError::Graph { source, .. }) if source.is_gone() => {
                 let reason = source.code().unwrap_or("resyncRequired").to_string();
                 let message = format!(
-                    "the delta cursor is no longer valid (410 {reason}); starting again from a new baseline: changes since the last round are unknown"
+                    "the delta cursor is no longer valid (410 {reason}); enumerating again and writing what differs from the item index"
                 );
                 let location = source.location().map(str::to_string);
                 tracing::warn!("{}: {message}", self.target.label);
-                let baseline = self.baseline(location).await?;
+                let cursor = self.baseline(location, baseline).await?;
                 Ok(Outcome::Resync {
                     reason,
                     message,
-                    baseline,
+                    cursor,
                 })
             }
             // A saved cursor from another Graph host (the state file was written
@@ -365,14 +367,14 @@ impl DeltaFeed {
                 ..
             }) if self.is_cursor_link(&cursor, &link) => {
                 let message = format!(
-                    "the saved delta cursor belongs to another Graph host ({link}); starting again from a new baseline: changes since the last round are unknown"
+                    "the saved delta cursor belongs to another Graph host ({link}); enumerating again and writing what differs from the item index"
                 );
                 tracing::warn!("{}: {message}", self.target.label);
-                let baseline = self.baseline(None).await?;
+                let cursor = self.baseline(None, baseline).await?;
                 Ok(Outcome::Resync {
                     reason: "foreignCursor".into(),
                     message,
-                    baseline,
+                    cursor,
                 })
             }
             Err(e) => Err(e),
@@ -382,7 +384,11 @@ impl DeltaFeed {
     /// Take a new baseline: the 410's `Location` (Graph's fresh enumeration) if it is on
     /// the Graph host, else an enumeration or `token=latest`. Not retried on a second
     /// 410: that is an error, not a loop.
-    async fn baseline(&mut self, location: Option<String>) -> Result<Round, DeltaError> {
+    async fn baseline(
+        &mut self,
+        location: Option<String>,
+        sink: &mut dyn PageSink,
+    ) -> Result<String, DeltaError> {
         let link = match location {
             Some(link) if self.on_graph_host(&link) => link,
             Some(link) => {
@@ -395,17 +401,14 @@ impl DeltaFeed {
             }
             None => self.default_baseline_link(),
         };
-        let round = self.fetch(&link).await?;
-        self.cursor = Some(round.cursor.clone());
-        Ok(round)
+        let end = self.fetch(&link, sink).await?;
+        self.cursor = Some(end.cursor.clone());
+        Ok(end.cursor)
     }
 
+    /// A baseline is always a full enumeration: the item index is compared with it.
     fn default_baseline_link(&self) -> String {
-        if self.enumerate {
-            self.client_link(&self.target.delta_path())
-        } else {
-            self.client_link(&format!("{}?token=latest", self.target.delta_path()))
-        }
+        self.client_link(&self.target.delta_path())
     }
 
     /// An absolute link for a path under the Graph base.
@@ -421,12 +424,12 @@ impl DeltaFeed {
         redact_link(cursor) == *refused
     }
 
-    /// Page from `link` to the deltaLink; each id once, at its last occurrence. A link
-    /// seen before in the round (a loop) or a round past [`RoundLimits`] is
+    /// Page from `link` to the deltaLink, each page's items into `sink`. A link seen
+    /// before in the round (a loop) or a round past [`RoundLimits`] is
     /// [`DeltaError::Cut`].
-    async fn fetch(&mut self, link: &str) -> Result<Round, DeltaError> {
+    async fn fetch(&mut self, link: &str, sink: &mut dyn PageSink) -> Result<End, DeltaError> {
         let limits = self.limits;
-        let mut collector = LastWins::default();
+        let bounded = sink.bounded();
         // Each link requested in this round, by hash (links may be long; a hostile
         // server can make them so), with its page number.
         let hasher = std::hash::RandomState::new();
@@ -443,27 +446,28 @@ impl DeltaFeed {
             seen.insert(hasher.hash_one(&next), pages + 1);
             let page = self.get_page(&next).await?;
             pages += 1;
+            let mut changes = Vec::with_capacity(page.value.len());
             for raw in page.value {
                 items += 1;
                 bytes = bytes.saturating_add(raw.get().len());
-                if items > limits.items {
+                if bounded && items > limits.items {
                     return Err(self.cut(format!(
                         "the round was cut at page {pages}: more than {} items (at most that many a round)",
                         limits.items
                     )));
                 }
-                if bytes > limits.bytes {
+                if bounded && bytes > limits.bytes {
                     return Err(self.cut(format!(
                         "the round was cut at page {pages}: more than {} MiB of items (at most that much a round)",
                         limits.bytes >> 20
                     )));
                 }
-                collector.push(parse_change(raw).map_err(|detail| self.shape(detail))?);
+                changes.push(parse_change(raw).map_err(|detail| self.shape(detail))?);
             }
+            sink.page(changes).map_err(|detail| self.shape(detail))?;
             match (page.next_link, page.delta_link) {
                 (_, Some(delta)) => {
-                    return Ok(Round {
-                        changes: collector.finish(),
+                    return Ok(End {
                         cursor: delta,
                         pages,
                     })
@@ -534,6 +538,12 @@ impl DeltaFeed {
     }
 }
 
+/// How a paging ended: the deltaLink, after so many requests.
+struct End {
+    cursor: String,
+    pages: usize,
+}
+
 /// One delta page. `value` items stay raw; anything else is ignored.
 #[derive(Deserialize)]
 struct Page {
@@ -551,8 +561,23 @@ struct ItemFields {
     name: Option<serde_json::Value>,
     deleted: Option<serde_json::Value>,
     root: Option<serde::de::IgnoredAny>,
+    folder: Option<serde_json::Value>,
     #[serde(rename = "parentReference")]
     parent: Option<serde_json::Value>,
+    #[serde(rename = "eTag")]
+    etag: Option<serde_json::Value>,
+    #[serde(rename = "cTag")]
+    ctag: Option<serde_json::Value>,
+    size: Option<serde_json::Value>,
+    #[serde(rename = "lastModifiedBy")]
+    modified_by: Option<serde_json::Value>,
+    fields: Option<Box<RawValue>>,
+    #[serde(rename = "contentType")]
+    content_type: Option<serde_json::Value>,
+}
+
+fn string(value: Option<&serde_json::Value>) -> Option<String> {
+    value.and_then(serde_json::Value::as_str).map(str::to_string)
 }
 
 fn parse_change(raw: Box<RawValue>) -> Result<Change, String> {
@@ -565,18 +590,36 @@ fn parse_change(raw: Box<RawValue>) -> Result<Change, String> {
         Some(serde_json::Value::String(id)) if !id.is_empty() => id,
         _ => return Err("an item has no string `id`".into()),
     };
+    let is_folder_type = head
+        .content_type
+        .as_ref()
+        .and_then(|t| t.get("id"))
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|id| id.starts_with("0x0120"));
+    let node = Node {
+        name: string(head.name.as_ref()),
+        parent: string(head.parent.as_ref().and_then(|p| p.get("id"))),
+        folder: head.folder.as_ref().is_some_and(|f| !f.is_null()) || is_folder_type,
+        root: head.root.is_some(),
+        etag: string(head.etag.as_ref()),
+        ctag: string(head.ctag.as_ref()),
+        size: head.size.as_ref().and_then(serde_json::Value::as_i64),
+        modified_by: string(
+            head.modified_by
+                .as_ref()
+                .and_then(|by| by.get("user"))
+                .and_then(|user| user.get("displayName")),
+        ),
+        fields: head
+            .fields
+            .filter(|f| f.get().trim_start().starts_with('{'))
+            .map(|f| compact(f).get().to_string()),
+    };
     Ok(Change {
         id,
-        kind: ChangeKind::of_item(head.deleted.as_ref()),
+        deleted: is_deleted(head.deleted.as_ref()),
         item: compact(raw),
-        name: head.name.and_then(|n| n.as_str().map(str::to_string)),
-        parent_id: head
-            .parent
-            .as_ref()
-            .and_then(|p| p.get("id"))
-            .and_then(|id| id.as_str())
-            .map(str::to_string),
-        is_root: head.root.is_some(),
+        node,
     })
 }
 
@@ -590,29 +633,46 @@ pub type ParsedPage = (Vec<Change>, Option<String>, Option<String>);
 pub fn parse_page(body: &[u8]) -> Result<ParsedPage, String> {
     let page: Page = serde_json::from_slice(body).map_err(|e| format!("not a delta page: {e}"))?;
     let mut collector = LastWins::default();
-    for raw in page.value {
-        collector.push(parse_change(raw)?);
-    }
+    let changes = page
+        .value
+        .into_iter()
+        .map(parse_change)
+        .collect::<Result<Vec<_>, _>>()?;
+    collector.page(changes)?;
     Ok((collector.finish(), page.next_link, page.delta_link))
 }
 
 /// Keeps the last occurrence of each id, at the position of that occurrence.
 #[derive(Default)]
-struct LastWins {
+pub struct LastWins {
     slots: Vec<Option<Change>>,
     at: HashMap<String, usize>,
 }
 
 impl LastWins {
-    fn push(&mut self, change: Change) {
+    pub fn push(&mut self, change: Change) {
         if let Some(old) = self.at.insert(change.id.clone(), self.slots.len()) {
             self.slots[old] = None;
         }
         self.slots.push(Some(change));
     }
 
-    fn finish(self) -> Vec<Change> {
+    /// The items kept, in order, each id once.
+    pub fn finish(self) -> Vec<Change> {
         self.slots.into_iter().flatten().collect()
+    }
+}
+
+impl PageSink for LastWins {
+    fn page(&mut self, changes: Vec<Change>) -> Result<(), String> {
+        for change in changes {
+            self.push(change);
+        }
+        Ok(())
+    }
+
+    fn bounded(&self) -> bool {
+        true
     }
 }
 
@@ -639,24 +699,24 @@ mod tests {
         let got: Vec<_> = c
             .finish()
             .into_iter()
-            .map(|ch| (ch.id, ch.kind, ch.item.get().to_string()))
+            .map(|ch| (ch.id, ch.deleted, ch.item.get().to_string()))
             .collect();
         assert_eq!(
             got,
             vec![
                 (
                     "a".into(),
-                    ChangeKind::Updated,
+                    false,
                     r#"{"id":"a","name":"a2"}"#.into()
                 ),
                 (
                     "c".into(),
-                    ChangeKind::Updated,
+                    false,
                     r#"{"id":"c","name":"c1"}"#.into()
                 ),
                 (
                     "b".into(),
-                    ChangeKind::Deleted,
+                    true,
                     r#"{"id":"b","deleted":{"state":"deleted"}}"#.into()
                 ),
             ]
@@ -673,11 +733,11 @@ mod tests {
             ch.item.get(),
             r#"{"zeta":1,"id":"x","name":"n","root":{},"parentReference":{"driveId":"d","id":"p"}}"#
         );
-        assert!(ch.is_root);
-        assert_eq!(ch.parent_id.as_deref(), Some("p"));
-        assert_eq!(ch.name.as_deref(), Some("n"));
+        assert!(ch.node.root);
+        assert_eq!(ch.node.parent.as_deref(), Some("p"));
+        assert_eq!(ch.node.name.as_deref(), Some("n"));
         let ev = ch.into_event("drive:me");
-        assert!(ev.to_json_line().contains(r#""change":"updated""#));
+        assert!(ev.to_json_line().contains(r#""change":"modified""#));
     }
 
     #[test]
@@ -693,14 +753,14 @@ mod tests {
             let got = parse_change(raw(text));
             if text.contains("parentReference") {
                 // A parentReference of another shape is only "no parent".
-                assert_eq!(got.unwrap().parent_id, None);
+                assert_eq!(got.unwrap().node.parent, None);
             } else {
                 assert!(got.is_err(), "{text}");
             }
         }
         // null deleted facet is not a deletion
         let ch = parse_change(raw(r#"{"id":"x","deleted":null}"#)).unwrap();
-        assert_eq!(ch.kind, ChangeKind::Updated);
+        assert!(!ch.deleted);
     }
 
     #[test]

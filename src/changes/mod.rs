@@ -1,37 +1,45 @@
 //! `--changes`: one task per target that turns notifications into `change` lines.
 //!
 //! It drives the building blocks — [`DeltaFeed`] (the cursor and its requests),
-//! [`Coalescer`] (when to run a round), [`PathIndex`] (`--path`) — and owns the target's
-//! [`Supervisor`] (the socket), whose [`LinkOwner`] here is [`Pokes`]: one poke per
-//! notification element, one on every reconnect, and word of every outage:
+//! [`Coalescer`] (when to run a round), the item [`Index`] and [`classify`] (what each
+//! item's change is) — and owns the target's [`Supervisor`] (the socket), whose
+//! [`LinkOwner`] here is [`Pokes`]: one poke per notification element, one on every
+//! reconnect, and word of every outage:
 //!
 //! ```text
-//!   socket ──▶ Supervisor ──Pokes──▶ ChangesTask ──Report::Round{events, cursor}──▶ watch loop
-//!                                │ (--notifications)                       write, flush, then
-//!                                └──────Report::Event─────────────────────▶ commit the cursor
+//!   socket ──▶ Supervisor ──Pokes──▶ ChangesTask ──Report::Round{events, written}──▶ watch loop
+//!                                │ (--notifications)      ◀──────── written ──────── writes, flushes
+//!                                └──────Report::Event─────────────────────▶      then: index + cursor
+//!                                                                                     committed by the task
 //! ```
 //!
-//! - **Start.** A cursor saved in `--state` for this target: continue from it, and run a
-//!   round at once (what changed while graphwatch was down). Otherwise a baseline
-//!   "from now" (`token=latest`; with `--path` a full enumeration that loads the index),
-//!   whose cursor is committed at once. The socket is opened only *after* the baseline,
-//!   so that a change the user makes once "watching …" is shown is always after the
-//!   cursor (the other order loses changes made between connecting and the baseline).
-//! - **At-least-once.** The task never writes the state file. It sends each round's
-//!   events *with* the round's cursor to the watch loop, the only writer of stdout,
-//!   which writes and flushes every line and only then commits the cursor. A crash, a
-//!   closed pipe or `--count` reached in the middle of a round leaves the previous
-//!   cursor on disk, so the restart repeats the round rather than skipping it.
+//! - **Start** (docs/changes.md, "The item index"). No index yet: one full enumeration
+//!   builds it (with `--initial` its items are written as `existing`), and its cursor is
+//!   where the watch continues. A saved cursor and index: continue from them, and run a
+//!   round at once (what changed while graphwatch was down). A saved cursor without an
+//!   index (a migrated state file): build the index, then continue from the cursor.
+//!   Saved for another drive or list: a resync. The socket is opened only *after* the
+//!   start, so that a change the user makes once "watching …" is shown is always after
+//!   the cursor.
+//! - **At-least-once.** The task sends each round's lines to the watch loop, the only
+//!   writer of stdout, and waits until they were written and flushed; only then does it
+//!   commit the round's index updates and cursor, in one transaction. A crash, a closed
+//!   pipe or `--count` reached in the middle of a round leaves the previous cursor and
+//!   index, so the restart repeats the round rather than skipping it.
+//! - **Resync.** A cursor refused (410) or unusable: a fresh enumeration is staged,
+//!   compared with the index, and the differences are written after the `resync` line.
 //! - **Failures.** Transient delta errors (throttling, 5xx, network) are retried by the
 //!   coalescer (backoff, or Graph's `Retry-After` if longer). Permanent ones (token
 //!   refused, 403, 404) lose the target like a permanent socket error does: the task
 //!   reports [`Status::Lost`] once and stops its supervisor. A lost socket loses the
-//!   target too.
+//!   target too. A commit that fails (a full disk) is said once and tried again with the
+//!   next round; the stream goes on.
 //! - `--no-socket`: no supervisor; the poll interval is the only source of rounds.
 
+pub mod classify;
 pub mod coalesce;
 pub mod delta;
-pub mod pathindex;
+pub mod index;
 pub mod state;
 
 use std::time::Duration;
@@ -42,15 +50,17 @@ use tokio::sync::watch as latest;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::error::Error;
 use crate::event::report::{Report, Status};
 use crate::event::Event;
 use crate::graph::GraphClient;
 use crate::link::supervisor::{LinkOwner, Supervisor, SupervisorOptions};
 use crate::target::Target;
 use crate::util::backoff::Backoff;
+use classify::Rules;
 use coalesce::{Coalescer, Input};
-use delta::{DeltaError, DeltaFeed, Outcome};
-use pathindex::PathIndex;
+use delta::{Change, DeltaError, DeltaFeed, LastWins, Outcome, PageSink};
+use index::{Index, Resume};
 
 /// The options of changes mode, checked.
 #[derive(Debug, Clone)]
@@ -63,10 +73,28 @@ pub struct ChangesOptions {
     pub fallback_poll: Duration,
     /// Debounce, rechecks, and the poll interval.
     pub timings: coalesce::Timings,
-    /// `--path` (drives only).
-    pub path: Option<String>,
+    /// `--path` (drives only), `--folders`.
+    pub rules: Rules,
+    /// `--path` was given (even `/`): lists are refused.
+    pub path_given: bool,
+    /// `--initial`: write every current item as `existing` first.
+    pub initial: bool,
     /// `--state FILE`.
     pub state: Option<std::path::PathBuf>,
+}
+
+/// `--path FOLDER`, normalised to `/A/B` (`/` is the whole drive, no scope). A path with
+/// `.` or `..` segments is a usage error.
+pub fn folder_scope(folder: &str) -> Result<Option<String>, Error> {
+    let segments: Vec<&str> = folder.split('/').filter(|s| !s.is_empty()).collect();
+    if segments.iter().any(|s| *s == "." || *s == "..") {
+        return Err(
+            Error::usage(format!("--path {folder}: `.` and `..` are not allowed")).hint(
+                "give the folder's path from the drive's root, e.g. --path /Documents/Reports",
+            ),
+        );
+    }
+    Ok((!segments.is_empty()).then(|| format!("/{}", segments.join("/"))))
 }
 
 /// How many pokes may wait; more are dropped (a full channel already means "a round
@@ -81,8 +109,12 @@ pub struct ChangesTask {
     pub options: ChangesOptions,
     /// The socket's reconnect timings.
     pub supervisor: SupervisorOptions,
-    /// The saved cursor from `--state`, if any.
-    pub cursor: Option<String>,
+    /// The target's item index (in the `--state` file, or in memory).
+    pub index: Index,
+    /// Where the index says the target stands.
+    pub resume: Resume,
+    /// The last commit failed (said once, until one succeeds).
+    unsaved: bool,
 }
 
 /// The task's side of its supervisor: each notification element pokes a round (never
@@ -131,6 +163,28 @@ impl Drop for AbortOnDrop {
 }
 
 impl ChangesTask {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        target: Target,
+        client: GraphClient,
+        reports: mpsc::UnboundedSender<Report>,
+        options: ChangesOptions,
+        supervisor: SupervisorOptions,
+        index: Index,
+        resume: Resume,
+    ) -> ChangesTask {
+        ChangesTask {
+            target,
+            client,
+            reports,
+            options,
+            supervisor,
+            index,
+            resume,
+            unsaved: false,
+        }
+    }
+
     /// Run until the target is lost (reported once as [`Status::Lost`]) or the watch
     /// loop stops listening.
     pub async fn run(self) {
@@ -145,27 +199,40 @@ impl ChangesTask {
         }
     }
 
-    /// The baseline, the link, then delta rounds until the target is lost.
-    async fn rounds(self) -> anyhow::Result<()> {
+    /// The start, the link, then delta rounds until the target is lost.
+    async fn rounds(mut self) -> anyhow::Result<()> {
         let label = self.target.label.clone();
-        let resumed = self.cursor.is_some();
-        let mut index = match &self.options.path {
-            Some(folder) => Some(PathIndex::new(folder)?),
-            None => None,
+        let resume = std::mem::replace(&mut self.resume, Resume::Fresh);
+        let (cursor, resumed) = match &resume {
+            Resume::Cursor(link) | Resume::CursorWithoutIndex(link) => (Some(link.clone()), true),
+            Resume::Fresh | Resume::Elsewhere { .. } => (None, false),
         };
-        let mut feed = DeltaFeed::new(
-            self.client.clone(),
-            self.target.clone(),
-            self.cursor.clone(),
-        )
-        .enumerate_baselines(index.is_some());
+        let mut feed = DeltaFeed::new(self.client.clone(), self.target.clone(), cursor);
+        let mut rules = self.options.rules.clone();
 
-        // 1. The baseline (or, resumed with --path, the index), retried while transient.
+        // 1. The start: build the index if there is none (or a resync if it is of
+        //    something else), retried while transient.
         let mut backoff = Backoff::new(self.supervisor.first_backoff, self.supervisor.max_backoff);
         loop {
-            match start(&mut feed, index.as_mut()).await {
+            let started = match &resume {
+                Resume::Cursor(_) => Ok(()),
+                Resume::Fresh => self.build_index(&mut feed, self.options.initial).await,
+                Resume::CursorWithoutIndex(_) => {
+                    // The index is newer than the cursor: the first round cannot tell an
+                    // unchanged item from one changed since, so it writes both.
+                    rules.blind = true;
+                    self.build_index(&mut feed, false).await
+                }
+                Resume::Elsewhere { saved, now } => {
+                    tracing::warn!(
+                        "{label}: the state file's cursor and index are for {saved}, but {label} is now {now}; enumerating it and writing what differs"
+                    );
+                    self.resync(&mut feed, "targetChanged", &rules).await
+                }
+            };
+            match started {
                 Ok(()) => break,
-                Err(e) if e.is_transient() => {
+                Err(Stop::Delta(e)) if e.is_transient() => {
                     let retry_in = backoff
                         .next_delay()
                         .max(e.retry_after().unwrap_or_default());
@@ -175,12 +242,7 @@ impl ChangesTask {
                     });
                     tokio::time::sleep(retry_in).await;
                 }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        if !resumed {
-            if let Some(cursor) = feed.cursor() {
-                self.round(Vec::new(), cursor.to_string())?;
+                Err(stop) => return stop.into_result(),
             }
         }
 
@@ -221,6 +283,8 @@ impl ChangesTask {
         // Resumed: catch up at once with what changed while graphwatch was down. (`handle`
         // starts that round itself; every later one is started by `next_round`.)
         let mut round_started = resumed && co.handle(Input::Start, Instant::now()).is_some();
+        // --initial of a resumed target: the listing follows the catch-up round.
+        let mut list_after_round = resumed && self.options.initial;
         loop {
             if !std::mem::take(&mut round_started) {
                 tokio::select! {
@@ -232,34 +296,42 @@ impl ChangesTask {
                     lost = socket_lost(&mut supervisor) => return lost,
                 }
             }
+            let mut stager = Stager::new(&mut self.index, Retain::Differing, &self.reports, &label);
             let outcome = tokio::select! {
-                outcome = co.during(feed.round(), Some(&mut pokes)) => outcome,
+                outcome = co.during(feed.round(&mut stager), Some(&mut pokes)) => outcome,
                 lost = socket_lost(&mut supervisor) => return lost,
             };
-            match outcome {
+            let present = stager.finish();
+            let step = match outcome {
                 Ok(Outcome::Changes(round)) => {
                     let empty = round.is_empty();
-                    let changes = match &mut index {
-                        Some(ix) => ix.filter(round.changes),
-                        None => round.changes,
-                    };
-                    let events = changes
-                        .into_iter()
-                        .map(|c| c.into_event(label.clone()))
-                        .collect();
-                    self.round(events, round.cursor)?;
-                    co.finished(empty);
-                }
-                Ok(Outcome::Resync {
-                    reason, baseline, ..
-                }) => {
-                    if let Some(ix) = &mut index {
-                        ix.load(&baseline.changes);
+                    let classified =
+                        classify::round(&label, round.changes, &self.index.before(), &rules);
+                    match self.write(classified.events).await {
+                        Ok(()) => {
+                            self.index.apply(classified.updates);
+                            self.commit(&round.cursor);
+                            rules.blind = false;
+                            co.finished(empty);
+                            Ok(())
+                        }
+                        Err(stop) => Err(stop),
                     }
-                    self.round(vec![Event::resync(label.clone(), reason)], baseline.cursor)?;
-                    co.finished(false);
                 }
-                Err(e) if e.is_transient() => {
+                Ok(Outcome::Resync { reason, cursor, .. }) => {
+                    let result = self.write_resync(&reason, present, &rules).await;
+                    if result.is_ok() {
+                        self.commit(&cursor);
+                        rules.blind = false;
+                    }
+                    co.finished(false);
+                    result
+                }
+                Err(e) => Err(Stop::Delta(e)),
+            };
+            match step {
+                Ok(()) => {}
+                Err(Stop::Delta(e)) if e.is_transient() => {
                     co.failed(e.retry_after());
                     let retry_in = co
                         .deadline()
@@ -270,7 +342,127 @@ impl ChangesTask {
                         retry_in,
                     });
                 }
-                Err(e) => return Err(e.into()),
+                Err(stop) => return stop.into_result(),
+            }
+            if std::mem::take(&mut list_after_round) {
+                // A listing is an enumeration: the index becomes it, and the feed goes on
+                // from its cursor (what changed meanwhile is in the listing).
+                while let Err(stop) = self.relist(&mut feed).await {
+                    match stop {
+                        Stop::Delta(e) if e.is_transient() => {
+                            let retry_in = backoff
+                                .next_delay()
+                                .max(e.retry_after().unwrap_or_default());
+                            self.status(Status::DeltaFailed {
+                                error: e.to_string(),
+                                retry_in,
+                            });
+                            tokio::time::sleep(retry_in).await;
+                        }
+                        stop => return stop.into_result(),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The first enumeration of a target: the index is built from it and committed with
+    /// its cursor; with `initial`, its items are written as `existing` first.
+    async fn build_index(&mut self, feed: &mut DeltaFeed, initial: bool) -> Result<(), Stop> {
+        let started = std::time::Instant::now();
+        let retain = if initial { Retain::All } else { Retain::None };
+        let label = self.target.label.clone();
+        let mut stager = Stager::new(&mut self.index, retain, &self.reports, &label);
+        let cursor = feed.enumerate(&mut stager, false).await;
+        let items = stager.finish();
+        let cursor = cursor.map_err(Stop::Delta)?;
+        self.index.adopt_staging();
+        self.status(Status::Indexed {
+            items: self.index.item_count().unwrap_or_default(),
+            took: started.elapsed(),
+        });
+        let events = classify::existing(&label, items, &self.index.before(), &self.options.rules);
+        self.write(events).await?;
+        self.commit(&cursor);
+        Ok(())
+    }
+
+    /// `--initial` of a resumed target: a fresh enumeration, written as `existing`,
+    /// becomes the index, and the feed continues from its cursor.
+    async fn relist(&mut self, feed: &mut DeltaFeed) -> Result<(), Stop> {
+        let label = self.target.label.clone();
+        let mut stager = Stager::new(&mut self.index, Retain::All, &self.reports, &label);
+        let cursor = feed.enumerate(&mut stager, true).await;
+        let items = stager.finish();
+        let cursor = cursor.map_err(Stop::Delta)?;
+        self.index.adopt_staging();
+        let events = classify::existing(&label, items, &self.index.before(), &self.options.rules);
+        self.write(events).await?;
+        self.commit(&cursor);
+        Ok(())
+    }
+
+    /// A resync at start (the index is of something else): enumerate from scratch and
+    /// write what differs.
+    async fn resync(&mut self, feed: &mut DeltaFeed, reason: &str, rules: &Rules) -> Result<(), Stop> {
+        let label = self.target.label.clone();
+        let mut stager = Stager::new(&mut self.index, Retain::Differing, &self.reports, &label);
+        let cursor = feed.enumerate(&mut stager, true).await;
+        let present = stager.finish();
+        let cursor = cursor.map_err(Stop::Delta)?;
+        self.write_resync(reason, present, rules).await?;
+        self.commit(&cursor);
+        Ok(())
+    }
+
+    /// The `resync` line and the differences between the staged enumeration and the
+    /// index; then the enumeration is the index (committed by the caller).
+    async fn write_resync(&mut self, reason: &str, present: Vec<Change>, rules: &Rules) -> Result<(), Stop> {
+        let label = self.target.label.clone();
+        let gone = self.index.missing_from_staging().map_err(Stop::index)?;
+        let mut events = vec![Event::resync(&label, reason)];
+        events.extend(classify::resync(
+            &label,
+            present,
+            gone,
+            &self.index.before(),
+            &self.index.staged_view(),
+            rules,
+        ));
+        self.write(events).await?;
+        self.index.adopt_staging();
+        Ok(())
+    }
+
+    /// Hand lines to the watch loop and wait until they were written and flushed; an
+    /// error once nobody listens (the loop ended: nothing may be committed).
+    async fn write(&self, events: Vec<Event>) -> Result<(), Stop> {
+        let (written, done) = tokio::sync::oneshot::channel();
+        self.reports
+            .send(Report::Round {
+                target: self.target.id(),
+                events,
+                written,
+            })
+            .map_err(|_| Stop::Ended)?;
+        done.await.map_err(|_| Stop::Ended)
+    }
+
+    /// Save the index updates and `cursor` (their lines are out). A failure (a full
+    /// disk) keeps them for the next commit: said once, and once more when saved again.
+    fn commit(&mut self, cursor: &str) {
+        match self.index.commit(cursor) {
+            Ok(()) => {
+                if std::mem::take(&mut self.unsaved) {
+                    self.status(Status::Saved);
+                }
+            }
+            Err(e) => {
+                if !std::mem::replace(&mut self.unsaved, true) {
+                    self.status(Status::Unsaved {
+                        error: format!("cannot save its cursor and index ({e})"),
+                    });
+                }
             }
         }
     }
@@ -289,17 +481,6 @@ impl ChangesTask {
         }
     }
 
-    /// Hand a round to the watch loop; an error once nobody listens (the loop ended).
-    fn round(&self, events: Vec<Event>, cursor: String) -> anyhow::Result<()> {
-        self.reports
-            .send(Report::Round {
-                target: self.target.id(),
-                events,
-                cursor,
-            })
-            .map_err(|_| anyhow::anyhow!("the watch ended"))
-    }
-
     fn status(&self, status: Status) {
         let _ = self.reports.send(Report::Status {
             label: self.target.label.clone(),
@@ -308,26 +489,115 @@ impl ChangesTask {
     }
 }
 
-/// Take the starting point: with a path index, enumerate the drive to load it (a feed
-/// without a cursor continues from the enumeration); else, without a cursor, a
-/// baseline from now. A resumed feed without an index needs nothing.
-async fn start(feed: &mut DeltaFeed, index: Option<&mut PathIndex>) -> Result<(), DeltaError> {
-    match index {
-        Some(ix) => {
-            let everything = feed.enumerate().await?;
-            ix.load(&everything.changes);
-            tracing::info!(
-                "--path {}: {} items of the drive indexed",
-                ix.folder(),
-                ix.item_count()
-            );
-        }
-        None if feed.cursor().is_none() => {
-            feed.start_from_now().await?;
-        }
-        None => {}
+/// Why a step of the task stopped.
+enum Stop {
+    /// Delta failed (transient or not).
+    Delta(DeltaError),
+    /// The index could not be read: the target cannot be watched.
+    Index(anyhow::Error),
+    /// The watch loop ended.
+    Ended,
+}
+
+impl Stop {
+    fn index(e: rusqlite::Error) -> Stop {
+        Stop::Index(anyhow::anyhow!("the item index cannot be read: {e}"))
     }
-    Ok(())
+
+    fn into_result(self) -> anyhow::Result<()> {
+        match self {
+            Stop::Delta(e) => Err(e.into()),
+            Stop::Index(e) => Err(e),
+            Stop::Ended => Ok(()),
+        }
+    }
+}
+
+/// Which items of an enumeration are kept in memory (the rest only go to the index).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Retain {
+    /// None: the index is being built.
+    None,
+    /// Those that differ from the index: a resync's differences.
+    Differing,
+    /// All: `--initial` writes them.
+    All,
+}
+
+/// The sink of an enumeration: each page staged into the index, the retained items
+/// kept, progress told. Unused (and the index untouched) when a round's cursor is fine.
+struct Stager<'a> {
+    index: &'a mut Index,
+    retain: Retain,
+    kept: LastWins,
+    begun: bool,
+    items: u64,
+    reports: &'a mpsc::UnboundedSender<Report>,
+    label: &'a str,
+}
+
+impl<'a> Stager<'a> {
+    fn new(
+        index: &'a mut Index,
+        retain: Retain,
+        reports: &'a mpsc::UnboundedSender<Report>,
+        label: &'a str,
+    ) -> Stager<'a> {
+        Stager {
+            index,
+            retain,
+            kept: LastWins::default(),
+            begun: false,
+            items: 0,
+            reports,
+            label,
+        }
+    }
+
+    /// The items kept.
+    fn finish(self) -> Vec<Change> {
+        self.kept.finish()
+    }
+}
+
+impl PageSink for Stager<'_> {
+    fn page(&mut self, changes: Vec<Change>) -> Result<(), String> {
+        if !self.begun {
+            self.index
+                .stage_begin()
+                .map_err(|e| format!("the item index cannot be written: {e}"))?;
+            self.begun = true;
+            let _ = self.reports.send(Report::Status {
+                label: self.label.to_string(),
+                status: Status::Enumerating { items: 0 },
+            });
+        }
+        let live: Vec<Change> = changes.into_iter().filter(|c| !c.deleted).collect();
+        let nodes: Vec<(&str, &index::Node)> =
+            live.iter().map(|c| (c.id.as_str(), &c.node)).collect();
+        self.index
+            .stage(&nodes)
+            .map_err(|e| format!("the item index cannot be written: {e}"))?;
+        self.items += live.len() as u64;
+        let before = self.index.before();
+        for change in live {
+            let keep = match self.retain {
+                Retain::None => false,
+                Retain::All => true,
+                Retain::Differing => before
+                    .node(&change.id)
+                    .is_none_or(|old| !classify::unchanged(&old, &change.node)),
+            };
+            if keep {
+                self.kept.push(change);
+            }
+        }
+        let _ = self.reports.send(Report::Status {
+            label: self.label.to_string(),
+            status: Status::Enumerating { items: self.items },
+        });
+        Ok(())
+    }
 }
 
 /// The link's new state when it changes; never resolves without a socket, or once the

@@ -1,158 +1,90 @@
-//! `--state FILE`: the delta cursor of each target, so that a restart carries on where
-//! the last run stopped and writes what changed while graphwatch was down.
+//! `--state FILE`: the delta cursor and the item index of each target, in one SQLite
+//! database, so that a restart carries on where the last run stopped, writes what
+//! changed while graphwatch was down, and needs no new enumeration
+//! (docs/changes.md, "The --state file").
 //!
-//! The file is JSON with a `version`, one entry per target label:
-//!
-//! ```json
-//! {
-//!   "version": 1,
-//!   "targets": {
-//!     "drive:me": {
-//!       "resource": "drive:b!AdeleVanceOneDrive",
-//!       "deltaLink": "https://graph.microsoft.com/v1.0/drives/b!Adele…/root/delta?token=…",
-//!       "savedAt": "2026-11-26T10:00:00.123Z"
-//!     }
-//!   }
-//! }
-//! ```
-//!
-//! - **At-least-once.** The watch loop calls [`StateFile::commit`] only after the lines
-//!   of a round were written and flushed. A crash between the two repeats that round's
-//!   lines on restart; no order of events can skip one.
-//! - **Atomic.** Every commit replaces the file through a temporary file and a rename
-//!   ([`crate::util::fs::write_private`], the token cache's writer), so a crash or a
-//!   full disk leaves the previous cursor, never half a file. Mode 0600 all the same:
-//!   the file reveals which drives and lists someone watches.
-//! - **No secret.** The `token` in a deltaLink is a cursor — a position in the drive's
-//!   change log — not a credential: without a bearer token for an account that may read
-//!   the drive it gives nothing, and it expires by itself (410). The whole deltaLink is
-//!   kept, as Graph hands it out, because Graph documents the link (not the token) as
-//!   the thing to call next and its form differs between services (`?token=`,
-//!   `delta(token='…')`). No access or refresh token is ever written here.
-//! - **Resolved identity.** Each entry records what its label resolved to (`resource`,
-//!   e.g. `drive:b!x`). If the same SPEC now resolves to another drive or list (`me`
-//!   under another account, a renamed library), the cursor belongs to something else:
-//!   it is ignored with a warning and the target starts from now.
+//! - **One transaction per round.** Each target's cursor and index move together, only
+//!   after the round's lines were written and flushed ([`crate::changes::index`]): a
+//!   crash or a full disk leaves the previous cursor *and* the index that goes with it,
+//!   so the restart repeats rounds, never skips one. WAL: a reader never waits for a
+//!   writer, a crash never leaves half a commit.
+//! - **Private.** The file is created 0600 in a directory made 0700 if missing (SQLite
+//!   gives its `-wal` and `-shm` files the database's mode): it reveals which drives and
+//!   lists someone watches and what is in them. No access or refresh token is ever
+//!   written here. The `token` in a deltaLink is a cursor, not a credential: without a
+//!   bearer token for an account that may read the drive it gives nothing, and it
+//!   expires by itself (410).
+//! - **Resolved identity.** Each target's row records what its label resolved to
+//!   (`resource`, e.g. `drive:b!x`). If the label now resolves to another drive or list,
+//!   the cursor and index are of something else: a resync (`targetChanged`), whose
+//!   differences are written like any resync's.
 //! - **Shared by processes, one owner per target** (docs/decisions.md, "`--state`
-//!   shared by several processes"). Each entry belongs to the one process that
-//!   [`StateFile::claim`]ed its label: an exclusive lock on a lock file of that label
-//!   beside the state file (`.NAME.LABEL-HASH.lock`), held for the life of the watch,
-//!   so a second process on the same target and file stops at start with exit 2. A
-//!   commit changes only its own entry: under a short exclusive lock on `.NAME.lock` it
-//!   reads the file again, replaces that one entry and writes the file atomically, so
-//!   entries of other targets — other processes' or not watched at all — are kept as
-//!   they are on disk, never as they were when this process started.
+//!   shared by several processes"): each target belongs to the one process that
+//!   [`StateFile::claim`]ed its label, by an exclusive lock on a lock file of that label
+//!   beside the database (`.NAME.LABEL-HASH.lock`), held for the life of the watch; a
+//!   second process on the same target and file stops at start with exit 2. SQLite's own
+//!   locking orders the commits of different targets.
+//! - **Older files.** The JSON state file of graphwatch 0.1 (`"version": 1`) is migrated
+//!   at the first start: its cursors are kept (each target builds its index by one
+//!   enumeration, then continues from its cursor), and the JSON is kept beside as
+//!   `FILE.v1.json`. A file that is neither, or a damaged database, is refused (exit 2)
+//!   and left as it is.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use rusqlite::Connection;
+use serde::Deserialize;
 
+use crate::changes::index::{self, Index, Resume, SCHEMA, SCHEMA_VERSION};
 use crate::error::Error;
 use crate::event::TargetId;
-use crate::util::backoff::Backoff;
-use crate::util::fs::{open_lock_file, private_dir, write_private};
+use crate::util::fs::{open_lock_file, private_dir, restrict};
 
-/// Bumped when the file's shape changes incompatibly.
-const FORMAT_VERSION: u32 = 1;
+/// The first bytes of every SQLite database.
+const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
 
-/// How long a commit waits for another process's commit to finish. A commit holds the
-/// lock for a read and an atomic write (milliseconds); only a process stopped in the
-/// middle of one (SIGSTOP) holds it longer. Past this the commit is put off to the
-/// next round (see [`StateFile::commit`]), so that the watch never hangs on another
-/// process and Ctrl-C still works.
-const COMMIT_LOCK_PATIENCE: Duration = Duration::from_secs(5);
-
-/// What the file holds.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The JSON state file of graphwatch 0.1, as far as migration reads it.
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct StateData {
+struct JsonState {
     version: u32,
     #[serde(default)]
-    targets: BTreeMap<String, Entry>,
+    targets: BTreeMap<String, JsonEntry>,
 }
 
-impl StateData {
-    fn empty() -> StateData {
-        StateData {
-            version: FORMAT_VERSION,
-            targets: BTreeMap::new(),
-        }
-    }
-}
-
-/// One target's cursor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Entry {
-    /// What the label resolved to when the cursor was saved: `drive:{id}` or
-    /// `list:{site}/{list}`.
-    pub resource: String,
-    /// The `@odata.deltaLink` to continue from.
-    pub delta_link: String,
-    pub saved_at: DateTime<Utc>,
+struct JsonEntry {
+    resource: String,
+    delta_link: String,
+    saved_at: DateTime<Utc>,
 }
 
-/// Where a target starts, according to the state file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resume {
-    /// Continue from this deltaLink.
-    Cursor(String),
-    /// Nothing saved for this label: start from now.
-    Fresh,
-    /// A cursor is saved under this label for another drive or list (`saved`): it is
-    /// ignored, the target starts from now. The caller says so on stderr
-    /// ([`Resume::warning`]).
-    Elsewhere { saved: String, now: String },
-}
-
-impl Resume {
-    /// The cursor to hand to [`crate::changes::delta::DeltaFeed::new`].
-    pub fn cursor(&self) -> Option<String> {
-        match self {
-            Resume::Cursor(link) => Some(link.clone()),
-            _ => None,
-        }
-    }
-
-    /// The warning for [`Resume::Elsewhere`].
-    pub fn warning(&self, label: &str, file: &Path) -> Option<String> {
-        match self {
-            Resume::Elsewhere { saved, now } => Some(format!(
-                "{label}: the cursor in {} is for {saved}, but {label} is now {now}; ignoring it and starting from now",
-                file.display()
-            )),
-            _ => None,
-        }
-    }
-}
-
-/// The `--state` file, loaded. Owned by the watch loop; the targets it watches are
+/// The `--state` file, checked. Owned by the watch loop; the targets it watches are
 /// [`StateFile::claim`]ed for as long as it lives.
 #[derive(Debug)]
 pub struct StateFile {
     path: PathBuf,
-    data: StateData,
     /// The labels this process owns, each with its lock file open and locked.
     claimed: Vec<(String, File)>,
-    /// [`COMMIT_LOCK_PATIENCE`] (shorter in tests).
-    patience: Duration,
 }
 
 impl StateFile {
-    /// Read `path`; a missing file is an empty state. A missing directory is made, 0700
-    /// (the README's `~/.local/state/graphwatch/me.json` may not exist yet), so that the
-    /// first commit will not fail later. Unreadable, damaged or from another version, or
-    /// a directory that cannot be made → a usage error (exit 2) that names the file.
+    /// Check `path`, creating the database if there is none (its directory made 0700
+    /// if missing) and migrating a JSON state file of graphwatch 0.1. Unreadable,
+    /// damaged, of another kind or version → a usage error (exit 2) that names the
+    /// file; the file is left as it is.
     pub fn load(path: &Path) -> anyhow::Result<StateFile> {
-        let data = match read_data(path)? {
-            Some(data) => data,
-            None => {
+        let mut head = Vec::new();
+        match File::open(path) {
+            Ok(file) => {
+                file.take(64).read_to_end(&mut head).map_err(|e| unreadable(path, &e))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let dir = parent(path);
                 if !dir.is_dir() {
                     private_dir(dir).map_err(|e| {
@@ -164,24 +96,26 @@ impl StateFile {
                         .hint("give a file in a directory that exists or can be made")
                     })?;
                 }
-                StateData::empty()
             }
-        };
+            Err(e) => return Err(unreadable(path, &e).into()),
+        }
+        if head.is_empty() {
+            create(path, &BTreeMap::new())?;
+        } else if head.starts_with(SQLITE_MAGIC) {
+            check(path)?;
+        } else if head.trim_ascii_start().starts_with(b"{") {
+            migrate(path)?;
+        } else {
+            return Err(Error::usage(format!(
+                "{} is not a graphwatch state file (neither an SQLite database nor the JSON of graphwatch 0.1)",
+                path.display()
+            ))
+            .hint("give another --state file; this one is left as it is")
+            .into());
+        }
         Ok(StateFile {
             path: path.to_path_buf(),
-            data,
             claimed: Vec::new(),
-            patience: COMMIT_LOCK_PATIENCE,
-        })
-    }
-
-    /// The state file `path` from its bytes (the decoding half of [`StateFile::load`]).
-    pub fn parse(path: &Path, bytes: &[u8]) -> anyhow::Result<StateFile> {
-        Ok(StateFile {
-            path: path.to_path_buf(),
-            data: parse_data(path, bytes)?,
-            claimed: Vec::new(),
-            patience: COMMIT_LOCK_PATIENCE,
         })
     }
 
@@ -189,18 +123,11 @@ impl StateFile {
         &self.path
     }
 
-    /// The saved entry of a label, as it is.
-    #[cfg(test)]
-    pub fn entry(&self, label: &str) -> Option<&Entry> {
-        self.data.targets.get(label)
-    }
-
     /// Own the entries of `labels` for as long as this `StateFile` lives (the watch): an
     /// exclusive lock on each label's lock file beside the state file, created 0600.
     /// When another process holds one (it watches that target with this file), a usage
-    /// error (exit 2) that names the target, the file and what to do. Then the file is
-    /// read again, so that [`StateFile::resume`] gives each cursor as its last owner
-    /// left it, even one that stopped after [`StateFile::load`].
+    /// error (exit 2) that names the target, the file and what to do. Each target's
+    /// index is opened after this ([`StateFile::open_index`]), so each target reads its cursor and index as their last owner left them.
     pub fn claim(&mut self, labels: &[&str]) -> anyhow::Result<()> {
         for &label in labels {
             if self.claimed.iter().any(|(owned, _)| owned == label) {
@@ -237,91 +164,15 @@ impl StateFile {
             let _ = write_pid(&mut file);
             self.claimed.push((label.to_string(), file));
         }
-        self.data = read_data(&self.path)?.unwrap_or_else(StateData::empty);
         Ok(())
     }
 
-    /// Where `target` starts: its saved cursor if it was saved for the same drive or
-    /// list, else from now.
-    pub fn resume(&self, target: &TargetId) -> Resume {
-        let now = target.resource.clone();
-        match self.data.targets.get(&target.label) {
-            None => Resume::Fresh,
-            Some(entry) if entry.resource == now => Resume::Cursor(entry.delta_link.clone()),
-            Some(entry) => Resume::Elsewhere {
-                saved: entry.resource.clone(),
-                now,
-            },
-        }
-    }
-
-    /// Save `cursor` as `target`'s. Call it only after the lines of the round that
-    /// produced `cursor` were written and flushed. Writing the same cursor again is a
-    /// no-op.
-    ///
-    /// Only `target`'s entry changes: under the file's commit lock the file is read
-    /// again, this one entry replaced and the file written atomically, so what other
-    /// processes committed for their targets is kept. A commit lock held longer than
-    /// [`COMMIT_LOCK_PATIENCE`] by another process (stopped in the middle of its commit)
-    /// puts this commit off with a warning: the file keeps the previous cursor (the
-    /// round would be repeated after a crash, never skipped) and the next round's
-    /// commit saves the newer one.
-    pub fn commit(&mut self, target: &TargetId, cursor: &str) -> anyhow::Result<()> {
-        let resource = target.resource.clone();
-        if self
-            .data
-            .targets
-            .get(&target.label)
-            .is_some_and(|e| e.resource == resource && e.delta_link == cursor)
-        {
-            return Ok(());
-        }
-        let Some(_locked) = self.lock_for_commit()? else {
-            tracing::warn!(
-                "{}: the state file {} has been locked by another process for {} s; its cursor is saved with the next round",
-                target.label,
-                self.path.display(),
-                self.patience.as_secs_f64()
-            );
-            return Ok(());
-        };
-        let mut data = read_data(&self.path)?.unwrap_or_else(StateData::empty);
-        data.targets.insert(
-            target.label.clone(),
-            Entry {
-                resource,
-                delta_link: cursor.to_string(),
-                saved_at: Utc::now(),
-            },
-        );
-        // A failed write leaves memory as it was: it still agrees with the disk.
-        write(&self.path, &data)?;
-        self.data = data;
-        Ok(())
-        // `_locked` is closed here: the commit lock is released.
-    }
-
-    /// The commit lock, taken; `None` when another process held it all through
-    /// [`COMMIT_LOCK_PATIENCE`].
-    fn lock_for_commit(&self) -> anyhow::Result<Option<File>> {
-        let path = self.beside("lock");
-        let file = open_lock_file(&path)
-            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
-        let since = Instant::now();
-        let mut backoff = Backoff::steady(Duration::from_millis(5), Duration::from_millis(200));
-        loop {
-            match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
-                Ok(true) => return Ok(Some(file)),
-                Ok(false) if since.elapsed() < self.patience => {
-                    std::thread::sleep(backoff.next_delay());
-                }
-                Ok(false) => return Ok(None),
-                Err(e) => {
-                    return Err(anyhow::Error::new(e)
-                        .context(format!("cannot lock the lock file {}", path.display())))
-                }
-            }
-        }
+    /// The index and cursor of `target`, on a connection of its own (each target's
+    /// task owns one).
+    pub fn open_index(&self, target: &TargetId) -> anyhow::Result<(Index, Resume)> {
+        let opened = index::connect(&self.path)
+            .and_then(|conn| Index::open(conn, &target.label, &target.resource));
+        opened.map_err(|e| damaged(&self.path, &e).into())
     }
 
     /// The lock file of one label: `.NAME.SLUG-HASH.lock`, the slug for people (`ls -a`
@@ -360,50 +211,128 @@ fn parent(path: &Path) -> &Path {
     }
 }
 
-/// The file's contents; `None` when there is no file.
-fn read_data(path: &Path) -> anyhow::Result<Option<StateData>> {
-    match std::fs::read(path) {
-        Ok(bytes) => parse_data(path, &bytes).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::usage(format!(
-            "cannot read the state file {} ({e})",
-            path.display()
-        ))
-        .into()),
-    }
+fn unreadable(path: &Path, e: &std::io::Error) -> Error {
+    Error::usage(format!("cannot read the state file {} ({e})", path.display()))
+        .hint("give a file graphwatch may read and write")
 }
 
-fn parse_data(path: &Path, bytes: &[u8]) -> anyhow::Result<StateData> {
-    let damaged = |why: String| -> anyhow::Error {
-        Error::usage(format!(
-            "the state file {} is damaged ({why})",
-            path.display()
-        ))
-        .hint("fix or delete it (graphwatch then starts from now)")
-        .into()
-    };
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| damaged(e.to_string()))?;
-    match value.get("version").and_then(serde_json::Value::as_u64) {
-        Some(v) if v == u64::from(FORMAT_VERSION) => {}
-        Some(v) => {
+fn damaged(path: &Path, e: &dyn std::fmt::Display) -> Error {
+    Error::usage(format!(
+        "the state file {} cannot be used ({e})",
+        path.display()
+    ))
+    .hint("move it away and start again (graphwatch then enumerates each target once), or give another --state file")
+}
+
+/// A new database at `path` (0600, the file made before SQLite opens it), with the
+/// cursors of `targets` (label → (resource, deltaLink, saved at)) and no index.
+fn create(path: &Path, targets: &BTreeMap<String, JsonEntry>) -> anyhow::Result<()> {
+    let made = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|_| restrict(path, 0o600));
+    if let Err(e) = made {
+        if e.kind() != std::io::ErrorKind::AlreadyExists {
             return Err(Error::usage(format!(
-                "the state file {} has version {v}, this graphwatch reads version {FORMAT_VERSION}",
+                "cannot create the state file {} ({e})",
                 path.display()
             ))
-            .hint("use another --state file, or delete this one (graphwatch then starts from now)")
-            .into())
+            .hint("give a file in a directory graphwatch may write")
+            .into());
         }
-        None => return Err(damaged("no version".into())),
     }
-    serde_json::from_value(value).map_err(|e| damaged(e.to_string()))
+    let fill = || -> rusqlite::Result<()> {
+        let mut conn = index::connect(path)?;
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA)?;
+        for (label, entry) in targets {
+            tx.execute(
+                "INSERT INTO targets(label, resource, delta_link, indexed, saved_at) VALUES (?1, ?2, ?3, 0, ?4)",
+                rusqlite::params![
+                    label,
+                    entry.resource,
+                    entry.delta_link,
+                    crate::event::format_time(entry.saved_at)
+                ],
+            )?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()
+    };
+    fill().map_err(|e| damaged(path, &e).into())
 }
 
-fn write(path: &Path, data: &StateData) -> anyhow::Result<()> {
-    let mut json = serde_json::to_vec_pretty(data).context("cannot encode the state file")?;
-    json.push(b'\n');
-    write_private(path, |file| file.write_all(&json))
-        .with_context(|| format!("cannot write the state file {}", path.display()))
+/// An existing database: readable, not damaged, of this schema.
+fn check(path: &Path) -> anyhow::Result<()> {
+    let inspect = || -> rusqlite::Result<(i64, String)> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let ok = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        Ok((version, ok))
+    };
+    match inspect() {
+        Ok((SCHEMA_VERSION, ok)) if ok == "ok" => Ok(()),
+        Ok((SCHEMA_VERSION, problem)) => Err(damaged(path, &format!("damaged: {problem}")).into()),
+        Ok((version, _)) => Err(Error::usage(format!(
+            "the state file {} has version {version}, this graphwatch reads version {SCHEMA_VERSION}",
+            path.display()
+        ))
+        .hint("use another --state file, or the graphwatch that wrote this one")
+        .into()),
+        Err(e) => Err(damaged(path, &e).into()),
+    }
+}
+
+/// Replace the JSON state file of graphwatch 0.1 by a database with its cursors; the
+/// JSON is kept beside as `FILE.v1.json`. Nothing is replaced unless the new database
+/// was written whole.
+fn migrate(path: &Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| unreadable(path, &e))?;
+    let old: JsonState = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::usage(format!(
+            "the state file {} is damaged JSON ({e})",
+            path.display()
+        ))
+        .hint("fix it, or move it away (graphwatch then enumerates each target once)")
+    })?;
+    if old.version != 1 {
+        return Err(Error::usage(format!(
+            "the state file {} has version {}, this graphwatch migrates version 1",
+            path.display(),
+            old.version
+        ))
+        .hint("move it away (graphwatch then enumerates each target once)")
+        .into());
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let fresh = parent(path).join(format!(".{name}.migrating"));
+    let kept = parent(path).join(format!("{name}.v1.json"));
+    let _ = std::fs::remove_file(&fresh);
+    create(&fresh, &old.targets)?;
+    let moved = std::fs::copy(path, &kept)
+        .and_then(|_| restrict(&kept, 0o600))
+        .and_then(|()| std::fs::rename(&fresh, path));
+    if let Err(e) = moved {
+        let _ = std::fs::remove_file(&fresh);
+        return Err(Error::usage(format!(
+            "cannot migrate the state file {} ({e})",
+            path.display()
+        ))
+        .hint("make its directory writable; the file is left as it was")
+        .into());
+    }
+    tracing::info!(
+        "{}: migrated the JSON state file of graphwatch 0.1 ({} cursors kept; the old file is {})",
+        path.display(),
+        old.targets.len(),
+        kept.display()
+    );
+    Ok(())
 }
 
 /// Write this process's id into a lock file it holds.
@@ -437,309 +366,91 @@ mod tests {
     use super::*;
     use crate::error::Code;
     use crate::exit::exit_code;
-    use crate::target::{Target, TargetKind};
 
     fn drive(label: &str, id: &str) -> TargetId {
-        Target {
+        TargetId {
             label: label.into(),
-            kind: TargetKind::Drive {
-                drive_id: id.into(),
-            },
-            display_name: "OneDrive".into(),
-            web_url: None,
+            resource: format!("drive:{id}"),
         }
-        .id()
     }
 
     #[test]
-    fn a_missing_directory_is_made_private() {
-        use std::os::unix::fs::PermissionsExt as _;
+    fn a_new_file_is_made_private_in_a_private_directory() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state/graphwatch/me.json");
-        StateFile::load(&path).unwrap();
-        let made = path.parent().unwrap();
-        assert!(made.is_dir());
-        assert_eq!(made.metadata().unwrap().permissions().mode() & 0o777, 0o700);
-    }
-
-    #[test]
-    fn round_trip_keeps_each_label_and_other_labels() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        let me = drive("drive:me", "b!x");
-        let list = issues();
-        let mut state = StateFile::load(&path).unwrap();
-        assert_eq!(state.resume(&me), Resume::Fresh);
-        state
-            .commit(&me, "https://g/v1.0/drives/b!x/root/delta?token=1")
-            .unwrap();
-        state
-            .commit(&list, "https://g/v1.0/sites/s/lists/l/items/delta?token=2")
-            .unwrap();
-        let again = StateFile::load(&path).unwrap();
-        assert_eq!(
-            again.resume(&me),
-            Resume::Cursor("https://g/v1.0/drives/b!x/root/delta?token=1".into())
-        );
-        assert_eq!(
-            again.entry(&list.label).unwrap().resource,
-            "list:site-eng/list-issues"
-        );
-        let text = std::fs::read_to_string(&path).unwrap();
-        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(value["version"], 1);
-        assert_eq!(
-            value["targets"]["drive:me"]["deltaLink"],
-            "https://g/v1.0/drives/b!x/root/delta?token=1"
-        );
-    }
-
-    #[test]
-    fn a_cursor_for_another_resolved_id_is_not_used() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        let mut state = StateFile::load(&path).unwrap();
-        state
-            .commit(&drive("drive:me", "b!adele"), "https://g/a")
-            .unwrap();
+        let path = dir.path().join("sub/state.db");
         let state = StateFile::load(&path).unwrap();
-        let now = drive("drive:me", "b!megan");
-        let resume = state.resume(&now);
-        assert_eq!(resume.cursor(), None);
-        let warning = resume.warning("drive:me", &path).unwrap();
-        assert!(warning.contains("drive:b!adele") && warning.contains("drive:b!megan"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir.path().join("sub")), 0o700);
+            assert_eq!(mode(&path), 0o600);
+        }
+        let (mut ix, resume) = state.open_index(&drive("drive:me", "b!x")).unwrap();
+        assert_eq!(resume, Resume::Fresh);
+        ix.commit("https://g/d?token=1").unwrap();
+        drop(ix);
+        let again = StateFile::load(&path).unwrap();
+        let (_, resume) = again.open_index(&drive("drive:me", "b!x")).unwrap();
+        assert_eq!(resume, Resume::Cursor("https://g/d?token=1".into()));
+        let (_, elsewhere) = again.open_index(&drive("drive:me", "b!y")).unwrap();
+        assert_eq!(
+            elsewhere,
+            Resume::Elsewhere {
+                saved: "drive:b!x".into(),
+                now: "drive:b!y".into()
+            }
+        );
     }
 
     #[test]
-    fn damaged_unreadable_or_foreign_files_are_usage_errors_naming_the_file() {
+    fn a_json_state_file_is_migrated_with_its_cursors_and_kept_beside() {
         let dir = tempfile::tempdir().unwrap();
-        for (name, text) in [
-            ("a.json", "{not json"),
-            ("b.json", r#"{"targets":{}}"#),
-            ("c.json", r#"{"version":99,"targets":{}}"#),
-            ("d.json", r#"{"version":1,"targets":{"x":{"resource":5}}}"#),
-            ("e.json", "[]"),
-        ] {
+        let path = dir.path().join("me.json");
+        let json = r#"{"version":1,"targets":{"drive:me":{"resource":"drive:b!x","deltaLink":"https://g/d?token=7","savedAt":"2026-11-26T10:00:00.123Z"}}}"#;
+        std::fs::write(&path, json).unwrap();
+        let state = StateFile::load(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("me.json.v1.json")).unwrap(), json);
+        let (_, resume) = state.open_index(&drive("drive:me", "b!x")).unwrap();
+        assert_eq!(resume, Resume::CursorWithoutIndex("https://g/d?token=7".into()));
+        // Loaded again: a database now, the same cursor.
+        let (_, resume) = StateFile::load(&path).unwrap().open_index(&drive("drive:me", "b!x")).unwrap();
+        assert_eq!(resume, Resume::CursorWithoutIndex("https://g/d?token=7".into()));
+    }
+
+    #[test]
+    fn damaged_or_foreign_files_are_usage_errors_and_left_as_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(&str, &[u8]); 4] = [
+            ("garbage", b"hello world"),
+            ("bad.json", b"{ not json"),
+            ("v9.json", br#"{"version":9,"targets":{}}"#),
+            ("torn.db", b"SQLite format 3\0 and then nothing that SQLite can read at all, not a page"),
+        ];
+        for (name, bytes) in cases {
             let path = dir.path().join(name);
-            std::fs::write(&path, text).unwrap();
+            std::fs::write(&path, bytes).unwrap();
             let err = StateFile::load(&path).unwrap_err();
-            assert_eq!(exit_code(&err), Code::Usage, "{name}");
-            let report = crate::exit::one_line(&err);
-            assert!(report.contains(&path.display().to_string()), "{report}");
-            assert!(!report.contains('\n'));
+            assert_eq!(exit_code(&err), Code::Usage as i32, "{name}: {err:#}");
+            assert!(format!("{err:#}").contains(name), "{name}: {err:#}");
+            assert_eq!(std::fs::read(&path).unwrap(), bytes, "{name} was changed");
         }
-        // A directory where the file should be: unreadable.
-        let err = StateFile::load(dir.path()).unwrap_err();
-        assert_eq!(exit_code(&err), Code::Usage);
-        // A directory that cannot be made fails at load, not at the first commit.
-        std::fs::write(dir.path().join("a-file"), b"").unwrap();
-        let err = StateFile::load(&dir.path().join("a-file/nope/s.json")).unwrap_err();
-        assert_eq!(exit_code(&err), Code::Usage);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn the_file_is_0600_and_no_temporary_file_is_left() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        let mut state = StateFile::load(&path).unwrap();
-        state
-            .commit(&drive("drive:me", "b!x"), "https://g/d?token=CURSOR")
-            .unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        // The file and its commit lock (0600 too), no temporary file.
-        let mut names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        assert_eq!(
-            names,
-            vec![".s.json.lock".to_string(), "s.json".to_string()]
-        );
-        let lock = std::fs::metadata(dir.path().join(".s.json.lock")).unwrap();
-        assert_eq!(lock.permissions().mode() & 0o777, 0o600);
-    }
-
-    #[test]
-    fn a_failed_write_leaves_the_old_file_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        let mut state = StateFile::load(&path).unwrap();
-        let me = drive("drive:me", "b!x");
-        state.commit(&me, "https://g/old").unwrap();
-        let before = std::fs::read(&path).unwrap();
-        // The writer fails half-way through the temporary file.
-        let err = crate::util::fs::write_private(&path, |f| {
-            f.write_all(b"{\"version\":1,\"targ")?;
-            Err(std::io::Error::other("disk full"))
-        })
-        .unwrap_err();
-        assert_eq!(err.to_string(), "disk full");
-        assert_eq!(std::fs::read(&path).unwrap(), before);
-        assert_eq!(temporary_files(dir.path()), 0, "temp removed");
-        assert_eq!(
-            StateFile::load(&path).unwrap().resume(&me),
-            Resume::Cursor("https://g/old".into())
-        );
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_read_only_directory_fails_the_commit_and_keeps_the_old_cursor() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        let me = drive("drive:me", "b!x");
-        let mut state = StateFile::load(&path).unwrap();
-        state.commit(&me, "https://g/old").unwrap();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o500)).unwrap();
-        // root ignores directory permissions; there the writer-failure test above
-        // covers the same property.
-        let enforced = std::fs::File::create(dir.path().join("probe")).is_err();
-        if enforced {
-            let err = state.commit(&me, "https://g/new").unwrap_err();
-            assert!(crate::exit::one_line(&err).contains("s.json"));
-            let again = StateFile::load(&path).unwrap();
-            assert_eq!(again.resume(&me), Resume::Cursor("https://g/old".into()));
-            // Memory agrees with the disk: the failed cursor is not remembered.
-            assert_eq!(state.resume(&me), Resume::Cursor("https://g/old".into()));
-        }
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    }
-
-    fn temporary_files(dir: &Path) -> usize {
-        std::fs::read_dir(dir)
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .ends_with(".tmp")
-            })
-            .count()
-    }
-
-    fn issues() -> TargetId {
-        Target {
-            label: "list:site-eng/list-issues".into(),
-            kind: TargetKind::List {
-                site_id: "site-eng".into(),
-                list_id: "list-issues".into(),
-            },
-            display_name: "Issues".into(),
-            web_url: None,
-        }
-        .id()
-    }
-
-    /// Two processes (two `StateFile`s on one path) with different targets: each
-    /// commit keeps the other's entry as it is on disk, not as it was at load.
-    #[test]
-    fn commits_of_two_owners_keep_each_others_entries() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        let (me, list) = (drive("drive:me", "b!x"), issues());
-        let mut first = StateFile::load(&path).unwrap();
-        first.claim(&[&me.label]).unwrap();
-        first.commit(&me, "https://g/me/1").unwrap();
-        let mut second = StateFile::load(&path).unwrap();
-        second.claim(&[&list.label]).unwrap();
-        second.commit(&list, "https://g/list/1").unwrap();
-        first.commit(&me, "https://g/me/2").unwrap();
-        second.commit(&list, "https://g/list/2").unwrap();
-        let disk = StateFile::load(&path).unwrap();
-        assert_eq!(disk.resume(&me), Resume::Cursor("https://g/me/2".into()));
-        assert_eq!(
-            disk.resume(&list),
-            Resume::Cursor("https://g/list/2".into())
-        );
     }
 
     #[test]
     fn a_claimed_target_is_refused_to_a_second_owner_in_one_line() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        let me = drive("drive:me", "b!x");
+        let path = dir.path().join("state.db");
         let mut first = StateFile::load(&path).unwrap();
-        first.claim(&["drive:me", "drive:me"]).unwrap();
+        first.claim(&["drive:me"]).unwrap();
         let mut second = StateFile::load(&path).unwrap();
-        let err = second
-            .claim(&["list:site-eng/list-issues", "drive:me"])
-            .unwrap_err();
-        assert_eq!(exit_code(&err), Code::Usage);
-        let report = crate::exit::one_line(&err);
-        assert!(!report.contains('\n'), "{report}");
-        for part in [
-            "drive:me is already watched",
-            &path.display().to_string(),
-            &format!("(process {})", std::process::id()),
-            "give this watch its own --state file",
-        ] {
-            assert!(report.contains(part), "{part:?} in {report}");
-        }
-        // Once the first owner is gone, the target can be claimed, with its cursor.
-        first.commit(&me, "https://g/me/1").unwrap();
+        second.claim(&["list:site/Issues"]).unwrap();
+        let err = second.claim(&["drive:me"]).unwrap_err();
+        assert_eq!(exit_code(&err), Code::Usage as i32);
+        let text = crate::exit::one_line(&err);
+        assert!(text.contains("drive:me is already watched"), "{text}");
+        assert!(!text.contains('\n'));
         drop(first);
         second.claim(&["drive:me"]).unwrap();
-        assert_eq!(second.resume(&me), Resume::Cursor("https://g/me/1".into()));
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn lock_files_are_0600_and_named_for_their_label() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        let mut state = StateFile::load(&path).unwrap();
-        let long = format!("list:{}", "x/".repeat(300));
-        state
-            .claim(&["drive:me", "list:site-eng/list-issues", &long])
-            .unwrap();
-        let mut locks: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        locks.sort();
-        assert_eq!(locks.len(), 3, "{locks:?}");
-        assert!(locks.iter().any(|n| n.starts_with(".s.json.drive-me-")));
-        assert!(locks
-            .iter()
-            .any(|n| n.starts_with(".s.json.list-site-eng-list-issues-")));
-        for name in &locks {
-            assert!(name.ends_with(".lock") && name.len() < 80, "{name}");
-            let mode = std::fs::metadata(dir.path().join(name))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600, "{name}");
-        }
-    }
-
-    #[test]
-    fn a_commit_lock_held_too_long_puts_the_commit_off_to_the_next_round() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        let me = drive("drive:me", "b!x");
-        let mut state = StateFile::load(&path).unwrap();
-        state.patience = Duration::from_millis(50);
-        state.commit(&me, "https://g/old").unwrap();
-        // Another process stopped in the middle of its commit.
-        let other = open_lock_file(&dir.path().join(".s.json.lock")).unwrap();
-        assert!(fs4::fs_std::FileExt::try_lock_exclusive(&other).unwrap());
-        state.commit(&me, "https://g/new").unwrap();
-        assert_eq!(
-            StateFile::load(&path).unwrap().resume(&me),
-            Resume::Cursor("https://g/old".into())
-        );
-        drop(other);
-        state.commit(&me, "https://g/newer").unwrap();
-        assert_eq!(
-            StateFile::load(&path).unwrap().resume(&me),
-            Resume::Cursor("https://g/newer".into())
-        );
     }
 }

@@ -26,31 +26,71 @@ pub struct TargetId {
     pub resource: String,
 }
 
-/// What happened to an item, in a `change` event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What happened to an item, in a `change` event: the item index's verdict on what
+/// delta returned (docs/changes.md, "Change kinds").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChangeKind {
-    Updated,
+    /// Not in the index before.
+    Created,
+    /// Same name and folder, other content or fields.
+    Modified,
+    /// Same folder, another name.
+    Renamed,
+    /// Another folder (and perhaps another name too).
+    Moved,
+    /// Gone: delta's `deleted` facet, or missing from a fresh enumeration.
     Deleted,
+    /// `--initial`: there when the watch began.
+    Existing,
 }
 
 impl ChangeKind {
-    /// What delta says of an item by its `deleted` facet: removed when the facet is
-    /// there and not `null` (`"deleted": null` is no deletion). The one rule, for the
-    /// delta feed and for events built from an item.
-    pub fn of_item(deleted_facet: Option<&Value>) -> ChangeKind {
-        if deleted_facet.is_some_and(|facet| !facet.is_null()) {
-            ChangeKind::Deleted
-        } else {
-            ChangeKind::Updated
-        }
-    }
+    /// Every kind, in the order of the contract.
+    pub const ALL: [ChangeKind; 6] = [
+        ChangeKind::Created,
+        ChangeKind::Modified,
+        ChangeKind::Renamed,
+        ChangeKind::Moved,
+        ChangeKind::Deleted,
+        ChangeKind::Existing,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            ChangeKind::Updated => "updated",
+            ChangeKind::Created => "created",
+            ChangeKind::Modified => "modified",
+            ChangeKind::Renamed => "renamed",
+            ChangeKind::Moved => "moved",
             ChangeKind::Deleted => "deleted",
+            ChangeKind::Existing => "existing",
         }
     }
+}
+
+/// What delta says of an item by its `deleted` facet: removed when the facet is there
+/// and not `null` (`"deleted": null` is no deletion). The one rule, for the delta feed
+/// and for events built from an item.
+pub fn is_deleted(deleted_facet: Option<&Value>) -> bool {
+    deleted_facet.is_some_and(|facet| !facet.is_null())
+}
+
+/// What the item index adds to a `change` line: where the item is, where it was, and
+/// (list items) which fields changed.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeDetail {
+    /// `/Folder/name` from the drive's root (driveItems whose folders are known).
+    pub path: Option<String>,
+    /// `renamed` and `moved`: the name and path before.
+    pub previous: Option<Previous>,
+    /// List items, `modified`: `{"Field": {"from": …, "to": …}, …}`.
+    pub fields: Option<Box<RawValue>>,
+}
+
+/// The name and path an item had before a rename or a move.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Previous {
+    pub name: Option<String>,
+    pub path: Option<String>,
 }
 
 /// One line of output.
@@ -73,6 +113,7 @@ pub enum Event {
         time: DateTime<Utc>,
         target: String,
         change: ChangeKind,
+        detail: ChangeDetail,
         item: Box<RawValue>,
     },
     /// The delta cursor was invalid and the watch starts again from a new baseline.
@@ -145,26 +186,39 @@ impl Event {
         }
     }
 
-    /// A `change` event now; `deleted` when the item carries a (non-null) `deleted` facet,
-    /// as delta marks removed items.
-    pub fn change(target: impl Into<String>, item: Box<RawValue>) -> Event {
+    /// A `change` event now, of the kind and detail the item index found.
+    pub fn change(
+        target: impl Into<String>,
+        change: ChangeKind,
+        detail: ChangeDetail,
+        item: Box<RawValue>,
+    ) -> Event {
+        Event::Change {
+            time: Utc::now(),
+            target: target.into(),
+            change,
+            detail,
+            item: compact(item),
+        }
+    }
+
+    /// A `change` event of an item seen without an index (tests, fuzzing): `deleted`
+    /// when it carries a (non-null) `deleted` facet, else `modified`.
+    pub fn bare_change(target: impl Into<String>, item: Box<RawValue>) -> Event {
         #[derive(Deserialize)]
         struct Facets {
             deleted: Option<Value>,
         }
         let item = compact(item);
-        let change = match serde_json::from_str::<Facets>(item.get()) {
-            Ok(facets) if item.get().starts_with('{') => {
-                ChangeKind::of_item(facets.deleted.as_ref())
-            }
-            _ => ChangeKind::Updated,
+        let deleted = item.get().starts_with('{')
+            && serde_json::from_str::<Facets>(item.get())
+                .is_ok_and(|facets| is_deleted(facets.deleted.as_ref()));
+        let change = if deleted {
+            ChangeKind::Deleted
+        } else {
+            ChangeKind::Modified
         };
-        Event::Change {
-            time: Utc::now(),
-            target: target.into(),
-            change,
-            item,
-        }
+        Event::change(target, change, ChangeDetail::default(), item)
     }
 
     /// A `status` event now.
@@ -328,6 +382,12 @@ pub enum Line<'a> {
         time: String,
         target: &'a str,
         change: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        previous: Option<&'a Previous>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fields: Option<&'a RawValue>,
         item: &'a RawValue,
     },
     Resync {
@@ -366,11 +426,15 @@ impl<'a> From<&'a Event> for Line<'a> {
                 time,
                 target,
                 change,
+                detail,
                 item,
             } => Line::Change {
                 time: format_time(*time),
                 target,
                 change: change.as_str(),
+                path: detail.path.as_deref(),
+                previous: detail.previous.as_ref(),
+                fields: detail.fields.as_deref(),
                 item,
             },
             Event::Resync {

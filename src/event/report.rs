@@ -13,13 +13,15 @@ use super::{Event, TargetId};
 pub enum Report {
     /// An event to write.
     Event(Event),
-    /// A delta round of `target` (`--changes`): write and flush `events`, then save
-    /// `cursor` in the `--state` file. The loop does both, in that order, so a cursor
-    /// is never saved before its lines were out (see [`crate::changes`]).
+    /// A delta round of `target` (`--changes`): write and flush `events`, then say so
+    /// on `written`. Only then does the task commit the round's cursor and index
+    /// updates, so a cursor is never saved before its lines were out (see
+    /// [`crate::changes`]). A loop that stops in the middle drops `written`: nothing is
+    /// committed, the round repeats next time.
     Round {
         target: TargetId,
         events: Vec<Event>,
-        cursor: String,
+        written: tokio::sync::oneshot::Sender<()>,
     },
     /// Something about the link of target `label`, for stderr.
     Status { label: String, status: Status },
@@ -70,6 +72,17 @@ pub enum Status {
     /// This machine's clock is `by` ahead of (`ahead`) or behind the service's, going
     /// by its `Date` header. Renewals are timed by the service's clock. Said once.
     ClockSkew { ahead: bool, by: Duration },
+    /// `--changes`: a full enumeration is under way (the item index is being built, or
+    /// compared after a resync); `items` so far.
+    Enumerating { items: u64 },
+    /// The enumeration ended: `items` in the index, in `took`.
+    Indexed { items: u64, took: Duration },
+    /// A round's cursor and index updates could not be saved in the `--state` file
+    /// (`error`; a full disk, say). The stream goes on; they are saved with a later
+    /// round. Said once per outage.
+    Unsaved { error: String },
+    /// Saved again after [`Status::Unsaved`].
+    Saved,
     /// `--changes` while the socket cannot be opened: delta is asked every `every`
     /// until it is back (docs/graph-socketio.md §1: fall back to polling, never give realtime up).
     Fallback { every: Duration },

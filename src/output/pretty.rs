@@ -12,7 +12,7 @@ use chrono::Local;
 use serde_json::Value;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::event::{item_name, parse, ChangeKind, Event, LinkState};
+use crate::event::{item_name, parse, ChangeDetail, ChangeKind, Event, LinkState};
 use crate::util::text::one_line;
 
 const DIM: Style = Style::new().dimmed();
@@ -60,12 +60,150 @@ fn item_path(item: &Value) -> Option<String> {
     })
 }
 
+/// What a `change` line says, for people:
+///
+/// ```text
+/// created Reports/budget.xlsx 12 KB · Megan Bowen
+/// renamed Reports/budget.xlsx → budget-final.xlsx
+/// moved Reports/x.txt → Archive/
+/// deleted Archive/x.txt
+/// modified #10 "Projector broken": Status Active → Resolved
+/// ```
+fn change_parts(
+    parts: &mut Vec<(Style, String)>,
+    change: ChangeKind,
+    detail: &ChangeDetail,
+    item: &Value,
+) {
+    let style = match change {
+        ChangeKind::Created => UPDATED,
+        ChangeKind::Modified => NOTIFIED,
+        ChangeKind::Renamed | ChangeKind::Moved => RESYNC,
+        ChangeKind::Deleted => DELETED,
+        ChangeKind::Existing => DIM,
+    };
+    parts.push((style, change.as_str().into()));
+    let shown = |path: &str| path.trim_start_matches('/').to_string();
+    let what = match &detail.path {
+        Some(path) if path == "/" => "/".to_string(),
+        Some(path) => shown(path),
+        // No index path (a line built without one): delta's own path if it sent one.
+        None if item.get("fields").is_none() => item_path(item)
+            .map(|p| shown(&p))
+            .unwrap_or_else(|| item_label(item)),
+        None => item_label(item),
+    };
+    match (change, &detail.previous) {
+        (ChangeKind::Renamed, Some(previous)) => {
+            let old = previous.path.as_deref().map(shown).unwrap_or_else(|| {
+                previous.name.clone().unwrap_or_else(|| item_label(item))
+            });
+            parts.push((PLAIN, old));
+            parts.push((DIM, "→".into()));
+            parts.push((PLAIN, item_name(item).unwrap_or_default().to_string()));
+        }
+        (ChangeKind::Moved, Some(previous)) => {
+            let old = previous.path.as_deref().map(shown).unwrap_or_else(|| {
+                previous.name.clone().unwrap_or_else(|| item_label(item))
+            });
+            parts.push((PLAIN, old));
+            parts.push((DIM, "→".into()));
+            // The new folder; and the new name, when it changed as well.
+            let (folder, name) = match what.rsplit_once('/') {
+                Some((folder, name)) => (format!("{folder}/"), name.to_string()),
+                None => ("/".to_string(), what.clone()),
+            };
+            if previous.name.as_deref() == Some(name.as_str()) {
+                parts.push((PLAIN, folder));
+            } else {
+                parts.push((PLAIN, format!("{folder}{name}")));
+            }
+        }
+        _ => parts.push((PLAIN, what)),
+    }
+    if let Some(fields) = &detail.fields {
+        if let Value::Object(fields) = parse(fields) {
+            let said: Vec<String> = fields
+                .iter()
+                .map(|(name, change)| {
+                    let value = |v: Option<&Value>| match v {
+                        None | Some(Value::Null) => "(empty)".to_string(),
+                        Some(Value::String(s)) => s.clone(),
+                        Some(other) => other.to_string(),
+                    };
+                    format!(
+                        "{name} {} → {}",
+                        value(change.get("from")),
+                        value(change.get("to"))
+                    )
+                })
+                .collect();
+            if let Some((last, _)) = parts.last_mut().map(|p| (&mut p.1, ())) {
+                last.push(':');
+            }
+            parts.push((PLAIN, said.join(", ")));
+        }
+    }
+    if matches!(
+        change,
+        ChangeKind::Created | ChangeKind::Modified | ChangeKind::Existing
+    ) && detail.fields.is_none()
+    {
+        if item.get("file").is_some() {
+            if let Some(size) = item.get("size").and_then(Value::as_u64) {
+                parts.push((DIM, bytes(size)));
+            }
+        }
+        let by = item
+            .get("lastModifiedBy")
+            .and_then(|b| b.get("user"))
+            .and_then(|u| u.get("displayName"))
+            .and_then(Value::as_str);
+        if let Some(by) = by {
+            parts.push((DIM, format!("· {by}")));
+        }
+    }
+}
+
+/// An item without a path: a list item as `#10 "Title"`, else its name, else its id.
+fn item_label(item: &Value) -> String {
+    let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
+    let title = item
+        .get("fields")
+        .and_then(|f| f.get("Title"))
+        .and_then(Value::as_str);
+    match (item.get("name").and_then(Value::as_str), title) {
+        (Some(name), _) => name.to_string(),
+        (None, Some(title)) => format!("#{id} \"{title}\""),
+        (None, None) if item.get("fields").is_some() || id.chars().all(|c| c.is_ascii_digit()) => {
+            format!("#{id}")
+        }
+        (None, None) => short(id).to_string(),
+    }
+}
+
+/// A size as people read it: `512 B`, `12 KB`, `3.4 MB`.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 || value >= 10.0 {
+        format!("{:.0} {}", value, UNITS[unit])
+    } else {
+        format!("{:.1} {}", value, UNITS[unit])
+    }
+}
+
 /// The pretty line, without newline.
 ///
 /// ```text
 /// 10:00:00 drive:me notification sub 5554a2f6 resource b8a61df7
-/// 10:00:01 drive:me updated 01BYE5RZ /Documents/report.docx
-/// 10:00:02 drive:me deleted 01BYE5RZ old.txt
+/// 10:00:01 drive:me created Documents/report.docx 12 KB · Megan Bowen
+/// 10:00:02 drive:me deleted Documents/old.txt
 /// 10:00:03 drive:me resync the delta cursor expired
 /// ```
 pub fn pretty_line(event: &Event, color: bool, width: Option<usize>) -> String {
@@ -99,20 +237,12 @@ pub fn pretty_line(event: &Event, color: bool, width: Option<usize>) -> String {
                 None => parts.push((PLAIN, data.get().to_string())),
             }
         }
-        Event::Change { change, item, .. } => {
-            let item = &parse(item);
-            let style = match change {
-                ChangeKind::Updated => UPDATED,
-                ChangeKind::Deleted => DELETED,
-            };
-            parts.push((style, change.as_str().into()));
-            if let Some(id) = item.get("id").and_then(Value::as_str) {
-                parts.push((DIM, short(id).into()));
-            }
-            if let Some(path) = item_path(item) {
-                parts.push((PLAIN, path));
-            }
-        }
+        Event::Change {
+            change,
+            detail,
+            item,
+            ..
+        } => change_parts(&mut parts, *change, detail, &parse(item)),
         Event::Resync { reason, .. } => {
             parts.push((RESYNC, "resync".into()));
             parts.push((PLAIN, reason.clone()));
@@ -204,7 +334,7 @@ mod tests {
             // Without a subscriptionId the data is shown as JSON, where a C1 control
             // may stand raw.
             Event::notification("drive:me", raw("{\"value\":\"\u{9b}2J\"}")),
-            Event::change(
+            Event::bare_change(
                 "drive:b!x",
                 raw(
                     r#"{"id":"\u001b]0;pwned\u0007","name":"a\u001b[31mb","parentReference":{"path":"/drive/root:/\u009b2J"}}"#,

@@ -29,17 +29,17 @@ mod status_line;
 
 use std::time::Duration;
 
-use std::collections::HashSet;
 
 use tokio::sync::watch as latest;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use crate::changes::index::{Index, Resume};
 use crate::changes::state::StateFile;
 use crate::changes::ChangesTask;
 use crate::error::{Code, Error};
 use crate::event::report::{Report, Status};
-use crate::event::{Event, LinkState, TargetId};
+use crate::event::{Event, LinkState};
 use crate::exit;
 use crate::graph::GraphClient;
 use crate::link::supervisor::{Supervisor, ToLoop};
@@ -96,7 +96,7 @@ pub async fn run(
     let mut stop = hooks.stop.take();
     let mut status = StatusLine::new(term, options.changes.is_some());
     if let Some(changes) = &options.changes {
-        if changes.path.is_some() && specs.iter().any(|s| matches!(s, TargetSpec::List(_))) {
+        if changes.path_given && specs.iter().any(|s| matches!(s, TargetSpec::List(_))) {
             return Err(Error::usage("--path is for drives; lists have no folders")
                 .hint("leave out --path, or watch drives only")
                 .into());
@@ -126,9 +126,8 @@ pub async fn run(
     }
     status.spin(&format!("connecting to {}", labels.join(", ")));
 
-    // 2. One task per target, all reporting into one channel; a cursor that is not the
-    //    target's own any more is a resync before anything else.
-    let (mut reports, resyncs) = spawn_all(&targets, &client, &options, state.as_ref(), &status);
+    // 2. One task per target, all reporting into one channel.
+    let mut reports = spawn_all(&targets, &client, &options, state.as_ref())?;
 
     // 3. The stream.
     let fold = options
@@ -149,21 +148,12 @@ pub async fn run(
         progress: Progress::default(),
         hooks: &hooks,
     };
-    let mut resyncs = std::collections::VecDeque::from(resyncs);
     let changes_mode = options.changes.is_some();
-    // Targets whose last cursor could not be saved (a full disk, say): told once.
-    let mut unsaved: HashSet<String> = HashSet::new();
     let mut active = targets.len();
     let mut lost: Vec<String> = lost_at_start.into_iter().map(|(label, _)| label).collect();
     let all = specs.len();
     let mut last_error: Option<anyhow::Error> = None;
     let end = 'stream: loop {
-        if let Some(resync) = resyncs.pop_front() {
-            if emitter.emit(&resync)? {
-                break End::Count;
-            }
-            continue;
-        }
         // Lines are flushed per burst: before the loop can wait, i.e. once no report is
         // queued (and after the loop, whatever ended it). A burst of notifications is then
         // one write instead of one per line, and no line waits in the buffer.
@@ -173,18 +163,16 @@ pub async fn run(
         tokio::select! {
             report = reports.recv() => match report {
                 // A delta round: every line written and flushed, then (and only then,
-                // for at-least-once) its cursor saved. Stopping in the middle
-                // (--count) leaves the previous cursor: the round repeats next time.
-                Some(Report::Round { target, events, cursor }) => {
+                // for at-least-once) the task told, which commits its cursor. Stopping
+                // in the middle (--count) tells it nothing: the round repeats next time.
+                Some(Report::Round { target: _, events, written }) => {
                     for event in &events {
                         if emitter.emit(event)? {
                             break 'stream End::Count;
                         }
                     }
                     emitter.output.flush()?;
-                    if let Some(state) = &mut state {
-                        commit(state, &target, &cursor, &mut unsaved, &status)?;
-                    }
+                    let _ = written.send(());
                 }
                 Some(Report::Event(event)) => {
                     if emitter.emit(&event)? {
@@ -262,37 +250,39 @@ pub async fn run(
     }
 }
 
-/// Start one task per target: with `--changes` a [`ChangesTask`] (resuming from the
-/// `--state` cursor, if it belongs to the same drive or list), else a [`Supervisor`].
+/// Start one task per target: with `--changes` a [`ChangesTask`] with the target's
+/// item index (in the `--state` file, or in memory), else a [`Supervisor`]. An index
+/// that cannot be opened is a usage error naming the file (exit 2).
 fn spawn_all(
     targets: &[Target],
     client: &GraphClient,
     options: &WatchOptions,
     state: Option<&StateFile>,
-    status: &StatusLine,
-) -> (mpsc::UnboundedReceiver<Report>, Vec<Event>) {
+) -> anyhow::Result<mpsc::UnboundedReceiver<Report>> {
     let (reports_tx, reports) = mpsc::unbounded_channel();
-    let mut resyncs = Vec::new();
+    let mut tasks = Vec::new();
     for target in targets {
         match &options.changes {
             Some(changes) => {
-                let cursor = state.and_then(|state| {
-                    let resume = state.resume(&target.id());
-                    if let Some(warning) = resume.warning(&target.label, state.path()) {
-                        status.error(format!("graphwatch: {warning}"));
-                        resyncs.push(Event::resync(&target.label, "targetChanged"));
-                    }
-                    resume.cursor()
-                });
-                let task = ChangesTask {
-                    target: target.clone(),
-                    client: client.clone(),
-                    reports: reports_tx.clone(),
-                    options: changes.clone(),
-                    supervisor: options.supervisor.clone(),
-                    cursor,
+                let id = target.id();
+                let (index, resume) = match state {
+                    Some(state) => state.open_index(&id)?,
+                    None => (
+                        Index::in_memory(&id.label, &id.resource).map_err(|e| {
+                            Error::failure(format!("cannot make an item index in memory ({e})"))
+                        })?,
+                        Resume::Fresh,
+                    ),
                 };
-                tokio::spawn(task.run());
+                tasks.push(ChangesTask::new(
+                    target.clone(),
+                    client.clone(),
+                    reports_tx.clone(),
+                    changes.clone(),
+                    options.supervisor.clone(),
+                    index,
+                    resume,
+                ));
             }
             None => {
                 let supervisor = Supervisor::new(
@@ -310,7 +300,10 @@ fn spawn_all(
             }
         }
     }
-    (reports, resyncs)
+    for task in tasks {
+        tokio::spawn(task.run());
+    }
+    Ok(reports)
 }
 
 /// Where every event of the stream goes, in this order: `--coalesce` folds repeats,
@@ -348,44 +341,6 @@ impl Emitter<'_> {
     fn publish(&self) {
         if let Some(tx) = &self.hooks.progress {
             tx.send_replace(self.progress);
-        }
-    }
-}
-
-/// Save a round's cursor. A file graphwatch cannot write for now (a full disk, a
-/// read-only mount) does not end the watch: the file keeps the previous cursor, so a
-/// restart repeats what was written since (at-least-once still holds), and the cursor
-/// of a later round is saved once writing works again; said once, and once more when
-/// it is saved again. A state file that is damaged or not ours is the user's to fix
-/// (a usage error, exit 2) and does end it.
-fn commit(
-    state: &mut StateFile,
-    target: &TargetId,
-    cursor: &str,
-    unsaved: &mut HashSet<String>,
-    status: &StatusLine,
-) -> anyhow::Result<()> {
-    match state.commit(target, cursor) {
-        Ok(()) => {
-            if unsaved.remove(&target.label) {
-                status.error(format!(
-                    "graphwatch: {}: its cursor is saved in {} again",
-                    target.label,
-                    state.path().display()
-                ));
-            }
-            Ok(())
-        }
-        Err(e) if e.chain().any(|c| c.is::<Error>()) => Err(e),
-        Err(e) => {
-            if unsaved.insert(target.label.clone()) {
-                status.error(format!(
-                    "graphwatch: {}: {}; the stream goes on, and a later round's cursor is saved once the file can be written (a restart meanwhile repeats the lines since the last save)",
-                    target.label,
-                    exit::one_line(&e).split("; ").next().unwrap_or_default()
-                ));
-            }
-            Ok(())
         }
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::changes::coalesce;
-use crate::changes::pathindex::PathIndex;
-use crate::changes::ChangesOptions;
+use crate::changes::classify::Rules;
+use crate::changes::{folder_scope, ChangesOptions};
 use crate::cli::WatchArgs;
 use crate::error::Error;
 use crate::link::supervisor::SupervisorOptions;
@@ -179,6 +179,8 @@ fn changes_options(args: &WatchArgs) -> Result<Option<ChangesOptions>, Error> {
             ("--fallback-poll", args.fallback_poll.is_some()),
             ("--path", args.path.is_some()),
             ("--notifications", args.notifications),
+            ("--initial", args.initial),
+            ("--folders", args.folders),
             ("--debounce", args.debounce.is_some()),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, given)| *given) {
@@ -221,21 +223,28 @@ fn changes_options(args: &WatchArgs) -> Result<Option<ChangesOptions>, Error> {
         timings.debounce = duration("--debounce", text)?;
         timings.max_delay = timings.max_delay.max(timings.debounce);
     }
-    if let Some(folder) = &args.path {
-        if !folder.starts_with('/') {
+    let scope = match &args.path {
+        Some(folder) if !folder.starts_with('/') => {
             return Err(Error::usage(format!(
                 "--path {folder:?} is not a folder path from the drive's root"
             ))
             .hint("start it with /, e.g. --path /Documents/Reports"));
         }
-        PathIndex::new(folder)?;
-    }
+        Some(folder) => folder_scope(folder)?,
+        None => None,
+    };
     Ok(Some(ChangesOptions {
         socket: !args.no_socket,
         keep_notifications: args.notifications,
         fallback_poll,
         timings,
-        path: args.path.clone(),
+        rules: Rules {
+            folders: args.folders,
+            scope,
+            blind: false,
+        },
+        path_given: args.path.is_some(),
+        initial: args.initial,
         state: args.state.clone(),
     }))
 }

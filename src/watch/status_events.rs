@@ -78,6 +78,10 @@ pub fn lines(label: &str, status: &Status, changes: bool) -> Vec<Event> {
         | Status::Renewed { .. }
         | Status::RenewalFailed { .. }
         | Status::DeltaFailed { .. }
+        | Status::Enumerating { .. }
+        | Status::Indexed { .. }
+        | Status::Unsaved { .. }
+        | Status::Saved
         | Status::Lost(_) => {}
     }
     lines

@@ -130,6 +130,23 @@ impl StatusLine {
                 human(by),
                 if ahead { "ahead of" } else { "behind" }
             )),
+            Status::Enumerating { items } => match &self.spinner {
+                Some(bar) => bar.set_message(format!("{label}: indexing, {items} items so far")),
+                None if items == 0 => self.note(format!(
+                    "{label}: indexing every item once (one full delta enumeration)…"
+                )),
+                None => {}
+            },
+            Status::Indexed { items, took } => self.note(format!(
+                "{label}: {items} items indexed in {}",
+                human(took)
+            )),
+            Status::Unsaved { error } => self.error(format!(
+                "graphwatch: {label}: {error}; the stream goes on, and a later round's cursor is saved once the file can be written (a restart meanwhile repeats the lines since the last save)"
+            )),
+            Status::Saved => self.error(format!(
+                "graphwatch: {label}: its cursor is saved in the state file again"
+            )),
             // Handled by the loop.
             Status::Lost(_) => {}
         }
