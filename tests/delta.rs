@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use graphwatch::testing::{
-    coalesce, http_client, payload, socket, Change, ChangeKind, Coalescer, DeltaFeed, GraphClient,
-    Outcome, PathIndex, Reason, Resume, Round, Secret, SocketEvent, SocketOptions, StateFile,
+    coalesce, http_client, payload, socket, Change, Coalescer, DeltaFeed, GraphClient,
+    LastWins, Outcome, Reason, Resume, Round, Secret, SocketEvent, SocketOptions, StateFile,
     Target, TargetKind, TokenSource,
 };
 use graphwatch_emulator::{seed, EmulatorArgs, Running};
@@ -122,15 +122,6 @@ impl Emu {
         response.json().await.unwrap()
     }
 
-    async fn move_item(&self, id: &str, parent: &str) {
-        self.graph(
-            reqwest::Method::PATCH,
-            &format!("/drives/{}/items/{id}", seed::ADELE_DRIVE),
-            Some(json!({"parentReference": {"id": parent}})),
-        )
-        .await;
-    }
-
     async fn delete_item(&self, id: &str) {
         self.graph(
             reqwest::Method::DELETE,
@@ -214,7 +205,7 @@ async fn drive_rounds(
             panic!("runaway rounds");
         }
         let reason = coalescer.next_round(Some(&mut *pokes)).await;
-        let outcome = coalescer.during(feed.round(), Some(&mut *pokes)).await;
+        let outcome = coalescer.during(feed.round(&mut LastWins::default()), Some(&mut *pokes)).await;
         let round = changes(outcome.expect("round"));
         coalescer.finished(round.is_empty());
         rounds.push((reason, round));
@@ -250,7 +241,7 @@ async fn a_burst_of_20_changes_is_each_item_once_in_at_most_3_rounds() {
     let emu = Emu::start().await;
     let target = emu.drive();
     let mut feed = DeltaFeed::new(emu.client(), target.clone(), None);
-    feed.start_from_now().await.unwrap();
+    feed.enumerate(&mut LastWins::default(), false).await.unwrap();
     // The emulator's real notifications: 300 ms after each change, two copies.
     let subscription: Value = emu
         .client()
@@ -283,7 +274,7 @@ async fn a_burst_of_20_changes_is_each_item_once_in_at_most_3_rounds() {
     loop {
         assert!(rounds.len() <= 20, "runaway rounds");
         let reason = coalescer.next_round(Some(&mut pokes)).await;
-        let outcome = coalescer.during(feed.round(), Some(&mut pokes)).await;
+        let outcome = coalescer.during(feed.round(&mut LastWins::default()), Some(&mut pokes)).await;
         let round = changes(outcome.expect("round"));
         coalescer.finished(round.is_empty());
         rounds.push((reason, round));
@@ -327,12 +318,12 @@ async fn a_burst_of_20_changes_is_each_item_once_in_at_most_3_rounds() {
 async fn repeated_changes_to_one_item_come_once_with_the_last_state() {
     let emu = Emu::start().await;
     let mut feed = DeltaFeed::new(emu.client(), emu.drive(), None);
-    feed.start_from_now().await.unwrap();
+    feed.enumerate(&mut LastWins::default(), false).await.unwrap();
     let mut id = String::new();
     for n in 1..=5 {
         id = id_of(&emu.upload("Notes/todo.txt", &"x".repeat(n * 10)).await);
     }
-    let round = changes(feed.round().await.unwrap());
+    let round = changes(feed.round(&mut LastWins::default()).await.unwrap());
     let mine: Vec<&Change> = round.changes.iter().filter(|c| c.id == id).collect();
     assert_eq!(mine.len(), 1);
     assert_eq!(item(mine[0])["size"], 50, "the last state");
@@ -353,7 +344,7 @@ async fn repeated_changes_to_one_item_come_once_with_the_last_state() {
         emu.upload("Notes/todo.txt", &"x".repeat(n * 10)).await;
     }
     emu.upload("Notes/other.txt", "y").await;
-    let round = changes(feed.round().await.unwrap());
+    let round = changes(feed.round(&mut LastWins::default()).await.unwrap());
     assert!(round.pages >= 4, "paged: {}", round.pages);
     let mine: Vec<&Change> = round.changes.iter().filter(|c| c.id == id).collect();
     assert_eq!(mine.len(), 1);
@@ -365,15 +356,15 @@ async fn repeated_changes_to_one_item_come_once_with_the_last_state() {
 async fn deletes_are_deleted_changes_and_an_empty_round_is_empty() {
     let emu = Emu::start().await;
     let mut feed = DeltaFeed::new(emu.client(), emu.drive(), None);
-    feed.start_from_now().await.unwrap();
+    feed.enumerate(&mut LastWins::default(), false).await.unwrap();
     let id = id_of(&emu.upload("Old/gone.txt", "bye").await);
-    changes(feed.round().await.unwrap());
-    let quiet = changes(feed.round().await.unwrap());
+    changes(feed.round(&mut LastWins::default()).await.unwrap());
+    let quiet = changes(feed.round(&mut LastWins::default()).await.unwrap());
     assert!(quiet.is_empty(), "{:?}", quiet.changes);
     emu.delete_item(&id).await;
-    let round = changes(feed.round().await.unwrap());
+    let round = changes(feed.round(&mut LastWins::default()).await.unwrap());
     let gone = round.changes.iter().find(|c| c.id == id).expect("deleted");
-    assert_eq!(gone.kind, ChangeKind::Deleted);
+    assert!(gone.deleted);
     assert_eq!(item(gone)["deleted"]["state"], "deleted");
     let line = gone.clone().into_event("drive:me").to_json_line();
     assert!(line.contains(r#""change":"deleted""#), "{line}");
@@ -384,7 +375,7 @@ async fn deletes_are_deleted_changes_and_an_empty_round_is_empty() {
 async fn list_items_are_changes_with_their_fields() {
     let emu = Emu::start().await;
     let mut feed = DeltaFeed::new(emu.client(), emu.issues(), None);
-    feed.start_from_now().await.unwrap();
+    feed.enumerate(&mut LastWins::default(), false).await.unwrap();
     let items = "/sites/site-eng/lists/list-issues/items";
     let created = emu
         .graph(
@@ -400,19 +391,19 @@ async fn list_items_are_changes_with_their_fields() {
         Some(json!({"Status": "Active"})),
     )
     .await;
-    let round = changes(feed.round().await.unwrap());
+    let round = changes(feed.round(&mut LastWins::default()).await.unwrap());
     assert_eq!(round.changes.len(), 1, "{:?}", round.changes);
     let change = &round.changes[0];
     assert_eq!(change.id, id);
-    assert_eq!(change.kind, ChangeKind::Updated);
+    assert!(!change.deleted);
     let fields = &item(change)["fields"];
     assert_eq!(fields["Title"], "Printer on fire");
     assert_eq!(fields["Status"], "Active");
     emu.graph(reqwest::Method::DELETE, &format!("{items}/{id}"), None)
         .await;
-    let round = changes(feed.round().await.unwrap());
+    let round = changes(feed.round(&mut LastWins::default()).await.unwrap());
     assert_eq!(round.changes.len(), 1);
-    assert_eq!(round.changes[0].kind, ChangeKind::Deleted);
+    assert!(round.changes[0].deleted);
     emu.stop().await;
 }
 
@@ -422,7 +413,7 @@ async fn an_empty_round_after_a_notification_is_looked_at_again() {
     // poke) is empty, the re-check 2 s later finds it.
     let emu = Emu::start_with(|a| a.settings.delta_lag_ms = 1_500).await;
     let mut feed = DeltaFeed::new(emu.client(), emu.drive(), None);
-    feed.start_from_now().await.unwrap();
+    feed.enumerate(&mut LastWins::default(), false).await.unwrap();
     let (tx, mut pokes) = mpsc::channel(16);
     let mut coalescer = Coalescer::new(quick_settings(), tokio::time::Instant::now());
     let id = id_of(&emu.upload("Lagging/late.txt", "z").await);
@@ -444,9 +435,9 @@ async fn an_empty_round_after_a_notification_is_looked_at_again() {
 async fn a_410_starts_a_new_baseline_once_and_reports_a_resync() {
     let emu = Emu::start().await;
     let mut feed = DeltaFeed::new(emu.client(), emu.drive(), None);
-    feed.start_from_now().await.unwrap();
+    feed.enumerate(&mut LastWins::default(), false).await.unwrap();
     let old_cursor = feed.cursor().unwrap().to_string();
-    // A change the expired cursor would have reported: after the resync it is unknown.
+    // A change the expired cursor would have reported.
     let lost = id_of(&emu.upload("Before/lost.txt", "l").await);
     emu.control(
         "faults/fail",
@@ -454,25 +445,27 @@ async fn a_410_starts_a_new_baseline_once_and_reports_a_resync() {
     )
     .await;
     let before = emu.delta_requests();
-    let outcome = feed.round().await.unwrap();
+    let mut baseline = LastWins::default();
+    let outcome = feed.round(&mut baseline).await.unwrap();
     let Outcome::Resync {
         reason,
         message,
-        baseline,
+        cursor,
     } = outcome
     else {
         panic!("expected a resync");
     };
     assert_eq!(reason, "resyncRequired");
     assert!(message.contains("410"), "{message}");
-    // No Location on this 410: the baseline is token=latest, so no items.
-    assert!(baseline.is_empty());
-    assert_ne!(baseline.cursor, old_cursor);
-    assert_eq!(feed.cursor(), Some(baseline.cursor.as_str()));
+    // The baseline is a full enumeration into the sink: the change made before the
+    // resync is in it (the changes task writes it as a difference from its index).
+    assert!(baseline.finish().iter().any(|c| c.id == lost));
+    assert_ne!(cursor, old_cursor);
+    assert_eq!(feed.cursor(), Some(cursor.as_str()));
     assert_eq!(emu.delta_requests() - before, 2, "the 410 and one baseline");
     // The new baseline works: a change after it is the next round's.
     let id = id_of(&emu.upload("After/resync.txt", "r").await);
-    let round = changes(feed.round().await.unwrap());
+    let round = changes(feed.round(&mut LastWins::default()).await.unwrap());
     assert!(round.changes.iter().any(|c| c.id == id));
     assert!(
         !round.changes.iter().any(|c| c.id == lost),
@@ -486,7 +479,7 @@ async fn a_410_starts_a_new_baseline_once_and_reports_a_resync() {
     )
     .await;
     let before = emu.delta_requests();
-    let err = feed.round().await.unwrap_err();
+    let err = feed.round(&mut LastWins::default()).await.unwrap_err();
     assert_eq!(err.graph().and_then(|e| e.status()), Some(410));
     assert_eq!(emu.delta_requests() - before, 2);
     emu.stop().await;
@@ -502,20 +495,21 @@ async fn an_unknown_cursor_follows_the_location_to_a_new_baseline() {
         seed::ADELE_DRIVE
     );
     let mut feed = DeltaFeed::new(emu.client(), emu.drive(), Some(garbage));
-    let Outcome::Resync { baseline, .. } = feed.round().await.unwrap() else {
+    let mut baseline = LastWins::default();
+    let Outcome::Resync { .. } = feed.round(&mut baseline).await.unwrap() else {
         panic!("expected a resync");
     };
     // The emulator's Location is a fresh enumeration: every current item.
     assert!(baseline
-        .changes
+        .finish()
         .iter()
-        .any(|c| c.name.as_deref() == Some("a.txt")));
+        .any(|c| c.node.name.as_deref() == Some("a.txt")));
     let id = id_of(&emu.upload("Existing/b.txt", "b").await);
-    let round = changes(feed.round().await.unwrap());
+    let round = changes(feed.round(&mut LastWins::default()).await.unwrap());
     let names: Vec<_> = round
         .changes
         .iter()
-        .filter_map(|c| c.name.clone())
+        .filter_map(|c| c.node.name.clone())
         .collect();
     assert!(round.changes.iter().any(|c| c.id == id));
     assert!(!names.contains(&"a.txt".to_string()), "{names:?}");
@@ -524,7 +518,7 @@ async fn an_unknown_cursor_follows_the_location_to_a_new_baseline() {
     let foreign = "https://elsewhere.example/v1.0/drives/x/root/delta?token=abc".to_string();
     let mut feed = DeltaFeed::new(emu.client(), emu.drive(), Some(foreign));
     let before = emu.delta_requests();
-    let outcome = feed.round().await.unwrap();
+    let outcome = feed.round(&mut LastWins::default()).await.unwrap();
     assert!(matches!(outcome, Outcome::Resync { .. }));
     assert_eq!(emu.delta_requests() - before, 1, "only the new baseline");
     emu.stop().await;
@@ -534,7 +528,7 @@ async fn an_unknown_cursor_follows_the_location_to_a_new_baseline() {
 async fn retry_after_is_waited_out_before_the_next_delta_request() {
     let emu = Emu::start().await;
     let mut feed = DeltaFeed::new(emu.client(), emu.drive(), None);
-    feed.start_from_now().await.unwrap();
+    feed.enumerate(&mut LastWins::default(), false).await.unwrap();
 
     // Within the client's cap: the client waits and retries by itself.
     emu.control(
@@ -543,7 +537,7 @@ async fn retry_after_is_waited_out_before_the_next_delta_request() {
     )
     .await;
     let from = emu.delta_log().await.len();
-    changes(feed.round().await.unwrap());
+    changes(feed.round(&mut LastWins::default()).await.unwrap());
     let log = emu.delta_log().await[from..].to_vec();
     assert_eq!(log.len(), 2, "{log:?}");
     assert_eq!((log[0].1, log[0].2.as_str()), (429, "fault"));
@@ -563,12 +557,12 @@ async fn retry_after_is_waited_out_before_the_next_delta_request() {
     )
     .await;
     let from = emu.delta_log().await.len();
-    let err = feed.round().await.unwrap_err();
+    let err = feed.round(&mut LastWins::default()).await.unwrap_err();
     assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
     assert!(err.is_transient());
     assert!(feed.not_before().is_some());
     assert_eq!(emu.delta_log().await.len() - from, 1, "failed at once");
-    changes(feed.round().await.unwrap());
+    changes(feed.round(&mut LastWins::default()).await.unwrap());
     let log = emu.delta_log().await[from..].to_vec();
     assert_eq!(log.len(), 2, "{log:?}");
     assert_eq!(log[0].1, 429);
@@ -580,24 +574,25 @@ async fn retry_after_is_waited_out_before_the_next_delta_request() {
 async fn the_state_file_resumes_and_nothing_changed_while_down_is_lost() {
     let emu = Emu::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.json");
+    let path = dir.path().join("state.db");
     let target = emu.drive();
 
-    // First run: start from now, see a change, commit after "writing" it.
-    let mut state = StateFile::load(&path).unwrap();
-    assert_eq!(state.resume(&target.id()), Resume::Fresh);
+    // First run: enumerate, see a change, commit after "writing" it.
+    let state = StateFile::load(&path).unwrap();
+    let (mut index, resume) = state.open_index(&target.id()).unwrap();
+    assert_eq!(resume, Resume::Fresh);
     let mut feed = DeltaFeed::new(emu.client(), target.clone(), None);
-    let cursor = feed.start_from_now().await.unwrap();
-    state.commit(&target.id(), &cursor).unwrap();
+    let cursor = feed.enumerate(&mut LastWins::default(), false).await.unwrap();
+    index.commit(&cursor).unwrap();
     let a = id_of(&emu.upload("Run/a.txt", "1").await);
-    let round = changes(feed.round().await.unwrap());
+    let round = changes(feed.round(&mut LastWins::default()).await.unwrap());
     assert!(round.changes.iter().any(|c| c.id == a));
-    state.commit(&target.id(), &round.cursor).unwrap();
+    index.commit(&round.cursor).unwrap();
     // A round whose lines were never flushed (the process died): not committed.
     let c = id_of(&emu.upload("Run/c.txt", "3").await);
-    let lost = changes(feed.round().await.unwrap());
+    let lost = changes(feed.round(&mut LastWins::default()).await.unwrap());
     assert!(lost.changes.iter().any(|ch| ch.id == c));
-    drop(feed);
+    drop((feed, index));
 
     // While down: more changes.
     let b = id_of(&emu.upload("Run/b.txt", "2").await);
@@ -605,34 +600,24 @@ async fn the_state_file_resumes_and_nothing_changed_while_down_is_lost() {
 
     // Second run: resume.
     let state = StateFile::load(&path).unwrap();
-    let resume = state.resume(&target.id());
-    let mut feed = DeltaFeed::new(emu.client(), target.clone(), resume.cursor());
-    let round = changes(feed.round().await.unwrap());
-    let kinds: HashMap<String, ChangeKind> = round
+    let (_, resume) = state.open_index(&target.id()).unwrap();
+    let Resume::Cursor(cursor) = resume else {
+        panic!("{resume:?}")
+    };
+    let mut feed = DeltaFeed::new(emu.client(), target.clone(), Some(cursor));
+    let round = changes(feed.round(&mut LastWins::default()).await.unwrap());
+    let deleted: HashMap<String, bool> = round
         .changes
         .iter()
-        .map(|ch| (ch.id.clone(), ch.kind))
+        .map(|ch| (ch.id.clone(), ch.deleted))
         .collect();
-    assert_eq!(kinds.get(&b), Some(&ChangeKind::Updated), "made while down");
-    assert_eq!(
-        kinds.get(&a),
-        Some(&ChangeKind::Deleted),
-        "deleted while down"
-    );
-    assert_eq!(
-        kinds.get(&c),
-        Some(&ChangeKind::Updated),
-        "repeated, not skipped"
-    );
+    assert_eq!(deleted.get(&b), Some(&false), "made while down");
+    assert_eq!(deleted.get(&a), Some(&true), "deleted while down");
+    assert_eq!(deleted.get(&c), Some(&false), "repeated, not skipped");
 
-    // No secret in the file: not the access token, only cursors.
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(!text.contains(&emu.token));
-    let value: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(
-        value["targets"]["drive:me"]["resource"],
-        "drive:b!AdeleVanceOneDrive"
-    );
+    // No secret in the file: not the access token, only cursors and the index.
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(!String::from_utf8_lossy(&bytes).contains(&emu.token));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -642,69 +627,3 @@ async fn the_state_file_resumes_and_nothing_changed_while_down_is_lost() {
     emu.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_path_filter_follows_moves_and_deletes() {
-    let emu = Emu::start().await;
-    let a = emu.upload("Proj/Sub/a.txt", "a").await;
-    let b = emu.upload("Proj/b.txt", "b").await;
-    let c = emu.upload("Other/c.txt", "c").await;
-    let (a, b_id, c) = (id_of(&a), id_of(&b), c);
-    let other = c["parentReference"]["id"].as_str().unwrap().to_string();
-    let c = id_of(&c);
-
-    let mut index = PathIndex::new("/proj/sub").unwrap();
-    let mut feed = DeltaFeed::new(emu.client(), emu.drive(), None).enumerate_baselines(true);
-    let baseline = feed.enumerate().await.unwrap();
-    index.load(&baseline.changes);
-    let sub = index.folder_id().expect("the folder is known").to_string();
-
-    // Round 1: a change inside, a new file inside, a change outside (and in Proj).
-    emu.upload("Proj/Sub/a.txt", "a2").await;
-    let new = id_of(&emu.upload("Proj/Sub/new.txt", "n").await);
-    emu.upload("Other/c.txt", "c2").await;
-    emu.upload("Proj/b.txt", "b2").await;
-    let round = changes(feed.round().await.unwrap());
-    assert!(round.changes.iter().any(|ch| ch.id == b_id), "delta has it");
-    let kept: Vec<(String, ChangeKind)> = index
-        .filter(round.changes)
-        .into_iter()
-        .map(|ch| (ch.id, ch.kind))
-        .collect();
-    let mut expect = vec![
-        (a.clone(), ChangeKind::Updated),
-        (new.clone(), ChangeKind::Updated),
-    ];
-    let mut got = kept.clone();
-    got.sort_by(|x, y| x.0.cmp(&y.0));
-    expect.sort_by(|x, y| x.0.cmp(&y.0));
-    assert_eq!(got, expect);
-
-    // Round 2: c moves in, a moves out, new is deleted.
-    emu.move_item(&c, &sub).await;
-    emu.move_item(&a, &other).await;
-    emu.delete_item(&new).await;
-    let round = changes(feed.round().await.unwrap());
-    let kept: HashMap<String, (ChangeKind, Value)> = index
-        .filter(round.changes)
-        .into_iter()
-        .map(|ch| (ch.id.clone(), (ch.kind, item(&ch))))
-        .collect();
-    assert_eq!(kept.len(), 3, "{kept:?}");
-    assert_eq!(kept[&c].0, ChangeKind::Updated, "moved in");
-    assert_eq!(kept[&a].0, ChangeKind::Deleted, "moved out");
-    assert!(kept[&a].1.get("deleted").is_none(), "as delta returned it");
-    assert_eq!(kept[&new].0, ChangeKind::Deleted);
-    assert_eq!(kept[&new].1["deleted"]["state"], "deleted");
-
-    // Round 3: a (now outside) changes: nothing; c (now inside) changes: it.
-    emu.upload("Other/a.txt", "a3").await;
-    emu.upload("Proj/Sub/c.txt", "c3").await;
-    let round = changes(feed.round().await.unwrap());
-    let kept: Vec<String> = index
-        .filter(round.changes)
-        .into_iter()
-        .map(|ch| ch.id)
-        .collect();
-    assert_eq!(kept, vec![c]);
-    emu.stop().await;
-}

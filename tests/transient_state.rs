@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::watcher::{add_issue, has, upload, Watcher, PATIENCE};
 use common::{Env, ADELE};
 use graphwatch::testing::{
-    http_client, DeltaFeed, GraphClient, Outcome, RoundLimits, Secret, Target, TargetKind,
+    http_client, DeltaFeed, LastWins, GraphClient, Outcome, RoundLimits, Secret, Target, TargetKind,
     TokenSource,
 };
 use graphwatch_emulator::seed;
@@ -260,12 +260,12 @@ fn endless_pages_are_cut_at_the_round_limits_with_paced_requests_and_the_cursor_
         per_second: 10.0,
     };
     let mut feed = DeltaFeed::new(client(&env), drive_target(), None).with_limits(limits);
-    let start = env.rt.block_on(feed.start_from_now()).unwrap();
+    let start = env.rt.block_on(feed.enumerate(&mut LastWins::default(), false)).unwrap();
     let before = upload(&env, "Endless/before.txt");
     // (transient?, the message) of a failed round.
     let round = |feed: &mut DeltaFeed| {
         env.rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(120), feed.round()).await })
+            .block_on(async { tokio::time::timeout(Duration::from_secs(120), feed.round(&mut LastWins::default())).await })
             .expect("the round ends")
             .map_err(|e| (e.is_transient(), e.to_string()))
     };

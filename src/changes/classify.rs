@@ -151,6 +151,8 @@ fn line(
         (None, None) => return None,
         (Some(_), None) => ChangeKind::Deleted,
         (None, Some(_)) => ChangeKind::Created,
+        // The root has no folder and no name of its own to change.
+        (Some(o), Some(n)) if o.root || n.root => ChangeKind::Modified,
         (Some(o), Some(n)) if o.parent != n.parent => ChangeKind::Moved,
         (Some(o), Some(n)) if o.name != n.name => ChangeKind::Renamed,
         (Some(o), Some(n)) if unchanged(o, n) && !rules.blind => return None,

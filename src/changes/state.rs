@@ -431,7 +431,7 @@ mod tests {
             let path = dir.path().join(name);
             std::fs::write(&path, bytes).unwrap();
             let err = StateFile::load(&path).unwrap_err();
-            assert_eq!(exit_code(&err), Code::Usage as i32, "{name}: {err:#}");
+            assert_eq!(exit_code(&err), Code::Usage, "{name}: {err:#}");
             assert!(format!("{err:#}").contains(name), "{name}: {err:#}");
             assert_eq!(std::fs::read(&path).unwrap(), bytes, "{name} was changed");
         }
@@ -446,7 +446,7 @@ mod tests {
         let mut second = StateFile::load(&path).unwrap();
         second.claim(&["list:site/Issues"]).unwrap();
         let err = second.claim(&["drive:me"]).unwrap_err();
-        assert_eq!(exit_code(&err), Code::Usage as i32);
+        assert_eq!(exit_code(&err), Code::Usage);
         let text = crate::exit::one_line(&err);
         assert!(text.contains("drive:me is already watched"), "{text}");
         assert!(!text.contains('\n'));

@@ -90,8 +90,9 @@ impl std::fmt::Debug for ExecRunner {
 ///
 /// Always: `GRAPHWATCH_EVENT_TYPE`, `GRAPHWATCH_TARGET`, `GRAPHWATCH_TIME` (as in the JSON
 /// line). Notifications: `GRAPHWATCH_SUBSCRIPTION_ID` (empty if the payload had none).
-/// Changes: `GRAPHWATCH_CHANGE`, `GRAPHWATCH_ITEM_ID`, `GRAPHWATCH_ITEM_NAME` (empty when
-/// unknown, e.g. a deleted item without a name). Resyncs and gaps: `GRAPHWATCH_REASON`.
+/// Changes: `GRAPHWATCH_CHANGE`, `GRAPHWATCH_ITEM_ID`, `GRAPHWATCH_ITEM_NAME`,
+/// `GRAPHWATCH_ITEM_PATH`, `GRAPHWATCH_PREVIOUS_PATH` (empty when unknown: a deleted item
+/// without a name, a list item's path, the previous path of a `modified` line). Resyncs and gaps: `GRAPHWATCH_REASON`.
 /// Statuses: `GRAPHWATCH_STATE` and `GRAPHWATCH_REASON`.
 pub fn event_env(event: &Event) -> Vec<(&'static str, String)> {
     let mut env = vec![
@@ -106,8 +107,20 @@ pub fn event_env(event: &Event) -> Vec<(&'static str, String)> {
             "GRAPHWATCH_SUBSCRIPTION_ID",
             subscription_id.clone().unwrap_or_default(),
         )),
-        Event::Change { change, .. } => {
+        Event::Change { change, detail, .. } => {
             env.push(("GRAPHWATCH_CHANGE", change.as_str().to_string()));
+            env.push((
+                "GRAPHWATCH_ITEM_PATH",
+                detail.path.clone().unwrap_or_default(),
+            ));
+            env.push((
+                "GRAPHWATCH_PREVIOUS_PATH",
+                detail
+                    .previous
+                    .as_ref()
+                    .and_then(|p| p.path.clone())
+                    .unwrap_or_default(),
+            ));
             env.push(("GRAPHWATCH_ITEM_ID", event.item_id().unwrap_or_default()));
             env.push((
                 "GRAPHWATCH_ITEM_NAME",
@@ -258,7 +271,7 @@ mod tests {
     use std::sync::Mutex;
 
     fn change(target: &str, item: Value) -> Event {
-        Event::change(target, crate::event::raw_json(&item))
+        Event::bare_change(target, crate::event::raw_json(&item))
     }
 
     fn notification(target: &str, data: Value) -> Event {
@@ -303,7 +316,7 @@ mod tests {
 
         let text = std::fs::read_to_string(&out).unwrap();
         let expected = format!(
-            "{}\ntype=notification target=drive:me sub=sub-1 time={}\nchange= id= name=\n{}\ntype=change target=list:site/list sub= time={}\nchange=updated id=42 name=Printer jam\n",
+            "{}\ntype=notification target=drive:me sub=sub-1 time={}\nchange= id= name=\n{}\ntype=change target=list:site/list sub= time={}\nchange=modified id=42 name=Printer jam\n",
             notification.to_json_line(),
             format_time(notification.time()),
             change.to_json_line(),

@@ -250,7 +250,7 @@ pub enum LineFormat {
 
 #[cfg(test)]
 mod tests {
-    use super::pretty::UPDATED;
+    use super::pretty::NOTIFIED;
     use super::*;
     use crate::event::{compact, format_time, raw_json, ChangeKind};
     use chrono::{DateTime, Local, TimeZone, Utc};
@@ -291,7 +291,7 @@ mod tests {
     }
 
     fn change(item: impl AsRaw) -> Event {
-        let mut event = Event::change("drive:b!x", item.raw());
+        let mut event = Event::bare_change("drive:b!x", item.raw());
         if let Event::Change { time, .. } = &mut event {
             *time = at();
         }
@@ -327,7 +327,7 @@ mod tests {
             concat!(
                 r#"{"type":"notification","time":"2026-11-26T10:00:00.123Z","target":"drive:me","subscriptionId":"5554a2f6-1111-2222-3333-444455556666","data":{"subscriptionId":"5554a2f6-1111-2222-3333-444455556666","clientState":"system-managed:8082D436","resource":"b8a61df7-aaaa-bbbb","siteUrl":"/personal/adele"}}"#,
                 "\n",
-                r#"{"type":"change","time":"2026-11-26T10:00:00.123Z","target":"drive:b!x","change":"updated","item":{"id":"01BYE5RZ6QN3ZWBTUFOFD3GSPGOHDJD36K","name":"report.docx","parentReference":{"driveId":"b!x","path":"/drive/root:/Documents"},"size":12}}"#,
+                r#"{"type":"change","time":"2026-11-26T10:00:00.123Z","target":"drive:b!x","change":"modified","item":{"id":"01BYE5RZ6QN3ZWBTUFOFD3GSPGOHDJD36K","name":"report.docx","parentReference":{"driveId":"b!x","path":"/drive/root:/Documents"},"size":12}}"#,
                 "\n",
                 r#"{"type":"change","time":"2026-11-26T10:00:00.123Z","target":"drive:b!x","change":"deleted","item":{"id":"7","deleted":{"state":"deleted"}}}"#,
                 "\n",
@@ -378,14 +378,14 @@ mod tests {
         assert!(matches!(
             change(r#"[{"state":"deleted"}]"#),
             Event::Change {
-                change: ChangeKind::Updated,
+                change: ChangeKind::Modified,
                 ..
             }
         ));
         assert!(matches!(
             change(r#"{"id":"1","deleted":null}"#),
             Event::Change {
-                change: ChangeKind::Updated,
+                change: ChangeKind::Modified,
                 ..
             }
         ));
@@ -417,7 +417,7 @@ mod tests {
         assert!(matches!(
             change(file()),
             Event::Change {
-                change: ChangeKind::Updated,
+                change: ChangeKind::Modified,
                 ..
             }
         ));
@@ -468,12 +468,98 @@ mod tests {
             text,
             format!(
                 "{t} drive:me notification sub 5554a2f6 resource b8a61df7\n\
-                 {t} drive:b!x updated 01BYE5RZ /Documents/report.docx\n\
-                 {t} drive:b!x deleted 01BYE5RZ /old.txt\n\
-                 {t} drive:b!x updated 12 Printer jam\n\
+                 {t} drive:b!x modified Documents/report.docx\n\
+                 {t} drive:b!x deleted old.txt\n\
+                 {t} drive:b!x modified #12 \"Printer jam\"\n\
                  {t} drive:me resync the delta cursor expired\n\
                  {t} drive:me notification {{\"hello\":\"a\\nb\"}}\n"
             )
+        );
+    }
+
+    /// What the item index found, as people read it (issue 13, item 7).
+    #[test]
+    fn pretty_change_lines_say_what_changed() {
+        use crate::event::{ChangeDetail, Previous};
+        let event = |kind, path: &str, previous: Option<(&str, &str)>, item: Value| {
+            let mut e = Event::change(
+                "drive:me",
+                kind,
+                ChangeDetail {
+                    path: (!path.is_empty()).then(|| path.to_string()),
+                    previous: previous.map(|(name, path)| Previous {
+                        name: Some(name.into()),
+                        path: Some(path.into()),
+                    }),
+                    fields: None,
+                },
+                item.raw(),
+            );
+            if let Event::Change { time, .. } = &mut e {
+                *time = at();
+            }
+            e
+        };
+        let by = json!({"user": {"displayName": "Megan Bowen"}});
+        let mut fields = event(
+            ChangeKind::Modified,
+            "",
+            None,
+            json!({"id": "10", "fields": {"Title": "Projector broken"}}),
+        );
+        if let Event::Change { detail, .. } = &mut fields {
+            detail.fields = Some(
+                json!({"Status": {"from": "Active", "to": "Resolved"}, "Owner": {"from": null, "to": "Megan"}})
+                    .raw(),
+            );
+        }
+        let lines = [
+            event(
+                ChangeKind::Created,
+                "/Reports/budget.xlsx",
+                None,
+                json!({"id": "1", "name": "budget.xlsx", "file": {}, "size": 12_345, "lastModifiedBy": by}),
+            ),
+            event(
+                ChangeKind::Renamed,
+                "/Reports/budget-final.xlsx",
+                Some(("budget.xlsx", "/Reports/budget.xlsx")),
+                json!({"id": "1", "name": "budget-final.xlsx"}),
+            ),
+            event(
+                ChangeKind::Moved,
+                "/Archive/x.txt",
+                Some(("x.txt", "/Reports/x.txt")),
+                json!({"id": "2", "name": "x.txt"}),
+            ),
+            event(
+                ChangeKind::Moved,
+                "/Archive/y.txt",
+                Some(("x.txt", "/Reports/x.txt")),
+                json!({"id": "2", "name": "y.txt"}),
+            ),
+            event(
+                ChangeKind::Deleted,
+                "/Archive/x.txt",
+                None,
+                json!({"id": "2", "deleted": {"state": "deleted"}}),
+            ),
+            fields,
+        ];
+        let plain: Vec<String> = lines
+            .iter()
+            .map(|e| pretty_line(e, false, None)[9..].to_string())
+            .collect();
+        assert_eq!(
+            plain,
+            [
+                "drive:me created Reports/budget.xlsx 12 KB · Megan Bowen",
+                "drive:me renamed Reports/budget.xlsx → budget-final.xlsx",
+                "drive:me moved Reports/x.txt → Archive/",
+                "drive:me moved Reports/x.txt → Archive/y.txt",
+                "drive:me deleted Archive/x.txt",
+                "drive:me modified #10 \"Projector broken\": Owner (empty) → Megan, Status Active → Resolved",
+            ]
         );
     }
 
@@ -482,7 +568,7 @@ mod tests {
         let line = pretty_line(&change(file()), true, None);
         assert!(line.contains("\u{1b}["), "{line:?}");
         assert!(
-            line.contains(&format!("{UPDATED}updated{UPDATED:#}")),
+            line.contains(&format!("{NOTIFIED}modified{NOTIFIED:#}")),
             "{line:?}"
         );
         let plain = pretty_line(&change(file()), false, None);
@@ -493,8 +579,8 @@ mod tests {
     fn pretty_lines_are_cut_to_the_width() {
         let event = change(file());
         let full = pretty_line(&event, false, None);
-        assert_eq!(full.width(), 8 + 1 + 9 + 1 + 7 + 1 + 8 + 1 + 22);
-        for width in [10, 20, 30, 45, 55] {
+        assert_eq!(full.width(), 8 + 1 + 9 + 1 + 8 + 1 + 21);
+        for width in [10, 20, 30, 40, 47] {
             let cut = pretty_line(&event, false, Some(width));
             assert!(cut.width() <= width, "{width}: {cut:?}");
             assert!(cut.ends_with('…'), "{width}: {cut:?}");
@@ -547,7 +633,7 @@ mod tests {
         let template = Template::parse("{item.name}|{item.size}|{item.file.hashes.1}|{item.file.hashes.9}|{item.shared}|{item.gone}|{change}|{time}").unwrap();
         assert_eq!(
             template.render(&change(item)),
-            "a b|12|h1||true||updated|2026-11-26T10:00:00.123Z"
+            "a b|12|h1||true||modified|2026-11-26T10:00:00.123Z"
         );
     }
 

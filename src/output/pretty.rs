@@ -17,10 +17,10 @@ use crate::util::text::one_line;
 
 const DIM: Style = Style::new().dimmed();
 const TARGET: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Cyan)));
-const NOTIFIED: Style = Style::new()
+pub(super) const NOTIFIED: Style = Style::new()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Blue)))
     .bold();
-pub(super) const UPDATED: Style = Style::new()
+const UPDATED: Style = Style::new()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)))
     .bold();
 const DELETED: Style = Style::new()

@@ -159,12 +159,42 @@ fn field(event: &Event, path: &[String], out: &mut String) {
             },
         ) => scalar(id, out),
         ("change", Event::Change { change, .. }) => scalar(change.as_str(), out),
+        ("path", Event::Change { detail, .. }) => {
+            if let Some(path) = &detail.path {
+                scalar(path, out)
+            }
+        }
+        ("previous", Event::Change { detail, .. }) => {
+            let previous = detail.previous.as_ref();
+            let value = match rest.first().map(String::as_str) {
+                Some("name") if rest.len() == 1 => previous.and_then(|p| p.name.as_deref()),
+                Some("path") if rest.len() == 1 => previous.and_then(|p| p.path.as_deref()),
+                _ => None,
+            };
+            if let Some(text) = value {
+                out.push_str(&one_line(text));
+            }
+        }
         ("reason", Event::Resync { reason, .. })
         | ("reason", Event::Status { reason, .. })
         | ("reason", Event::Gap { reason, .. }) => scalar(reason, out),
         ("state", Event::Status { state, .. }) => scalar(state.as_str(), out),
+        ("fields", Event::Change { detail, .. }) => {
+            if let Some(raw) = &detail.fields {
+                raw_field(raw, rest, out);
+            }
+        }
         ("data", Event::Notification { data: raw, .. })
-        | ("item", Event::Change { item: raw, .. }) => {
+        | ("item", Event::Change { item: raw, .. }) => raw_field(raw, rest, out),
+        _ => {}
+    }
+}
+
+/// Append the value at `rest` inside raw JSON: strings unquoted, `null` and missing as
+/// nothing, anything else compact JSON.
+fn raw_field(raw: &RawValue, rest: &[String], out: &mut String) {
+    {
+        {
             if let Some(found) = lookup(raw, rest) {
                 let text = found.get();
                 if text.starts_with('"') {
@@ -178,7 +208,6 @@ fn field(event: &Event, path: &[String], out: &mut String) {
                 }
             }
         }
-        _ => {}
     }
 }
 
