@@ -3,7 +3,9 @@
 //! cache — without the CLI around them. Not an API: nothing here is stable.
 
 pub use crate::changes::coalesce::{self, Coalescer, Reason};
-pub use crate::changes::delta::{Change, DeltaFeed, LastWins, Outcome, PageSink, Round, RoundLimits};
+pub use crate::changes::delta::{
+    Change, DeltaFeed, LastWins, Outcome, PageSink, Round, RoundLimits,
+};
 pub use crate::changes::index::{Index, Resume};
 pub use crate::changes::state::StateFile;
 pub use crate::error::{Code, Error};

@@ -22,12 +22,12 @@ fn env() -> Env {
     })
 }
 
-/// `updated` lines per file id (folders left out, as `jq 'select(.item.file)'` would).
+/// `created` lines per file id (folders left out, as `jq 'select(.item.file)'` would).
 fn file_updates(lines: &[Value]) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for line in lines {
         if line["type"] == "change"
-            && line["change"] == "updated"
+            && line["change"] == "created"
             && line["item"]["file"].is_object()
         {
             *counts
@@ -46,7 +46,7 @@ fn changes_writes_each_uploaded_file_once_and_deletes() {
     let ids: Vec<String> = (0..5)
         .map(|i| upload(&env, &format!("five{i}.txt")))
         .collect();
-    let mut lines = w.until(|seen| ids.iter().all(|id| has(seen, id, "updated")));
+    let mut lines = w.until(|seen| ids.iter().all(|id| has(seen, id, "created")));
     // Deleting one is the marker: everything written before its line is counted.
     delete(&env, &ids[0]);
     lines.extend(w.until(|seen| has(seen, &ids[0], "deleted")));
@@ -76,7 +76,7 @@ fn notifications_flag_keeps_the_raw_lines_too() {
     w.wait_stderr("watching drive:me");
     let id = upload(&env, "both.txt");
     let lines = w.until(|seen| {
-        has(seen, &id, "updated") && seen.iter().any(|l| l["type"] == "notification")
+        has(seen, &id, "created") && seen.iter().any(|l| l["type"] == "notification")
     });
     assert!(lines.iter().any(|l| l["type"] == "notification"));
 }
@@ -97,7 +97,7 @@ fn list_items_added_and_edited_are_changes_with_fields() {
         Some(json!({"fields": {"Title": "Printer on fire"}})),
     );
     let id = created["id"].as_str().unwrap().to_string();
-    let lines = w.until(|seen| has(seen, &id, "updated"));
+    let lines = w.until(|seen| has(seen, &id, "created"));
     let added = lines.last().unwrap();
     assert_eq!(added["target"], "list:site-eng/list-issues");
     assert_eq!(added["item"]["fields"]["Title"], "Printer on fire");
@@ -113,8 +113,14 @@ fn list_items_added_and_edited_are_changes_with_fields() {
             .is_some_and(|l| l["item"]["id"] == id && l["item"]["fields"]["Status"] == "Active")
     });
     let edited = lines.last().unwrap();
-    assert_eq!(edited["change"], "updated");
+    assert_eq!(edited["change"], "modified");
     assert_eq!(edited["item"]["fields"]["Title"], "Printer on fire");
+    // Which field changed, from what to what; none of SharePoint's own bookkeeping.
+    assert_eq!(
+        edited["fields"],
+        json!({"Status": {"from": null, "to": "Active"}}),
+        "{edited}"
+    );
 }
 
 #[test]
@@ -127,7 +133,7 @@ fn a_burst_of_20_uploads_is_each_file_once_in_at_most_3_delta_rounds() {
     let ids: Vec<String> = (0..20)
         .map(|i| upload(&env, &format!("Burst/file{i:02}.txt")))
         .collect();
-    let lines = w.until(|seen| ids.iter().all(|id| has(seen, id, "updated")));
+    let lines = w.until(|seen| ids.iter().all(|id| has(seen, id, "created")));
     let rounds = env.counter("requests.delta") - before;
 
     let updates = file_updates(&lines);
@@ -160,7 +166,7 @@ fn a_burst_of_20_uploads_is_each_file_once_in_at_most_3_delta_rounds() {
 #[test]
 fn state_resumes_after_kill_9_with_nothing_lost_and_holds_no_secret() {
     let env = env();
-    let state = env.config_dir().join("state.json");
+    let state = env.config_dir().join("state.db");
     let state_arg = state.to_str().unwrap();
     let args = [
         "drive",
@@ -175,7 +181,7 @@ fn state_resumes_after_kill_9_with_nothing_lost_and_holds_no_secret() {
     let first = Watcher::start(&env, &args);
     first.wait_stderr("watching drive:me");
     let a = upload(&env, "Kill/a.txt");
-    let mut lines = first.until(|seen| has(seen, &a, "updated"));
+    let mut lines = first.until(|seen| has(seen, &a, "created"));
     // A change in flight, then SIGKILL: no chance to flush or save anything more.
     let b = upload(&env, "Kill/b.txt");
     let status = std::process::Command::new("kill")
@@ -198,14 +204,14 @@ fn state_resumes_after_kill_9_with_nothing_lost_and_holds_no_secret() {
     delete(&env, &a);
 
     let second = Watcher::start(&env, &args);
-    let caught_up = second.until(|seen| has(seen, &c, "updated") && has(seen, &a, "deleted"));
+    let caught_up = second.until(|seen| has(seen, &c, "created") && has(seen, &a, "deleted"));
     lines.extend(caught_up.iter().cloned());
     assert!(
-        has(&lines, &b, "updated"),
+        has(&lines, &b, "created"),
         "b (in flight at the kill) is not lost"
     );
     // The catch-up round came from the saved cursor: changes made while down.
-    assert!(has(&caught_up, &c, "updated"));
+    assert!(has(&caught_up, &c, "created"));
     assert!(has(&caught_up, &a, "deleted"));
 
     // The state file: private, and no bearer token in it.
@@ -215,12 +221,28 @@ fn state_resumes_after_kill_9_with_nothing_lost_and_holds_no_secret() {
         let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{mode:o}");
     }
-    let text = std::fs::read_to_string(&state).unwrap();
-    let saved: Value = serde_json::from_str(&text).unwrap();
-    assert!(
-        saved["targets"]["drive:me"]["deltaLink"].is_string(),
-        "{text}"
-    );
+    // The index holds what was written, once its round is committed (just after the
+    // lines): c is in it, a (deleted) is not.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let saved = common::saved_state(&state);
+        assert!(
+            saved["targets"]["drive:me"]["deltaLink"].is_string(),
+            "{saved}"
+        );
+        let ids: Vec<&str> = saved["items"]["drive:me"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| i["id"].as_str())
+            .collect();
+        if ids.contains(&c.as_str()) && !ids.contains(&a.as_str()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{ids:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = common::state_bytes(&state);
     for secret in env.issued_secrets() {
         assert!(!text.contains(&secret), "a token in the state file");
     }
@@ -245,7 +267,7 @@ fn a_410_writes_a_resync_line_and_the_stream_goes_on() {
     w.wait_stderr("no longer valid");
 
     let y = upload(&env, "Resync/y.txt");
-    w.until(|seen| has(seen, &y, "updated"));
+    w.until(|seen| has(seen, &y, "created"));
 }
 
 /// Notifications sent while the link is down are lost; the reconnect's catch-up round
@@ -267,7 +289,7 @@ fn a_change_made_while_disconnected_is_written_after_the_reconnect() {
     w.wait_stderr("disconnected");
     let id = upload(&env, "Gap/while-down.txt");
     w.wait_stderr("reconnected");
-    let lines = w.until(|seen| has(seen, &id, "updated"));
+    let lines = w.until(|seen| has(seen, &id, "created"));
     assert!(lines.iter().all(|l| l["type"] == "change"));
 }
 
@@ -280,7 +302,7 @@ fn no_socket_polls_delta_and_opens_no_socket() {
     );
     w.wait_stderr("watching drive:me");
     let id = upload(&env, "Polled/p.txt");
-    let lines = w.until(|seen| has(seen, &id, "updated"));
+    let lines = w.until(|seen| has(seen, &id, "created"));
     assert!(lines.iter().all(|l| l["type"] == "change"));
     assert_eq!(env.counter("sockets.connected"), 0);
     assert!(env.socketio_requests().is_empty(), "no socketIo request");
@@ -305,7 +327,7 @@ fn path_keeps_only_items_under_the_folder() {
     let outside = upload(&env, "Other/x.txt");
     let q1 = upload(&env, "Reports/q1.txt");
     let q2 = upload(&env, "Reports/Sub/q2.txt");
-    let lines = w.until(|seen| has(seen, &q1, "updated") && has(seen, &q2, "updated"));
+    let lines = w.until(|seen| has(seen, &q1, "created") && has(seen, &q2, "created"));
     let ids: Vec<String> = lines.iter().filter_map(change).map(|(id, _)| id).collect();
     assert!(!ids.contains(&outside), "{ids:?}");
     for line in &lines {
@@ -405,5 +427,13 @@ fn a_cursor_saved_for_another_drive_is_a_resync_line() {
     let first = w.next();
     assert_eq!(first["type"], "resync", "{first}");
     assert_eq!(first["reason"], "targetChanged");
-    w.wait_stderr("ignoring it and starting from now");
+    w.wait_stderr("enumerating it and writing what differs");
+    // The index of the other drive is compared with this one's: every item of this
+    // drive is new to it.
+    let next = w.next();
+    assert_eq!(
+        (next["type"].as_str(), next["change"].as_str()),
+        (Some("change"), Some("created")),
+        "{next}"
+    );
 }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use graphwatch::testing::{
-    coalesce, http_client, payload, socket, Change, Coalescer, DeltaFeed, GraphClient,
-    LastWins, Outcome, Reason, Resume, Round, Secret, SocketEvent, SocketOptions, StateFile,
-    Target, TargetKind, TokenSource,
+    coalesce, http_client, payload, socket, Change, Coalescer, DeltaFeed, GraphClient, LastWins,
+    Outcome, Reason, Resume, Round, Secret, SocketEvent, SocketOptions, StateFile, Target,
+    TargetKind, TokenSource,
 };
 use graphwatch_emulator::{seed, EmulatorArgs, Running};
 use serde_json::{json, Value};
@@ -205,7 +205,9 @@ async fn drive_rounds(
             panic!("runaway rounds");
         }
         let reason = coalescer.next_round(Some(&mut *pokes)).await;
-        let outcome = coalescer.during(feed.round(&mut LastWins::default()), Some(&mut *pokes)).await;
+        let outcome = coalescer
+            .during(feed.round(&mut LastWins::default()), Some(&mut *pokes))
+            .await;
         let round = changes(outcome.expect("round"));
         coalescer.finished(round.is_empty());
         rounds.push((reason, round));
@@ -241,7 +243,9 @@ async fn a_burst_of_20_changes_is_each_item_once_in_at_most_3_rounds() {
     let emu = Emu::start().await;
     let target = emu.drive();
     let mut feed = DeltaFeed::new(emu.client(), target.clone(), None);
-    feed.enumerate(&mut LastWins::default(), false).await.unwrap();
+    feed.enumerate(&mut LastWins::default(), false)
+        .await
+        .unwrap();
     // The emulator's real notifications: 300 ms after each change, two copies.
     let subscription: Value = emu
         .client()
@@ -274,7 +278,9 @@ async fn a_burst_of_20_changes_is_each_item_once_in_at_most_3_rounds() {
     loop {
         assert!(rounds.len() <= 20, "runaway rounds");
         let reason = coalescer.next_round(Some(&mut pokes)).await;
-        let outcome = coalescer.during(feed.round(&mut LastWins::default()), Some(&mut pokes)).await;
+        let outcome = coalescer
+            .during(feed.round(&mut LastWins::default()), Some(&mut pokes))
+            .await;
         let round = changes(outcome.expect("round"));
         coalescer.finished(round.is_empty());
         rounds.push((reason, round));
@@ -318,7 +324,9 @@ async fn a_burst_of_20_changes_is_each_item_once_in_at_most_3_rounds() {
 async fn repeated_changes_to_one_item_come_once_with_the_last_state() {
     let emu = Emu::start().await;
     let mut feed = DeltaFeed::new(emu.client(), emu.drive(), None);
-    feed.enumerate(&mut LastWins::default(), false).await.unwrap();
+    feed.enumerate(&mut LastWins::default(), false)
+        .await
+        .unwrap();
     let mut id = String::new();
     for n in 1..=5 {
         id = id_of(&emu.upload("Notes/todo.txt", &"x".repeat(n * 10)).await);
@@ -356,7 +364,9 @@ async fn repeated_changes_to_one_item_come_once_with_the_last_state() {
 async fn deletes_are_deleted_changes_and_an_empty_round_is_empty() {
     let emu = Emu::start().await;
     let mut feed = DeltaFeed::new(emu.client(), emu.drive(), None);
-    feed.enumerate(&mut LastWins::default(), false).await.unwrap();
+    feed.enumerate(&mut LastWins::default(), false)
+        .await
+        .unwrap();
     let id = id_of(&emu.upload("Old/gone.txt", "bye").await);
     changes(feed.round(&mut LastWins::default()).await.unwrap());
     let quiet = changes(feed.round(&mut LastWins::default()).await.unwrap());
@@ -375,7 +385,9 @@ async fn deletes_are_deleted_changes_and_an_empty_round_is_empty() {
 async fn list_items_are_changes_with_their_fields() {
     let emu = Emu::start().await;
     let mut feed = DeltaFeed::new(emu.client(), emu.issues(), None);
-    feed.enumerate(&mut LastWins::default(), false).await.unwrap();
+    feed.enumerate(&mut LastWins::default(), false)
+        .await
+        .unwrap();
     let items = "/sites/site-eng/lists/list-issues/items";
     let created = emu
         .graph(
@@ -413,7 +425,9 @@ async fn an_empty_round_after_a_notification_is_looked_at_again() {
     // poke) is empty, the re-check 2 s later finds it.
     let emu = Emu::start_with(|a| a.settings.delta_lag_ms = 1_500).await;
     let mut feed = DeltaFeed::new(emu.client(), emu.drive(), None);
-    feed.enumerate(&mut LastWins::default(), false).await.unwrap();
+    feed.enumerate(&mut LastWins::default(), false)
+        .await
+        .unwrap();
     let (tx, mut pokes) = mpsc::channel(16);
     let mut coalescer = Coalescer::new(quick_settings(), tokio::time::Instant::now());
     let id = id_of(&emu.upload("Lagging/late.txt", "z").await);
@@ -435,7 +449,9 @@ async fn an_empty_round_after_a_notification_is_looked_at_again() {
 async fn a_410_starts_a_new_baseline_once_and_reports_a_resync() {
     let emu = Emu::start().await;
     let mut feed = DeltaFeed::new(emu.client(), emu.drive(), None);
-    feed.enumerate(&mut LastWins::default(), false).await.unwrap();
+    feed.enumerate(&mut LastWins::default(), false)
+        .await
+        .unwrap();
     let old_cursor = feed.cursor().unwrap().to_string();
     // A change the expired cursor would have reported.
     let lost = id_of(&emu.upload("Before/lost.txt", "l").await);
@@ -528,7 +544,9 @@ async fn an_unknown_cursor_follows_the_location_to_a_new_baseline() {
 async fn retry_after_is_waited_out_before_the_next_delta_request() {
     let emu = Emu::start().await;
     let mut feed = DeltaFeed::new(emu.client(), emu.drive(), None);
-    feed.enumerate(&mut LastWins::default(), false).await.unwrap();
+    feed.enumerate(&mut LastWins::default(), false)
+        .await
+        .unwrap();
 
     // Within the client's cap: the client waits and retries by itself.
     emu.control(
@@ -582,7 +600,10 @@ async fn the_state_file_resumes_and_nothing_changed_while_down_is_lost() {
     let (mut index, resume) = state.open_index(&target.id()).unwrap();
     assert_eq!(resume, Resume::Fresh);
     let mut feed = DeltaFeed::new(emu.client(), target.clone(), None);
-    let cursor = feed.enumerate(&mut LastWins::default(), false).await.unwrap();
+    let cursor = feed
+        .enumerate(&mut LastWins::default(), false)
+        .await
+        .unwrap();
     index.commit(&cursor).unwrap();
     let a = id_of(&emu.upload("Run/a.txt", "1").await);
     let round = changes(feed.round(&mut LastWins::default()).await.unwrap());
@@ -626,4 +647,3 @@ async fn the_state_file_resumes_and_nothing_changed_while_down_is_lost() {
     }
     emu.stop().await;
 }
-

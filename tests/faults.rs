@@ -108,7 +108,7 @@ fn settled(env: &Env) {
 fn both_written_after_reconnect(env: &Env, w: &Watcher, during: &str, folder: &str) {
     w.wait_stderr("reconnected");
     let after = upload(env, &format!("{folder}/after.txt"));
-    w.until(|seen| has(seen, during, "updated") && has(seen, &after, "updated"));
+    w.until(|seen| has(seen, during, "created") && has(seen, &after, "created"));
 }
 
 /// Ping silence: the watchdog declares the link dead, a fresh link comes up, and the
@@ -215,7 +215,7 @@ fn delta_failing_once(status: u16) {
         json!({"route": "delta", "status": status, "count": 1, "retryAfter": 1}),
     );
     let id = upload(&env, &format!("Delta{status}/x.txt"));
-    w.until(|seen| has(seen, &id, "updated"));
+    w.until(|seen| has(seen, &id, "created"));
     assert_eq!(env.counter("faults.delta"), 1, "the failure was served");
     let entries = log(&env);
     let upload_seq = entries
@@ -239,7 +239,7 @@ fn delta_failing_once(status: u16) {
         elapsed(retried) - elapsed(faulted)
     );
     let later = upload(&env, &format!("Delta{status}/y.txt"));
-    w.until(|seen| has(seen, &later, "updated"));
+    w.until(|seen| has(seen, &later, "created"));
     settled(&env);
 }
 
@@ -261,7 +261,7 @@ fn access_token_expiry_mid_stream_refreshes_and_goes_on() {
     env.login(&[]);
     let w = watch_signed_in(&env);
     let first = upload(&env, "Token/first.txt");
-    w.until(|seen| has(seen, &first, "updated"));
+    w.until(|seen| has(seen, &first, "created"));
     let refreshes = env.counter("grants.refresh_token");
     env.post("/_emulator/identity/expire-access-tokens", json!({}));
     env.post("/_emulator/sockets/kill", json!({}));
@@ -365,7 +365,7 @@ fn socketio_400_not_supported_falls_back_to_delta_polling_until_it_works() {
     let w = Watcher::start(&env, &fallback_args());
     w.wait_stderr("drive:me: no socket for now; asking delta every 1s until it is back");
     let during = upload(&env, "Fallback/during.txt");
-    w.until(|seen| has(seen, &during, "updated"));
+    w.until(|seen| has(seen, &during, "created"));
     assert_eq!(
         env.get("/_emulator/stats")["liveSockets"],
         0,
@@ -394,7 +394,7 @@ fn socketio_400_not_supported_falls_back_to_delta_polling_until_it_works() {
     );
     // Back on the socket: with `--poll 10m` only a notification can bring this one.
     let after = upload(&env, "Fallback/after.txt");
-    w.until(|seen| has(seen, &after, "updated"));
+    w.until(|seen| has(seen, &after, "created"));
     settled(&env);
 }
 
@@ -450,7 +450,7 @@ fn two_targets_a_fault_on_one_leaves_the_other_live_and_a_kill_loses_nothing() {
         .as_str()
         .unwrap()
         .to_string();
-    w.until(|seen| has(seen, &file, "updated") && has(seen, &issue, "updated"));
+    w.until(|seen| has(seen, &file, "created") && has(seen, &issue, "created"));
     assert_eq!(env.get("/_emulator/stats")["liveSockets"], 1, "the drive's");
 
     env.post("/_emulator/faults/clear", json!({}));
@@ -478,7 +478,7 @@ fn two_targets_a_fault_on_one_leaves_the_other_live_and_a_kill_loses_nothing() {
     let lines = w.until(|seen| {
         [&file, &issue, &file_after, &issue_after]
             .iter()
-            .all(|id| has(seen, id, "updated"))
+            .all(|id| has(seen, id, "created"))
     });
     for line in lines.iter().filter(|l| l["type"] == "change") {
         let on_list = line["target"] == "list:site-eng/list-issues";
@@ -510,7 +510,7 @@ fn the_emulator_process_killed_and_restarted_on_the_same_port_loses_nothing() {
     let w = Watcher::start(&env, &fallback_args());
     w.wait_stderr("watching drive:me (");
     let before = upload(&env, "Restart/before.txt");
-    w.until(|seen| has(seen, &before, "updated"));
+    w.until(|seen| has(seen, &before, "created"));
     eventually("the emulator saved its state", || {
         std::fs::read_to_string(&persist).is_ok_and(|saved| saved.contains(&before))
     });
@@ -574,7 +574,7 @@ fn status_events_say_a_drop_and_its_gap_in_the_stream() {
     );
     env.post("/_emulator/sockets/kill", json!({}));
     let during = upload(&env, "Status/during.txt");
-    let lines = w.until(|seen| has(seen, &during, "updated"));
+    let lines = w.until(|seen| has(seen, &during, "created"));
     let position = |ok: &dyn Fn(&Value) -> bool| lines.iter().position(ok);
     let down = position(&|l| l["type"] == "status" && l["state"] == "disconnected")
         .expect("a disconnected line");
@@ -623,9 +623,9 @@ fn a_410_on_the_resyncs_own_baseline_does_not_lose_the_target() {
         json!({"route": "delta", "status": 410, "count": 2}),
     );
     let id = upload(&env, "Gone/twice.txt");
-    w.until(|seen| has(seen, &id, "updated"));
+    w.until(|seen| has(seen, &id, "created"));
     assert_eq!(env.counter("faults.delta"), 2, "both 410s were served");
     assert!(!w.stderr().contains("stopped watching"), "{}", w.stderr());
     let later = upload(&env, "Gone/after.txt");
-    w.until(|seen| has(seen, &later, "updated"));
+    w.until(|seen| has(seen, &later, "created"));
 }

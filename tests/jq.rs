@@ -18,6 +18,9 @@ fn select_drops_and_projects_and_count_counts_only_what_is_written() {
     let env = env();
     let exec_log = tempfile::NamedTempFile::new().unwrap();
     let exec = format!("cat >> {}", exec_log.path().display());
+    // There before the watch, so that its deletion is one the index can tell (an item
+    // created and deleted between two rounds is no change at all).
+    let id = upload(&env, "jq-kept-then-deleted.txt");
     let mut w = Watcher::start(
         &env,
         &[
@@ -33,9 +36,9 @@ fn select_drops_and_projects_and_count_counts_only_what_is_written() {
         ],
     );
     w.wait_stderr("watching drive:me");
-    // The upload's change lines (the file, its folders) are all dropped by the filter,
-    // so --count 1 is not reached by them: the one line is the deletion's.
-    let id = upload(&env, "jq-kept-then-deleted.txt");
+    // Another upload's change line is dropped by the filter, so --count 1 is not
+    // reached by it: the one line is the deletion's.
+    upload(&env, "jq-dropped.txt");
     delete(&env, &id);
     assert_eq!(w.line(), id, "the raw string, not a JSON string");
     assert!(w.wait().success(), "{}", w.stderr());

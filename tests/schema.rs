@@ -35,7 +35,7 @@ fn breaks(line: Value) -> bool {
 #[test]
 fn lines_that_break_the_contract_are_rejected() {
     let time = "2026-11-26T10:00:00.123Z";
-    let good = json!({"type":"change","time":time,"target":"drive:me","change":"updated","item":{"id":"1"}});
+    let good = json!({"type":"change","time":time,"target":"drive:me","change":"created","item":{"id":"1"}});
     assert!(!breaks(good.clone()));
     let mut without_item = good.clone();
     without_item.as_object_mut().unwrap().remove("item");

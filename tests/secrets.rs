@@ -104,7 +104,7 @@ fn no_secret_reaches_stdout_stderr_or_the_state_file_at_trace_level() {
     assert!(endpoint_stdout.contains("notificationUrl"));
 
     // The stream, in changes mode with a state file, through faults.
-    let state = env.dir.path().join("state.json");
+    let state = env.dir.path().join("state.db");
     env.post(
         "/_emulator/faults/fail",
         json!({"route": "socketio", "status": 503, "count": 1, "retryAfter": 0}),
@@ -156,8 +156,11 @@ fn no_secret_reaches_stdout_stderr_or_the_state_file_at_trace_level() {
     }
     seen.push_str(&watcher.stderr());
     drop(watcher);
-    let state_text = std::fs::read_to_string(&state).expect("the state file was written");
-    assert!(state_text.contains("deltaLink"));
+    let state_text = common::state_bytes(&state);
+    assert!(
+        common::saved_state(&state)["targets"]["drive:me"]["deltaLink"].is_string(),
+        "the state file was written"
+    );
 
     // A list, several targets, the demo, logout.
     let list = Watcher::spawn_cmd(env.std_cmd(&[

@@ -19,6 +19,7 @@ mod fuzz_corpus;
 mod generated;
 mod hostile;
 mod jq;
+mod kinds;
 mod options;
 mod properties;
 mod schema;

@@ -161,7 +161,7 @@ fn a_wait_after_a_drop_longer_than_the_fallback_poll_asks_delta_meanwhile() {
     env.post("/_emulator/sockets/kill", json!({}));
     w.wait_stderr("drive:me: disconnected");
     let during = upload(&env, "Wait/during.txt");
-    w.until(|seen| has(seen, &during, "updated"));
+    w.until(|seen| has(seen, &during, "created"));
 
     let entries = log(&env);
     let killed = entries
@@ -204,7 +204,7 @@ fn a_wait_after_a_drop_longer_than_the_fallback_poll_asks_delta_meanwhile() {
     );
     w.wait_stderr("drive:me: reconnected");
     let after_link = upload(&env, "Wait/after.txt");
-    w.until(|seen| has(seen, &after_link, "updated"));
+    w.until(|seen| has(seen, &after_link, "created"));
 }
 
 /// The local clock two hours ahead of the service's (the emulator's clock set two

@@ -15,7 +15,7 @@ use common::peer::Peer;
 use common::watcher::{upload, Watcher, PATIENCE};
 use common::{EmulatorProcess, Env, ADELE};
 use serde_json::json;
-use wiremock::matchers::{method, path, query_param};
+use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The note start-up writes once when it begins to wait for Graph.
@@ -315,8 +315,8 @@ fn hostile_graph(rt: &tokio::runtime::Runtime, server: &MockServer, peer: &Peer)
         ),
         (
             delta,
-            Some("latest"),
-            json!({"value": [], "@odata.deltaLink": link("c1")}),
+            None,
+            json!({"value": [{"id": "\u{9b}6n\u{9b}2Jxyz", "name": "doomed.txt"}], "@odata.deltaLink": link("c1")}),
         ),
         (
             delta,
@@ -340,7 +340,9 @@ fn hostile_graph(rt: &tokio::runtime::Runtime, server: &MockServer, peer: &Peer)
         let mock = Mock::given(method("GET")).and(path(at));
         let mock = match token {
             Some(token) => mock.and(query_param("token", token)),
-            None => mock,
+            // The drive's info and endpoint take no token; delta without one is the
+            // enumeration.
+            None => mock.and(query_param_is_missing("token")),
         };
         rt.block_on(
             mock.respond_with(ResponseTemplate::new(200).set_body_json(body))

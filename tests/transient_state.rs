@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use common::watcher::{add_issue, has, upload, Watcher, PATIENCE};
 use common::{Env, ADELE};
 use graphwatch::testing::{
-    http_client, DeltaFeed, LastWins, GraphClient, Outcome, RoundLimits, Secret, Target, TargetKind,
-    TokenSource,
+    http_client, DeltaFeed, GraphClient, LastWins, Outcome, RoundLimits, Secret, Target,
+    TargetKind, TokenSource,
 };
 use graphwatch_emulator::seed;
 use serde_json::{json, Value};
@@ -32,9 +32,10 @@ fn env() -> Env {
 
 /// The deltaLink saved for `label`, as the file on disk has it now.
 fn saved(state: &Path, label: &str) -> Option<String> {
-    let text = std::fs::read_to_string(state).ok()?;
-    let value: Value = serde_json::from_str(&text).ok()?;
-    value["targets"][label]["deltaLink"]
+    if !state.exists() {
+        return None;
+    }
+    common::saved_state(state)["targets"][label]["deltaLink"]
         .as_str()
         .map(str::to_string)
 }
@@ -49,8 +50,8 @@ fn wait_saved_change(state: &Path, label: &str, old: &Option<String>) -> String 
         }
         assert!(
             Instant::now() < deadline,
-            "{label}'s cursor was not saved again: {:?}",
-            std::fs::read_to_string(state)
+            "{label}'s cursor was not saved again: {}",
+            common::saved_state(state)
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -63,7 +64,7 @@ fn id(item: &Value) -> String {
 #[test]
 fn two_processes_on_one_state_file_for_two_targets_lose_nothing_and_keep_both_cursors() {
     let env = env();
-    let state = env.config_dir().join("state.json");
+    let state = env.config_dir().join("state.db");
     let s = state.to_str().unwrap();
     let drive_args = ["drive", "me", "--changes", "--state", s, "-o", "json"];
     let list_args = [
@@ -86,12 +87,12 @@ fn two_processes_on_one_state_file_for_two_targets_lose_nothing_and_keep_both_cu
     // the list had an entry, so a commit from a stale copy would drop the list's.
     let before = saved(&state, LIST);
     let issue = id(&add_issue(&env, "Both running"));
-    list.until(|seen| has(seen, &issue, "updated"));
+    list.until(|seen| has(seen, &issue, "created"));
     let list_cursor = wait_saved_change(&state, LIST, &before);
 
     let before = saved(&state, DRIVE);
     let file = upload(&env, "Shared/both-running.txt");
-    drive.until(|seen| has(seen, &file, "updated"));
+    drive.until(|seen| has(seen, &file, "created"));
     wait_saved_change(&state, DRIVE, &before);
     assert_eq!(
         saved(&state, LIST),
@@ -108,14 +109,14 @@ fn two_processes_on_one_state_file_for_two_targets_lose_nothing_and_keep_both_cu
     // Each resumes from its own cursor: the changes made while down are written.
     let drive = Watcher::start(&env, &drive_args);
     let list = Watcher::start(&env, &list_args);
-    drive.until(|seen| has(seen, &file, "updated"));
-    list.until(|seen| has(seen, &issue, "updated"));
+    drive.until(|seen| has(seen, &file, "created"));
+    list.until(|seen| has(seen, &issue, "created"));
 }
 
 #[test]
 fn a_second_process_on_the_same_target_and_state_file_exits_2_saying_why() {
     let env = env();
-    let state = env.config_dir().join("state.json");
+    let state = env.config_dir().join("state.db");
     let s = state.to_str().unwrap();
     let args = ["drive", "me", "--changes", "--state", s, "-o", "json"];
     let first = Watcher::start(&env, &args);
@@ -142,7 +143,7 @@ fn a_second_process_on_the_same_target_and_state_file_exits_2_saying_why() {
 
     // The first one is not disturbed.
     let file = upload(&env, "Owner/still-watching.txt");
-    first.until(|seen| has(seen, &file, "updated"));
+    first.until(|seen| has(seen, &file, "created"));
 }
 
 #[test]
@@ -162,7 +163,7 @@ fn a_next_link_loop_is_one_warning_per_round_few_requests_and_the_watch_goes_on(
     w.wait_stderr("its pages loop");
     env.post("/_emulator/faults/clear", json!({}));
     // The round is asked again with backoff; once the server is sane, nothing is lost.
-    w.until(|seen| has(seen, &a, "updated"));
+    w.until(|seen| has(seen, &a, "created"));
 
     // Each looped round: its first page, A and B; A again is never asked.
     let looped = env.counter("faults.pages");
@@ -203,7 +204,7 @@ fn a_next_link_loop_is_one_warning_per_round_few_requests_and_the_watch_goes_on(
 
     // The watch goes on.
     let b = upload(&env, "Loop/b.txt");
-    w.until(|seen| has(seen, &b, "updated"));
+    w.until(|seen| has(seen, &b, "created"));
     assert_eq!(env.counter("faults.pages"), looped, "no hostile page since");
 }
 
@@ -260,12 +261,21 @@ fn endless_pages_are_cut_at_the_round_limits_with_paced_requests_and_the_cursor_
         per_second: 10.0,
     };
     let mut feed = DeltaFeed::new(client(&env), drive_target(), None).with_limits(limits);
-    let start = env.rt.block_on(feed.enumerate(&mut LastWins::default(), false)).unwrap();
+    let start = env
+        .rt
+        .block_on(feed.enumerate(&mut LastWins::default(), false))
+        .unwrap();
     let before = upload(&env, "Endless/before.txt");
     // (transient?, the message) of a failed round.
     let round = |feed: &mut DeltaFeed| {
         env.rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(120), feed.round(&mut LastWins::default())).await })
+            .block_on(async {
+                tokio::time::timeout(
+                    Duration::from_secs(120),
+                    feed.round(&mut LastWins::default()),
+                )
+                .await
+            })
             .expect("the round ends")
             .map_err(|e| (e.is_transient(), e.to_string()))
     };
@@ -360,22 +370,22 @@ fn endless_pages_in_the_binary_are_paced_to_the_documented_rate_and_the_watch_go
     // stream goes on.
     w.until(|seen| seen.iter().any(|l| l["type"] == "resync"));
     let after = upload(&env, "Endless/after.txt");
-    w.until(|seen| has(seen, &after, "updated"));
+    w.until(|seen| has(seen, &after, "created"));
 }
 
-/// A full disk when a round's cursor is saved (the file-size limit stands in for it, as
-/// in transient_tokens.rs): the watch goes on, says so once, keeps writing changes, and
-/// saves a later cursor once there is room; the file never holds a cursor past what
-/// was written.
+/// A full disk when a round's cursor and index are saved (the file-size limit stands in
+/// for it, as in transient_tokens.rs): the watch goes on, says so once, keeps writing
+/// changes, and saves a later cursor once there is room; the file never holds a cursor
+/// past what was written.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_full_disk_when_saving_the_cursor_does_not_end_the_watch() {
-    use common::{in_shell, lift_file_size_limit};
+    use common::{in_shell, lift_file_size_limit, limit_file_size};
     let env = Env::start_with(|args| {
         args.settings.notify_delay_ms = 50;
         args.settings.delta_page_size = 1000;
     });
-    let state = env.config_dir().join("full.json");
+    let state = env.config_dir().join("full.db");
     let mut cmd = env.std_cmd(&[
         "drive",
         "me",
@@ -386,19 +396,28 @@ fn a_full_disk_when_saving_the_cursor_does_not_end_the_watch() {
         "json",
     ]);
     cmd.env("GRAPHWATCH_ACCESS_TOKEN", env.mint(ADELE));
-    let w = Watcher::spawn_cmd(in_shell(cmd, "trap '' XFSZ; ulimit -S -f 0"));
-    w.wait_stderr("cannot write the state file");
+    let w = Watcher::spawn_cmd(in_shell(cmd, "trap '' XFSZ"));
+    w.wait_stderr("watching drive:me");
+    let cursor = common::saved_state(&state)["targets"]["drive:me"]["deltaLink"].clone();
+    assert!(cursor.is_string(), "the first enumeration was saved");
+    // The disk is full from now on: no file may grow past a byte.
+    limit_file_size(w.child.id(), 1);
     let during = upload(&env, "Full/during.txt");
-    w.until(|seen| has(seen, &during, "updated"));
-    assert!(!state.exists(), "nothing could be saved");
+    w.until(|seen| has(seen, &during, "created"));
+    w.wait_stderr("cannot save its cursor and index");
+    assert_eq!(
+        common::saved_state(&state)["targets"]["drive:me"]["deltaLink"],
+        cursor,
+        "nothing could be saved"
+    );
     lift_file_size_limit(w.child.id());
     let after = upload(&env, "Full/after.txt");
-    w.until(|seen| has(seen, &after, "updated"));
+    w.until(|seen| has(seen, &after, "created"));
     w.wait_stderr("its cursor is saved in");
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let saved = common::saved_state(&state);
     assert!(
-        saved["targets"]["drive:me"]["deltaLink"].is_string(),
+        saved["targets"]["drive:me"]["deltaLink"].is_string()
+            && saved["targets"]["drive:me"]["deltaLink"] != cursor,
         "{saved}"
     );
     assert_eq!(

@@ -171,7 +171,7 @@ fn outage_loses_nothing(
     let w = Watcher::spawn_cmd(watch);
     w.wait_stderr_all(&[GOING_ON, "watching drive:me"]);
     let during = upload(env, "Blip/during.txt");
-    w.until(|seen| has(seen, &during, "updated"));
+    w.until(|seen| has(seen, &during, "created"));
     assert_eq!(
         env.counter("grants.refresh_token"),
         0,
@@ -192,10 +192,10 @@ fn outage_loses_nothing(
         .find(|e| e["path"] == "/_emulator/stats")
         .expect("the mark")
         .clone();
-    w.until(|seen| has(seen, &waited, "updated"));
+    w.until(|seen| has(seen, &waited, "created"));
     w.wait_stderr(BACK);
     let after = upload(env, "Blip/after.txt");
-    w.until(|seen| has(seen, &after, "updated"));
+    w.until(|seen| has(seen, &after, "created"));
 
     let text = w.stderr();
     assert_eq!(occurrences(&text, GOING_ON), 1, "said once: {text}");
@@ -442,7 +442,7 @@ fn renewed_twice_while_unsaved(env: &Env, w: &Watcher) {
     for name in ["first", "second"] {
         env.post("/_emulator/identity/expire-access-tokens", json!({}));
         let id = upload(env, &format!("Unsaved/{name}.txt"));
-        w.until(|seen| has(seen, &id, "updated"));
+        w.until(|seen| has(seen, &id, "created"));
     }
     w.wait_stderr(KEPT);
     let text = w.stderr();
@@ -510,7 +510,7 @@ fn a_read_only_config_directory_at_refresh_time_keeps_the_sign_in_and_saves_it_o
     chmod(&tokens, 0o700);
     env.post("/_emulator/identity/expire-access-tokens", json!({}));
     let id = upload(&env, "Unsaved/third.txt");
-    w.until(|seen| has(seen, &id, "updated"));
+    w.until(|seen| has(seen, &id, "created"));
     assert!(active(&env, &env.cache("default")["refresh_token"]));
     drop(w);
     next_run_is_signed_in(&env, who.apply(env.std_cmd(&["endpoint", "--drive", "me"])));

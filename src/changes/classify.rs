@@ -71,7 +71,16 @@ pub fn round(label: &str, changes: Vec<Change>, before: &View<'_>, rules: &Rules
         .filter_map(|change| {
             let old = before.node(&change.id);
             let new = (!change.deleted).then(|| change.node.clone());
-            line(label, &change.id, old, new, change.item, before, &after, rules)
+            line(
+                label,
+                &change.id,
+                old,
+                new,
+                change.item,
+                before,
+                &after,
+                rules,
+            )
         })
         .collect();
     drop(after);
@@ -94,13 +103,31 @@ pub fn resync(
         let old = before.node(&change.id);
         let new = Some(change.node.clone());
         events.extend(line(
-            label, &change.id, old, new, change.item, before, after, rules,
+            label,
+            &change.id,
+            old,
+            new,
+            change.item,
+            before,
+            after,
+            rules,
         ));
     }
     for id in gone {
-        let Some(old) = before.node(&id) else { continue };
+        let Some(old) = before.node(&id) else {
+            continue;
+        };
         let item = deleted_item(&id, &old);
-        events.extend(line(label, &id, Some(old), None, item, before, after, rules));
+        events.extend(line(
+            label,
+            &id,
+            Some(old),
+            None,
+            item,
+            before,
+            after,
+            rules,
+        ));
     }
     events
 }
@@ -209,7 +236,10 @@ fn deleted_item(id: &str, old: &Node) -> Box<serde_json::value::RawValue> {
         item.insert("name".into(), name.clone().into());
     }
     if let Some(parent) = &old.parent {
-        item.insert("parentReference".into(), serde_json::json!({ "id": parent }));
+        item.insert(
+            "parentReference".into(),
+            serde_json::json!({ "id": parent }),
+        );
     }
     item.insert("deleted".into(), serde_json::json!({"state": "deleted"}));
     raw_json(&Value::Object(item))
@@ -366,18 +396,34 @@ mod tests {
             vec!["created /Reports/New/b.xlsx -", "created /Reports/New -"]
         );
         assert_eq!(
-            summary(&run(&ix, vec![change("a", Some(node("a.txt", "rep", false, "2")))], &rules)),
+            summary(&run(
+                &ix,
+                vec![change("a", Some(node("a.txt", "rep", false, "2")))],
+                &rules
+            )),
             vec!["modified /Reports/a.txt -"]
         );
-        assert!(run(&ix, vec![change("a", Some(node("a.txt", "rep", false, "1")))], &rules)
-            .events
-            .is_empty());
+        assert!(run(
+            &ix,
+            vec![change("a", Some(node("a.txt", "rep", false, "1")))],
+            &rules
+        )
+        .events
+        .is_empty());
         assert_eq!(
-            summary(&run(&ix, vec![change("a", Some(node("b.txt", "rep", false, "2")))], &rules)),
+            summary(&run(
+                &ix,
+                vec![change("a", Some(node("b.txt", "rep", false, "2")))],
+                &rules
+            )),
             vec!["renamed /Reports/b.txt /Reports/a.txt"]
         );
         assert_eq!(
-            summary(&run(&ix, vec![change("a", Some(node("c.txt", "arc", false, "2")))], &rules)),
+            summary(&run(
+                &ix,
+                vec![change("a", Some(node("c.txt", "arc", false, "2")))],
+                &rules
+            )),
             vec!["moved /Archive/c.txt /Reports/a.txt"]
         );
         assert_eq!(
@@ -392,7 +438,11 @@ mod tests {
             ..Rules::default()
         };
         assert_eq!(
-            summary(&run(&ix, vec![change("rep", Some(node("Reports", "r", true, "9")))], &folders)),
+            summary(&run(
+                &ix,
+                vec![change("rep", Some(node("Reports", "r", true, "9")))],
+                &folders
+            )),
             vec!["modified /Reports -"]
         );
     }
@@ -410,7 +460,10 @@ mod tests {
         );
         assert_eq!(
             summary(&got),
-            vec!["modified /Old Reports/a.txt -", "renamed /Old Reports /Reports"]
+            vec![
+                "modified /Old Reports/a.txt -",
+                "renamed /Old Reports /Reports"
+            ]
         );
     }
 
@@ -422,12 +475,20 @@ mod tests {
             ..Rules::default()
         };
         assert_eq!(
-            summary(&run(&ix, vec![change("a", Some(node("a.txt", "arc", false, "2")))], &rules)),
+            summary(&run(
+                &ix,
+                vec![change("a", Some(node("a.txt", "arc", false, "2")))],
+                &rules
+            )),
             vec!["moved /Archive/a.txt /Reports/a.txt"]
         );
-        assert!(run(&ix, vec![change("n", Some(node("n", "arc", false, "1")))], &rules)
-            .events
-            .is_empty());
+        assert!(run(
+            &ix,
+            vec![change("n", Some(node("n", "arc", false, "1")))],
+            &rules
+        )
+        .events
+        .is_empty());
     }
 
     #[test]
@@ -454,7 +515,12 @@ mod tests {
         );
         let mut ix = Index::in_memory("list:x", "list:s/l").unwrap();
         ix.apply([("10".into(), Some(old))]);
-        let got = round("list:x", vec![change("10", Some(new))], &ix.before(), &Rules::default());
+        let got = round(
+            "list:x",
+            vec![change("10", Some(new))],
+            &ix.before(),
+            &Rules::default(),
+        );
         let line: Value = serde_json::from_str(&got.events[0].to_json_line()).unwrap();
         assert_eq!(line["change"], "modified");
         assert_eq!(line["fields"]["Status"]["to"], "Resolved");

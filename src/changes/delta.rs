@@ -577,7 +577,9 @@ struct ItemFields {
 }
 
 fn string(value: Option<&serde_json::Value>) -> Option<String> {
-    value.and_then(serde_json::Value::as_str).map(str::to_string)
+    value
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
 }
 
 fn parse_change(raw: Box<RawValue>) -> Result<Change, String> {
@@ -704,16 +706,8 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                (
-                    "a".into(),
-                    false,
-                    r#"{"id":"a","name":"a2"}"#.into()
-                ),
-                (
-                    "c".into(),
-                    false,
-                    r#"{"id":"c","name":"c1"}"#.into()
-                ),
+                ("a".into(), false, r#"{"id":"a","name":"a2"}"#.into()),
+                ("c".into(), false, r#"{"id":"c","name":"c1"}"#.into()),
                 (
                     "b".into(),
                     true,

@@ -176,7 +176,9 @@ impl Index {
     }
 
     fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn label(&self) -> &str {
@@ -219,8 +221,7 @@ impl Index {
             {
                 let db = self.db();
                 let mut q = db.prepare(&format!("SELECT id, {COLUMNS} FROM temp.staging"))?;
-                let rows =
-                    q.query_map([], |r| Ok((r.get::<_, String>(0)?, node_at(r, 1)?)))?;
+                let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, node_at(r, 1)?)))?;
                 for row in rows {
                     let (id, node) = row?;
                     overlay.insert(id, Some(node));
@@ -321,7 +322,10 @@ impl Index {
     /// lines of the rounds that produced them were written and flushed. On failure
     /// nothing is saved and everything stays pending for the next commit.
     pub fn commit(&mut self, cursor: &str) -> rusqlite::Result<()> {
-        let mut db = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut db = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let tx = db.transaction()?;
         if self.staged {
             tx.execute("DELETE FROM items WHERE target = ?1", [self.key])?;
@@ -334,7 +338,8 @@ impl Index {
             let mut upsert = tx.prepare_cached(&format!(
                 "INSERT OR REPLACE INTO items(target, id, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
             ))?;
-            let mut delete = tx.prepare_cached("DELETE FROM items WHERE target = ?1 AND id = ?2")?;
+            let mut delete =
+                tx.prepare_cached("DELETE FROM items WHERE target = ?1 AND id = ?2")?;
             for (id, node) in &self.pending {
                 match node {
                     Some(n) => upsert.execute(params![
@@ -572,7 +577,11 @@ mod tests {
     fn paths_walk_the_parents_and_see_pending_and_round_updates() {
         let mut ix = Index::in_memory("drive:me", "drive:b!x").unwrap();
         ix.stage_begin().unwrap();
-        let (r, a, f) = (root(), node("A", Some("r"), true), node("f.txt", Some("a"), false));
+        let (r, a, f) = (
+            root(),
+            node("A", Some("r"), true),
+            node("f.txt", Some("a"), false),
+        );
         ix.stage(&[("r", &r), ("a", &a), ("f", &f)]).unwrap();
         ix.adopt_staging();
         assert_eq!(ix.before().path("f").as_deref(), Some("/A/f.txt"));

@@ -404,7 +404,12 @@ impl ChangesTask {
 
     /// A resync at start (the index is of something else): enumerate from scratch and
     /// write what differs.
-    async fn resync(&mut self, feed: &mut DeltaFeed, reason: &str, rules: &Rules) -> Result<(), Stop> {
+    async fn resync(
+        &mut self,
+        feed: &mut DeltaFeed,
+        reason: &str,
+        rules: &Rules,
+    ) -> Result<(), Stop> {
         let label = self.target.label.clone();
         let mut stager = Stager::new(&mut self.index, Retain::Differing, &self.reports, &label);
         let cursor = feed.enumerate(&mut stager, true).await;
@@ -417,7 +422,12 @@ impl ChangesTask {
 
     /// The `resync` line and the differences between the staged enumeration and the
     /// index; then the enumeration is the index (committed by the caller).
-    async fn write_resync(&mut self, reason: &str, present: Vec<Change>, rules: &Rules) -> Result<(), Stop> {
+    async fn write_resync(
+        &mut self,
+        reason: &str,
+        present: Vec<Change>,
+        rules: &Rules,
+    ) -> Result<(), Stop> {
         let label = self.target.label.clone();
         let gone = self.index.missing_from_staging().map_err(Stop::index)?;
         let mut events = vec![Event::resync(&label, reason)];

@@ -82,7 +82,9 @@ impl StateFile {
         let mut head = Vec::new();
         match File::open(path) {
             Ok(file) => {
-                file.take(64).read_to_end(&mut head).map_err(|e| unreadable(path, &e))?;
+                file.take(64)
+                    .read_to_end(&mut head)
+                    .map_err(|e| unreadable(path, &e))?;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let dir = parent(path);
@@ -212,8 +214,11 @@ fn parent(path: &Path) -> &Path {
 }
 
 fn unreadable(path: &Path, e: &std::io::Error) -> Error {
-    Error::usage(format!("cannot read the state file {} ({e})", path.display()))
-        .hint("give a file graphwatch may read and write")
+    Error::usage(format!(
+        "cannot read the state file {} ({e})",
+        path.display()
+    ))
+    .hint("give a file graphwatch may read and write")
 }
 
 fn damaged(path: &Path, e: &dyn std::fmt::Display) -> Error {
@@ -410,12 +415,24 @@ mod tests {
         let json = r#"{"version":1,"targets":{"drive:me":{"resource":"drive:b!x","deltaLink":"https://g/d?token=7","savedAt":"2026-11-26T10:00:00.123Z"}}}"#;
         std::fs::write(&path, json).unwrap();
         let state = StateFile::load(&path).unwrap();
-        assert_eq!(std::fs::read_to_string(dir.path().join("me.json.v1.json")).unwrap(), json);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("me.json.v1.json")).unwrap(),
+            json
+        );
         let (_, resume) = state.open_index(&drive("drive:me", "b!x")).unwrap();
-        assert_eq!(resume, Resume::CursorWithoutIndex("https://g/d?token=7".into()));
+        assert_eq!(
+            resume,
+            Resume::CursorWithoutIndex("https://g/d?token=7".into())
+        );
         // Loaded again: a database now, the same cursor.
-        let (_, resume) = StateFile::load(&path).unwrap().open_index(&drive("drive:me", "b!x")).unwrap();
-        assert_eq!(resume, Resume::CursorWithoutIndex("https://g/d?token=7".into()));
+        let (_, resume) = StateFile::load(&path)
+            .unwrap()
+            .open_index(&drive("drive:me", "b!x"))
+            .unwrap();
+        assert_eq!(
+            resume,
+            Resume::CursorWithoutIndex("https://g/d?token=7".into())
+        );
     }
 
     #[test]
@@ -425,7 +442,10 @@ mod tests {
             ("garbage", b"hello world"),
             ("bad.json", b"{ not json"),
             ("v9.json", br#"{"version":9,"targets":{}}"#),
-            ("torn.db", b"SQLite format 3\0 and then nothing that SQLite can read at all, not a page"),
+            (
+                "torn.db",
+                b"SQLite format 3\0 and then nothing that SQLite can read at all, not a page",
+            ),
         ];
         for (name, bytes) in cases {
             let path = dir.path().join(name);

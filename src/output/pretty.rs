@@ -95,17 +95,21 @@ fn change_parts(
     };
     match (change, &detail.previous) {
         (ChangeKind::Renamed, Some(previous)) => {
-            let old = previous.path.as_deref().map(shown).unwrap_or_else(|| {
-                previous.name.clone().unwrap_or_else(|| item_label(item))
-            });
+            let old = previous
+                .path
+                .as_deref()
+                .map(shown)
+                .unwrap_or_else(|| previous.name.clone().unwrap_or_else(|| item_label(item)));
             parts.push((PLAIN, old));
             parts.push((DIM, "→".into()));
             parts.push((PLAIN, item_name(item).unwrap_or_default().to_string()));
         }
         (ChangeKind::Moved, Some(previous)) => {
-            let old = previous.path.as_deref().map(shown).unwrap_or_else(|| {
-                previous.name.clone().unwrap_or_else(|| item_label(item))
-            });
+            let old = previous
+                .path
+                .as_deref()
+                .map(shown)
+                .unwrap_or_else(|| previous.name.clone().unwrap_or_else(|| item_label(item)));
             parts.push((PLAIN, old));
             parts.push((DIM, "→".into()));
             // The new folder; and the new name, when it changed as well.

@@ -29,7 +29,6 @@ mod status_line;
 
 use std::time::Duration;
 
-
 use tokio::sync::watch as latest;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;

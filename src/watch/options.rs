@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::changes::coalesce;
 use crate::changes::classify::Rules;
+use crate::changes::coalesce;
 use crate::changes::{folder_scope, ChangesOptions};
 use crate::cli::WatchArgs;
 use crate::error::Error;

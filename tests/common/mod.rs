@@ -354,6 +354,29 @@ pub fn in_shell(cmd: std::process::Command, prelude: &str) -> std::process::Comm
     sh
 }
 
+/// Limit the size of files a running process may write to `bytes`: a full disk from
+/// now on (with SIGXFSZ ignored, writes past it fail with EFBIG).
+#[cfg(target_os = "linux")]
+pub fn limit_file_size(pid: u32, bytes: u64) {
+    let pid = libc::pid_t::try_from(pid).unwrap();
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit reads and writes only the two rlimit structs given.
+    unsafe {
+        assert_eq!(
+            libc::prlimit(pid, libc::RLIMIT_FSIZE, std::ptr::null(), &mut limit),
+            0
+        );
+        limit.rlim_cur = bytes as libc::rlim_t;
+        assert_eq!(
+            libc::prlimit(pid, libc::RLIMIT_FSIZE, &limit, std::ptr::null_mut()),
+            0
+        );
+    }
+}
+
 /// Lift the file-size limit of a running process: the disk has room again.
 #[cfg(target_os = "linux")]
 pub fn lift_file_size_limit(pid: u32) {
@@ -387,4 +410,60 @@ pub fn log(env: &Env) -> Vec<Value> {
 /// A log entry's time on the emulator's clock, in ms.
 pub fn elapsed(entry: &Value) -> f64 {
     entry["elapsedMs"].as_f64().expect("elapsedMs")
+}
+
+/// What a `--state` database holds, as JSON for assertions: `{"targets": {LABEL:
+/// {"resource", "deltaLink", "indexed"}}, "items": {LABEL: [{"id", "name", "parent",
+/// "folder"}, …]}}`. Opened read-only, as another process would.
+pub fn saved_state(path: &std::path::Path) -> Value {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("the state file is an SQLite database");
+    let mut targets = serde_json::Map::new();
+    let mut items = serde_json::Map::new();
+    let mut q = conn
+        .prepare("SELECT key, label, resource, delta_link, indexed FROM targets")
+        .unwrap();
+    let rows: Vec<(i64, String, String, Option<String>, bool)> = q
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (key, label, resource, link, indexed) in rows {
+        targets.insert(
+            label.clone(),
+            serde_json::json!({"resource": resource, "deltaLink": link, "indexed": indexed}),
+        );
+        let mut q = conn
+            .prepare("SELECT id, name, parent, folder FROM items WHERE target = ?1 ORDER BY id")
+            .unwrap();
+        let list: Vec<Value> = q
+            .query_map([key], |r| {
+                Ok(serde_json::json!({
+                    "id": r.get::<_, String>(0)?,
+                    "name": r.get::<_, Option<String>>(1)?,
+                    "parent": r.get::<_, Option<String>>(2)?,
+                    "folder": r.get::<_, bool>(3)?,
+                }))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        items.insert(label, Value::Array(list));
+    }
+    serde_json::json!({"targets": targets, "items": items})
+}
+
+/// Every byte of a `--state` database and its WAL, as text, to look for secrets.
+pub fn state_bytes(path: &std::path::Path) -> String {
+    let mut text = String::new();
+    for suffix in ["", "-wal"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if let Ok(bytes) = std::fs::read(file) {
+            text.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    text
 }
