@@ -195,10 +195,10 @@ Examples:
   graphwatch drive me -o json | jq -r .data.resource
   graphwatch drive https://contoso.sharepoint.com/sites/eng/Shared%20Documents -n 1
   graphwatch drive me --exec 'notify-send \"OneDrive changed\"'
-  graphwatch drive me --changes --state me.json | jq -r .item.name   (what changed; resumes)
-  graphwatch drive me --changes --path /Documents/Reports
+  graphwatch drive me --changes --state me.db | jq -r .path   (what changed; resumes)
+  graphwatch drive me --changes --initial --path /Documents/Reports
   graphwatch drive me --no-socket --poll 1m                         (websockets blocked)
-  graphwatch drive me --changes --jq 'select(.change == \"deleted\") | .item.name'";
+  graphwatch drive me --changes --jq 'select(.change == \"deleted\") | .path'";
 
 const LIST_EXAMPLES: &str = "\
 List SPEC:  https://HOST/sites/NAME/Lists/LIST[/…] | SITE/LIST
@@ -207,7 +207,7 @@ List SPEC:  https://HOST/sites/NAME/Lists/LIST[/…] | SITE/LIST
 Examples:
   graphwatch list https://contoso.sharepoint.com/sites/eng/Lists/Issues
   graphwatch list contoso.sharepoint.com:/sites/eng/Issues --timeout 10m -n 1
-  graphwatch list site-eng/Issues --changes --jq .item.fields";
+  graphwatch list site-eng/Issues --changes --jq .fields          (what changed, from what to what)";
 
 const WATCH_EXAMPLES: &str = "\
 Each --drive and --list takes a SPEC as `graphwatch drive` and `graphwatch list` do;

@@ -504,17 +504,45 @@ fn demo_exits_0_and_prints_the_changes() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 12, "6 changes, two notifications each");
-    let drive = lines.iter().filter(|l| l["target"] == "drive:me").count();
-    let list = lines
-        .iter()
-        .filter(|l| l["target"] == "list:site-eng/Issues")
-        .count();
-    assert_eq!((drive, list), (8, 4));
     for line in &lines {
-        assert_eq!(line["type"], "notification");
+        assert_eq!(line["type"], "change", "{line}");
+        common::schema::check(line);
     }
-    for narration in ["To sign in", "→ uploading", "→ deleting", "Demo done"] {
+    let said: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["target"].as_str().unwrap(),
+                l["change"].as_str().unwrap(),
+                l["path"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("drive:me", "created", "/Reports"),
+            ("drive:me", "created", "/Reports/q4.csv"),
+            ("drive:me", "modified", "/Reports/q4.csv"),
+            ("drive:me", "renamed", "/Reports/q4-final.csv"),
+            ("drive:me", "moved", "/q4-final.csv"),
+            ("drive:me", "deleted", "/q4-final.csv"),
+            ("list:site-eng/Issues", "created", "-"),
+            ("list:site-eng/Issues", "modified", "-"),
+            ("list:site-eng/Issues", "deleted", "-"),
+        ]
+    );
+    assert_eq!(
+        lines[7]["fields"]["Status"],
+        json!({"from": "New", "to": "Resolved"})
+    );
+    for narration in [
+        "To sign in",
+        "→ uploading",
+        "→ moving",
+        "→ deleting",
+        "Demo done",
+    ] {
         assert!(stderr.contains(narration), "{narration}: {stderr}");
     }
     // The user's config directory (here: the test's) got no token cache.

@@ -20,6 +20,8 @@ use tokio::sync::oneshot;
 use tokio::sync::watch as latest;
 
 use super::App;
+use crate::changes::classify::Rules;
+use crate::changes::{coalesce, ChangesOptions};
 use crate::cli::{DemoArgs, GlobalArgs};
 use crate::error::Error;
 use crate::graph::GraphClient;
@@ -35,7 +37,8 @@ use crate::watch::{self, Hooks, Progress, WatchOptions};
 /// The Issues list of the emulator's seed data (docs/emulator.md).
 const ISSUES_SITE: &str = "site-eng";
 const ISSUES_LIST: &str = "list-issues";
-/// Copies the emulator sends of each notification (the live service often sends two).
+/// Copies the emulator sends of each notification (the live service often sends two):
+/// `--changes` turns any number of them into one delta round.
 const DUPLICATES: u32 = 2;
 /// Change → notification delay: short, so the demo is brisk (the live service: 5–36 s).
 const NOTIFY_DELAY_MS: u64 = 150;
@@ -112,9 +115,23 @@ async fn demo(
     };
     let options = WatchOptions {
         line: template.map(LineFormat::Template),
-        // Every notification as it arrives, duplicates included: the demo shows what the
-        // service sends, and its changes come faster than --coalesce's window.
+        // Every line as it is made: the demo's changes come faster than --coalesce's
+        // window.
         coalesce: Coalesce::Off,
+        changes: Some(ChangesOptions {
+            socket: true,
+            keep_notifications: false,
+            fallback_poll: Duration::from_secs(30),
+            // Brisk: a round 100 ms after the last notification of a burst.
+            timings: coalesce::Timings {
+                debounce: Duration::from_millis(100),
+                ..coalesce::Timings::default()
+            },
+            rules: Rules::default(),
+            path_given: false,
+            initial: false,
+            state: None,
+        }),
         ..WatchOptions::default()
     };
     let client = app.graph_client();
@@ -129,9 +146,8 @@ async fn demo(
     watched?;
     let changes = scripted?;
     ui.note(format!(
-        "Demo done: {changes} changes, {} notifications, in {:.1}s. With your own account: \
-         `graphwatch login`, then `graphwatch drive me`.",
-        changes * u64::from(DUPLICATES),
+        "Demo done: {changes} changes in {:.1}s. With your own account: \
+         `graphwatch login`, then `graphwatch drive me --changes`.",
         started.elapsed().as_secs_f64()
     ));
     Ok(())
@@ -165,9 +181,11 @@ impl Script {
         let client = self.client.clone();
 
         let path = "/me/drive/root:/Reports/q4.csv:/content";
+        // The new folder Reports and the file in it: two lines.
         let item = self
             .change(
                 "uploading Reports/q4.csv to the OneDrive",
+                2,
                 client.put_content(path, b"region,revenue\nnorth,120\n", "text/csv"),
             )
             .await?;
@@ -177,11 +195,13 @@ impl Script {
 
         self.change(
             "updating Reports/q4.csv",
+            1,
             client.put_content(path, b"region,revenue\nnorth,120\nsouth,95\n", "text/csv"),
         )
         .await?;
         self.change(
             "renaming it to q4-final.csv",
+            1,
             client.send_json(
                 Method::PATCH,
                 &item_path,
@@ -189,8 +209,28 @@ impl Script {
             ),
         )
         .await?;
+        let root = client
+            .send_json(
+                Method::GET,
+                &format!("/drives/{}/root", segment(&drive_id)),
+                None,
+            )
+            .await
+            .context("demo: cannot read the drive's root")?;
+        let root_id = string_at(&root, &["id"])?;
         self.change(
-            "deleting Reports/q4-final.csv",
+            "moving it out of Reports, to the top of the drive",
+            1,
+            client.send_json(
+                Method::PATCH,
+                &item_path,
+                Some(&json!({"parentReference": {"id": root_id}})),
+            ),
+        )
+        .await?;
+        self.change(
+            "deleting q4-final.csv",
+            1,
             client.send_json(Method::DELETE, &item_path, None),
         )
         .await?;
@@ -199,30 +239,40 @@ impl Script {
         let issue = self
             .change(
                 "adding an item to the Issues list: \"Printer on fire\"",
+                1,
                 client.send_json(
                     Method::POST,
                     &items,
-                    Some(&json!({"fields": {"Title": "Printer on fire", "Status": "New", "Priority": "High"}})),
+                    Some(&json!({"fields": {"Title": "Printer on fire", "Status": "New"}})),
                 ),
             )
             .await?;
         let issue_id = string_at(&issue, &["id"])?;
+        let issue_path = format!("{items}/{}", segment(&issue_id));
         self.change(
             "marking it resolved",
+            1,
             client.send_json(
                 Method::PATCH,
-                &format!("{items}/{}/fields", segment(&issue_id)),
+                &format!("{issue_path}/fields"),
                 Some(&json!({"Status": "Resolved"})),
             ),
+        )
+        .await?;
+        self.change(
+            "deleting it",
+            1,
+            client.send_json(Method::DELETE, &issue_path, None),
         )
         .await?;
         Ok(self.changes)
     }
 
-    /// Say what is done, do it, and wait for its notifications to be written.
+    /// Say what is done, do it, and wait for its `lines` change lines to be written.
     async fn change(
         &mut self,
         what: &str,
+        lines: u64,
         request: impl std::future::Future<Output = Result<Value, crate::graph::GraphError>>,
     ) -> anyhow::Result<Value> {
         self.ui.note(format!("→ {what}"));
@@ -230,9 +280,9 @@ impl Script {
             .await
             .with_context(|| format!("demo: {what} failed"))?;
         self.changes += 1;
-        self.expected += u64::from(DUPLICATES);
+        self.expected += lines;
         let expected = self.expected;
-        self.wait(&format!("the notifications of \"{what}\""), move |p| {
+        self.wait(&format!("the change lines of \"{what}\""), move |p| {
             p.written >= expected
         })
         .await?;
