@@ -181,6 +181,12 @@ impl Index {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// How long a commit waits for another process's write lock (tests shorten it).
+    #[cfg(test)]
+    pub(crate) fn set_busy_timeout(&self, wait: std::time::Duration) {
+        let _ = self.db().busy_timeout(wait);
+    }
+
     pub fn label(&self) -> &str {
         &self.label
     }

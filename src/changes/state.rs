@@ -473,4 +473,65 @@ mod tests {
         drop(first);
         second.claim(&["drive:me"]).unwrap();
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn lock_files_are_0600_and_named_for_their_label() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut state = StateFile::load(&path).unwrap();
+        let long = format!("list:{}", "x/".repeat(300));
+        state
+            .claim(&["drive:me", "list:site-eng/list-issues", &long])
+            .unwrap();
+        let mut locks: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".lock"))
+            .collect();
+        locks.sort();
+        assert_eq!(locks.len(), 3, "{locks:?}");
+        assert!(locks.iter().any(|n| n.starts_with(".s.db.drive-me-")));
+        assert!(locks
+            .iter()
+            .any(|n| n.starts_with(".s.db.list-site-eng-list-issues-")));
+        for name in &locks {
+            assert!(name.len() < 80, "{name}");
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
+    }
+
+    /// Another process holding the write lock (stopped in the middle of its commit):
+    /// the commit fails after the busy timeout, keeps its updates pending, and the next
+    /// commit saves them.
+    #[test]
+    fn a_commit_blocked_by_another_writer_keeps_its_updates_for_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let state = StateFile::load(&path).unwrap();
+        let target = drive("drive:me", "b!x");
+        let (mut ix, _) = state.open_index(&target).unwrap();
+        ix.set_busy_timeout(std::time::Duration::from_millis(50));
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        ix.apply([(
+            "a".to_string(),
+            Some(crate::changes::index::Node {
+                name: Some("a".into()),
+                ..Default::default()
+            }),
+        )]);
+        assert!(ix.commit("c1").is_err(), "the other writer holds the lock");
+        other.execute_batch("ROLLBACK").unwrap();
+        ix.commit("c2").unwrap();
+        drop(ix);
+        let (ix, resume) = state.open_index(&target).unwrap();
+        assert_eq!(resume, Resume::Cursor("c2".into()));
+        assert_eq!(ix.item_count().unwrap(), 1, "the pending update was saved");
+    }
 }
