@@ -107,8 +107,17 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -s q -l 
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -s V -l version -d 'Print version'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l template -d 'One line per event from {field.path} placeholders, e.g. \'{time} {target} {data.resource}\'' -r
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l jq -d 'A jq filter over each event\'s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq \'select(.change == "deleted") | .item.name\'' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l jq -d 'A jq filter over each event\'s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq \'select(.change == "deleted") | .path\'' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l coalesce -d 'Fold identical notifications of a target within DURATION into the first, or `off` [default: 2s with --exec or pretty output, off otherwise]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l name -d 'Only items whose name matches GLOB, case-insensitive; repeatable (--changes)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l change -d 'Only changes of KIND; repeatable (--changes)' -r -f -a "created\t''
+modified\t''
+renamed\t''
+moved\t''
+deleted\t''
+existing\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l include -d 'Only items whose path (or previous path) matches REGEX; repeatable (--changes)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l exclude -d 'Leave out items whose path matches REGEX; repeatable (--changes)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s n -l count -d 'Exit 0 after N events were written' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
@@ -131,6 +140,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l color -d
 always\t''
 never\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and, with --changes, `gap` lines when changes may have been missed or come late'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l files-only -d 'Only files: leave out the lines of folders (--changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l no-socket -d 'Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l initial -d 'First write every current item once as an `existing` line, then watch'
@@ -141,8 +151,17 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s q -l qui
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s V -l version -d 'Print version'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l template -d 'One line per event from {field.path} placeholders, e.g. \'{time} {target} {data.resource}\'' -r
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l jq -d 'A jq filter over each event\'s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq \'select(.change == "deleted") | .item.name\'' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l jq -d 'A jq filter over each event\'s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq \'select(.change == "deleted") | .path\'' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l coalesce -d 'Fold identical notifications of a target within DURATION into the first, or `off` [default: 2s with --exec or pretty output, off otherwise]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l name -d 'Only items whose name matches GLOB, case-insensitive; repeatable (--changes)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l change -d 'Only changes of KIND; repeatable (--changes)' -r -f -a "created\t''
+modified\t''
+renamed\t''
+moved\t''
+deleted\t''
+existing\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l include -d 'Only items whose path (or previous path) matches REGEX; repeatable (--changes)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l exclude -d 'Leave out items whose path matches REGEX; repeatable (--changes)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s n -l count -d 'Exit 0 after N events were written' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
@@ -165,6 +184,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l color -d 
 always\t''
 never\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and, with --changes, `gap` lines when changes may have been missed or come late'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l files-only -d 'Only files: leave out the lines of folders (--changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l no-socket -d 'Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l initial -d 'First write every current item once as an `existing` line, then watch'
@@ -177,8 +197,17 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s V -l vers
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l drive -d 'A drive or document library to watch (repeatable)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l list -d 'A SharePoint list to watch (repeatable)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l template -d 'One line per event from {field.path} placeholders, e.g. \'{time} {target} {data.resource}\'' -r
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l jq -d 'A jq filter over each event\'s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq \'select(.change == "deleted") | .item.name\'' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l jq -d 'A jq filter over each event\'s JSON line: strings are written raw, other values as JSON, one line each; `empty` drops the event (not written, not counted, not run by --exec), e.g. --jq \'select(.change == "deleted") | .path\'' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l coalesce -d 'Fold identical notifications of a target within DURATION into the first, or `off` [default: 2s with --exec or pretty output, off otherwise]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l name -d 'Only items whose name matches GLOB, case-insensitive; repeatable (--changes)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l change -d 'Only changes of KIND; repeatable (--changes)' -r -f -a "created\t''
+modified\t''
+renamed\t''
+moved\t''
+deleted\t''
+existing\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l include -d 'Only items whose path (or previous path) matches REGEX; repeatable (--changes)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l exclude -d 'Leave out items whose path matches REGEX; repeatable (--changes)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s n -l count -d 'Exit 0 after N events were written' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
@@ -201,6 +230,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l color -d
 always\t''
 never\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and, with --changes, `gap` lines when changes may have been missed or come late'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l files-only -d 'Only files: leave out the lines of folders (--changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l no-socket -d 'Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l initial -d 'First write every current item once as an `existing` line, then watch'

@@ -197,6 +197,7 @@ Examples:
   graphwatch drive me --exec 'notify-send \"OneDrive changed\"'
   graphwatch drive me --changes --state me.db | jq -r .path   (what changed; resumes)
   graphwatch drive me --changes --initial --path /Documents/Reports
+  graphwatch drive me --changes --name '*.xlsx' --change created -n 1   (the next new workbook)
   graphwatch drive me --no-socket --poll 1m                         (websockets blocked)
   graphwatch drive me --changes --jq 'select(.change == \"deleted\") | .path'";
 
@@ -296,7 +297,7 @@ pub struct WatchArgs {
 
     /// A jq filter over each event's JSON line: strings are written raw, other values as
     /// JSON, one line each; `empty` drops the event (not written, not counted, not run by
-    /// --exec), e.g. --jq 'select(.change == "deleted") | .item.name'
+    /// --exec), e.g. --jq 'select(.change == "deleted") | .path'
     #[arg(long, value_name = "EXPR")]
     pub jq: Option<String>,
 
@@ -309,6 +310,41 @@ pub struct WatchArgs {
     /// --changes, `gap` lines when changes may have been missed or come late
     #[arg(long)]
     pub status_events: bool,
+
+    /// Only files: leave out the lines of folders (--changes)
+    #[arg(long, help_heading = "Filters")]
+    pub files_only: bool,
+
+    /// Only items whose name matches GLOB, case-insensitive; repeatable (--changes)
+    #[arg(long = "name", value_name = "GLOB", help_heading = "Filters")]
+    pub names: Vec<String>,
+
+    /// Only changes of KIND; repeatable (--changes)
+    #[arg(
+        long = "change",
+        value_name = "KIND",
+        value_enum,
+        help_heading = "Filters"
+    )]
+    pub change_kinds: Vec<ChangeKindArg>,
+
+    /// Only items whose path (or previous path) matches REGEX; repeatable (--changes)
+    #[arg(
+        hide_short_help = true,
+        long,
+        value_name = "REGEX",
+        help_heading = "Filters"
+    )]
+    pub include: Vec<String>,
+
+    /// Leave out items whose path matches REGEX; repeatable (--changes)
+    #[arg(
+        hide_short_help = true,
+        long,
+        value_name = "REGEX",
+        help_heading = "Filters"
+    )]
+    pub exclude: Vec<String>,
 
     /// Exit 0 after N events were written
     #[arg(short = 'n', long, value_name = "N", allow_negative_numbers = true)]
@@ -544,6 +580,17 @@ pub struct OneTarget {
     /// The SharePoint list: a list URL, or SITE/LIST
     #[arg(long, value_name = "SPEC")]
     pub list: Option<String>,
+}
+
+/// A change kind, for `--change`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChangeKindArg {
+    Created,
+    Modified,
+    Renamed,
+    Moved,
+    Deleted,
+    Existing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]

@@ -15,6 +15,7 @@ mod architecture;
 mod changes;
 mod delta;
 mod faults;
+mod filters;
 mod fuzz_corpus;
 mod generated;
 mod hostile;

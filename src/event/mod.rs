@@ -9,6 +9,7 @@
 //! only stripped of insignificant whitespace so that an event stays one line (see
 //! `docs/decisions.md`, "output layer").
 
+pub mod filter;
 pub mod report;
 pub mod schema;
 

@@ -37,6 +37,7 @@ use crate::changes::index::{Index, Resume};
 use crate::changes::state::StateFile;
 use crate::changes::ChangesTask;
 use crate::error::{Code, Error};
+use crate::event::filter::Filter;
 use crate::event::report::{Report, Status};
 use crate::event::{Event, LinkState};
 use crate::exit;
@@ -143,6 +144,7 @@ pub async fn run(
             .as_ref()
             .map(|command| ExecRunner::new(command.clone(), ExecOptions::default())),
         count: options.count,
+        filter: options.filter.clone(),
         fold,
         progress: Progress::default(),
         hooks: &hooks,
@@ -305,12 +307,14 @@ fn spawn_all(
     Ok(reports)
 }
 
-/// Where every event of the stream goes, in this order: `--coalesce` folds repeats,
-/// stdout (buffered; the loop flushes), `--exec`, the count.
+/// Where every event of the stream goes, in this order: the filters, `--coalesce` folds
+/// repeats, stdout (buffered; the loop flushes), `--exec`, the count.
 struct Emitter<'h> {
     output: Output<Stdout>,
     exec: Option<ExecRunner>,
     count: Option<u64>,
+    /// `--files-only`, `--name`, `--change`, `--include`, `--exclude`: before anything.
+    filter: Filter,
     /// `--coalesce`: identical notifications within a window fold into the first.
     fold: Option<Fold>,
     progress: Progress,
@@ -321,6 +325,9 @@ impl Emitter<'_> {
     /// Write one event; `true` once `--count` events were written. An event that `--jq`
     /// drops is neither run by `--exec` nor counted.
     fn emit(&mut self, event: &Event) -> Result<bool, OutputError> {
+        if !self.filter.keeps(event) {
+            return Ok(false);
+        }
         if let Some(fold) = &mut self.fold {
             if fold.repeats(event, std::time::Instant::now()) {
                 return Ok(false);

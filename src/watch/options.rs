@@ -8,11 +8,14 @@ use std::time::Duration;
 use crate::changes::classify::Rules;
 use crate::changes::coalesce;
 use crate::changes::{folder_scope, ChangesOptions};
-use crate::cli::WatchArgs;
+use crate::cli::{ChangeKindArg, WatchArgs};
 use crate::error::Error;
+use crate::event::filter::Filter;
+use crate::event::ChangeKind;
 use crate::link::supervisor::SupervisorOptions;
 use crate::output::{JqFilter, LineFormat, Template};
 use crate::util::duration::parse_duration;
+use regex::Regex;
 
 /// How long a notification's duplicates are folded into it by default: the live
 /// service's second copy comes within a second or so of the first.
@@ -73,6 +76,8 @@ pub struct WatchOptions {
     pub line: Option<LineFormat>,
     /// `--changes` (or `--no-socket`) and its options.
     pub changes: Option<ChangesOptions>,
+    /// `--files-only`, `--name`, `--change`, `--include`, `--exclude`.
+    pub filter: Filter,
     /// Reconnect timings (`--backoff`).
     pub supervisor: SupervisorOptions,
     /// `--start-wait`: how long start-up waits for Graph to answer; `None` for
@@ -131,7 +136,25 @@ impl WatchOptions {
             })?),
             None => None,
         };
+        let filter = filter(args)?;
+        if !(filter.is_empty() || args.changes || args.no_socket) {
+            let flag = [
+                ("--files-only", args.files_only),
+                ("--name", !args.names.is_empty()),
+                ("--change", !args.change_kinds.is_empty()),
+                ("--include", !args.include.is_empty()),
+                ("--exclude", !args.exclude.is_empty()),
+            ]
+            .into_iter()
+            .find(|(_, given)| *given)
+            .map_or("a filter", |(flag, _)| flag);
+            return Err(
+                Error::usage(format!("{flag} filters changed items: it needs --changes"))
+                    .hint("add --changes (notifications carry no item to filter)"),
+            );
+        }
         Ok(WatchOptions {
+            filter,
             count: args.count,
             timeout,
             exec: args.exec.clone(),
@@ -150,6 +173,45 @@ impl WatchOptions {
             start_wait,
         })
     }
+}
+
+/// The filters, checked: a bad glob or regex is a usage error naming it.
+fn filter(args: &WatchArgs) -> Result<Filter, Error> {
+    let regexes = |flag: &str, texts: &[String]| -> Result<Vec<Regex>, Error> {
+        texts
+            .iter()
+            .map(|text| {
+                Regex::new(text).map_err(|e| {
+                    let why = e.to_string();
+                    let why = why.lines().last().unwrap_or_default().trim().to_string();
+                    Error::usage(format!(
+                        "{flag} {text:?} is not a regular expression ({why})"
+                    ))
+                    .hint("write a regex such as '^/Reports/' or '\\.xlsx$' (quoted for the shell)")
+                })
+            })
+            .collect()
+    };
+    Ok(Filter {
+        files_only: args.files_only,
+        names: Filter::globs(&args.names).map_err(|why| {
+            Error::usage(why).hint("write a glob such as '*.xlsx' or 'report-?.docx'")
+        })?,
+        kinds: args
+            .change_kinds
+            .iter()
+            .map(|k| match k {
+                ChangeKindArg::Created => ChangeKind::Created,
+                ChangeKindArg::Modified => ChangeKind::Modified,
+                ChangeKindArg::Renamed => ChangeKind::Renamed,
+                ChangeKindArg::Moved => ChangeKind::Moved,
+                ChangeKindArg::Deleted => ChangeKind::Deleted,
+                ChangeKindArg::Existing => ChangeKind::Existing,
+            })
+            .collect(),
+        include: regexes("--include", &args.include)?,
+        exclude: regexes("--exclude", &args.exclude)?,
+    })
 }
 
 /// `FIRST..MAX`: two durations, the first no longer than the second.
