@@ -476,5 +476,28 @@ mod tests {
             .unwrap()
             .1;
         assert_eq!(name.len(), MAX_ENV_VALUE);
+        // What the item index found: the kind, the path and the previous path.
+        let moved = Event::change(
+            "drive:me",
+            crate::event::ChangeKind::Moved,
+            crate::event::ChangeDetail {
+                path: Some("/Archive/x.txt".into()),
+                previous: Some(crate::event::Previous {
+                    name: Some("x.txt".into()),
+                    path: Some("/Reports/x.txt".into()),
+                }),
+                fields: None,
+            },
+            crate::event::raw_json(&json!({"id": "7", "name": "x.txt"})),
+        );
+        let env = event_env(&moved);
+        for (key, value) in [
+            ("GRAPHWATCH_CHANGE", "moved"),
+            ("GRAPHWATCH_ITEM_ID", "7"),
+            ("GRAPHWATCH_ITEM_PATH", "/Archive/x.txt"),
+            ("GRAPHWATCH_PREVIOUS_PATH", "/Reports/x.txt"),
+        ] {
+            assert!(env.contains(&(key, value.into())), "{key} in {env:?}");
+        }
     }
 }
