@@ -394,10 +394,10 @@ fn no_terminal_escape_from_a_server_reaches_stdout_in_pretty_lines() {
         // The escapes are shown as the harmless text they become.
         assert!(all.contains("notification sub  [2J ]0; "), "{color}: {all}");
         assert!(
-            all.contains("created  2J/a [2J ]0;pwned b.txt"),
+            all.contains("created   2J/a [2J ]0;pwned b.txt"),
             "{color}: {all}"
         );
-        assert!(all.contains("deleted  6n 2Jx"), "{color}: {all}");
+        assert!(all.contains("deleted   6n 2Jx"), "{color}: {all}");
         assert!(all.contains("a [2J ]0;pwned b.txt"), "{color}: {all}");
         w.wait_stderr("watching drive:evil (Evil [2J ]0;pwned )");
         let err = w.stderr();

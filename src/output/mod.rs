@@ -106,6 +106,8 @@ impl From<io::Error> for OutputError {
 pub struct Output<W: Write> {
     sink: W,
     render: Render,
+    /// The pretty view's state across lines (columns, colours, the day).
+    pretty: Option<pretty::PrettyView>,
     /// For `width: None`: whether the sink is a terminal whose width we may ask.
     terminal: bool,
     line: String,
@@ -141,9 +143,14 @@ impl Output<Stdout> {
 impl<W: Write> Output<W> {
     /// Output to any sink; pretty lines are cut only if `width` is given.
     pub fn new(sink: W, render: Render) -> Output<W> {
+        let pretty = match &render {
+            Render::Pretty { color, .. } => Some(pretty::PrettyView::new(*color)),
+            _ => None,
+        };
         Output {
             sink,
             render,
+            pretty,
             terminal: false,
             line: String::new(),
         }
@@ -167,6 +174,13 @@ impl<W: Write> Output<W> {
     }
 
     /// Flush what [`Output::write_buffered`] wrote.
+    /// The labels of the watch, for the pretty view's target column and colours.
+    pub fn targets(&mut self, labels: &[&str]) {
+        if let Some(view) = &mut self.pretty {
+            view.targets(labels);
+        }
+    }
+
     pub fn flush(&mut self) -> Result<(), OutputError> {
         self.sink.flush()?;
         Ok(())
@@ -198,13 +212,16 @@ impl<W: Write> Output<W> {
                 serde_json::to_writer(&mut self.sink, &Line::from(event))
                     .map_err(io::Error::from)?;
             }
-            Render::Pretty { color, width } => {
+            Render::Pretty { width, .. } => {
+                // The colour is the view's, chosen when the output was made.
                 let width = width.or_else(|| {
                     self.terminal
                         .then(|| terminal_size::terminal_size().map(|(w, _)| w.0 as usize))
                         .flatten()
                 });
-                self.line = pretty_line(event, *color, width);
+                if let Some(view) = &mut self.pretty {
+                    self.line = view.render(event, width);
+                }
             }
             Render::Template(template) => {
                 self.line = template.render(event);
@@ -469,9 +486,9 @@ mod tests {
             format!(
                 "{t} drive:me notification sub 5554a2f6 resource b8a61df7\n\
                  {t} drive:b!x modified Documents/report.docx\n\
-                 {t} drive:b!x deleted old.txt\n\
+                 {t} drive:b!x deleted  old.txt\n\
                  {t} drive:b!x modified #12 \"Printer jam\"\n\
-                 {t} drive:me resync the delta cursor expired\n\
+                 {t} drive:me resync   the delta cursor expired\n\
                  {t} drive:me notification {{\"hello\":\"a\\nb\"}}\n"
             )
         );

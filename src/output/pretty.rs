@@ -32,7 +32,19 @@ const RESYNC: Style = Style::new()
 const PLAIN: Style = Style::new();
 /// Every style a pretty line may carry ([`PLAIN`] writes none): with colour on, their
 /// escape sequences are the only ones in the line (the fuzz targets check it).
-pub const STYLES: &[Style] = &[DIM, TARGET, NOTIFIED, UPDATED, DELETED, RESYNC];
+pub const STYLES: &[Style] = &[
+    DIM,
+    TARGET,
+    NOTIFIED,
+    UPDATED,
+    DELETED,
+    RESYNC,
+    TARGET_COLORS[1],
+    TARGET_COLORS[2],
+    TARGET_COLORS[3],
+    TARGET_COLORS[4],
+    TARGET_COLORS[5],
+];
 
 /// First 8 characters of an id, the way people compare them.
 fn short(id: &str) -> &str {
@@ -211,17 +223,25 @@ fn bytes(n: u64) -> String {
 /// 10:00:03 drive:me resync the delta cursor expired
 /// ```
 pub fn pretty_line(event: &Event, color: bool, width: Option<usize>) -> String {
-    let mut parts: Vec<(Style, String)> = vec![
-        (
-            DIM,
-            event
-                .time()
-                .with_timezone(&Local)
-                .format("%H:%M:%S")
-                .to_string(),
-        ),
+    let time = event.time().with_timezone(&Local).format("%H:%M:%S");
+    let parts = parts_of(
+        event,
+        time.to_string(),
         (TARGET, event.target().to_string()),
-    ];
+        0,
+    );
+    render_parts(&parts, color, width)
+}
+
+/// The parts of a line: the time, the target as given, the kind (padded to `kind_width`
+/// columns) and what it says.
+fn parts_of(
+    event: &Event,
+    time: String,
+    target: (Style, String),
+    kind_width: usize,
+) -> Vec<(Style, String)> {
+    let mut parts: Vec<(Style, String)> = vec![(DIM, time), target];
     match event {
         Event::Notification {
             subscription_id,
@@ -265,7 +285,139 @@ pub fn pretty_line(event: &Event, color: bool, width: Option<usize>) -> String {
             parts.push((PLAIN, one_line(reason)));
         }
     }
-    render_parts(&parts, color, width)
+    // The kind is the third part: pad it so that what follows starts in one column.
+    if let Some((_, kind)) = parts.get_mut(2) {
+        let pad = kind_width.saturating_sub(kind.width());
+        kind.extend(std::iter::repeat_n(' ', pad));
+    }
+    parts
+}
+
+/// One colour per target, in the order the targets were given (then by name).
+const TARGET_COLORS: [Style; 6] = [
+    TARGET,
+    Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Magenta))),
+    Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::BrightBlue))),
+    Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::BrightYellow))),
+    Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::BrightGreen))),
+    Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::BrightMagenta))),
+];
+
+/// The width of the kind column: the longest change kind (`modified`, `existing`).
+const KIND_WIDTH: usize = 8;
+
+/// The pretty view of a whole stream, for people (docs/usage.md, "Pretty"): fixed
+/// columns — time, target, kind, what — so that a long stream reads down its columns;
+/// each target in a colour of its own; a long target label shortened in the middle
+/// (`list:…/Lists/Issues`, always marked `…`) rather than cutting the kind and name;
+/// and a date line whenever the day changes.
+#[derive(Debug, Clone)]
+pub struct PrettyView {
+    color: bool,
+    /// The labels of the watch, in order (their colours and the target column).
+    targets: Vec<String>,
+    last_day: Option<chrono::NaiveDate>,
+    /// The time zone of the times shown: the machine's (`None`), or a fixed one (tests).
+    offset: Option<chrono::FixedOffset>,
+}
+
+impl PrettyView {
+    pub fn new(color: bool) -> PrettyView {
+        PrettyView {
+            color,
+            targets: Vec::new(),
+            last_day: None,
+            offset: None,
+        }
+    }
+
+    /// The targets of the watch, so that their column is as wide as the longest label
+    /// and each keeps its colour.
+    pub fn targets(&mut self, labels: &[&str]) {
+        self.targets = labels.iter().map(|l| l.to_string()).collect();
+    }
+
+    #[cfg(test)]
+    fn at_offset(mut self, offset: chrono::FixedOffset) -> PrettyView {
+        self.offset = Some(offset);
+        self
+    }
+
+    /// The text for `event`, cut to `width` columns: its line, after a date line if the
+    /// day changed since the last one. Without a newline at the end.
+    pub fn render(&mut self, event: &Event, width: Option<usize>) -> String {
+        let (day, time) = match self.offset {
+            Some(offset) => {
+                let t = event.time().with_timezone(&offset);
+                (t.date_naive(), t.format("%H:%M:%S").to_string())
+            }
+            None => {
+                let t = event.time().with_timezone(&Local);
+                (t.date_naive(), t.format("%H:%M:%S").to_string())
+            }
+        };
+        let mut out = String::new();
+        if self.last_day.is_some_and(|last| last != day) {
+            let date = format!("── {} ──", day.format("%a %-d %b %Y"));
+            out.push_str(&render_parts(&[(DIM, date)], self.color, width));
+            out.push('\n');
+        }
+        self.last_day = Some(day);
+        let label = event.target();
+        let style = match self.targets.iter().position(|t| t == label) {
+            Some(at) => TARGET_COLORS[at % TARGET_COLORS.len()],
+            None => TARGET_COLORS[self.targets.len() % TARGET_COLORS.len()],
+        };
+        let column = self.target_column(label, width);
+        let shown = middle_shortened(&one_line(label), column);
+        let pad = column.saturating_sub(shown.width());
+        let target = format!("{shown}{}", " ".repeat(pad));
+        let parts = parts_of(event, time, (style, target), KIND_WIDTH);
+        out.push_str(&render_parts(&parts, self.color, width));
+        out
+    }
+
+    /// The target column: as wide as the longest label, but at most a third of the
+    /// line (and never under 12), so that the kind and name keep their room.
+    fn target_column(&self, label: &str, width: Option<usize>) -> usize {
+        let longest = self
+            .targets
+            .iter()
+            .map(|t| one_line(t).width())
+            .chain([one_line(label).width()])
+            .max()
+            .unwrap_or(0);
+        match width {
+            Some(width) => longest.min((width / 3).max(12)),
+            None => longest,
+        }
+    }
+}
+
+/// `label` in at most `room` columns: whole if it fits, else its kind (`list:`), `…`
+/// and as much of its end as fits — the end (`/Lists/Issues`) is what tells targets
+/// apart.
+fn middle_shortened(label: &str, room: usize) -> String {
+    if label.width() <= room {
+        return label.to_string();
+    }
+    let head = match label.find(':') {
+        Some(colon) if colon + 1 + 2 <= room => &label[..=colon],
+        _ => "",
+    };
+    let left = room.saturating_sub(head.width() + 1);
+    let mut tail: Vec<char> = Vec::new();
+    let mut used = 0;
+    for c in label.chars().rev() {
+        let w = c.width().unwrap_or(0);
+        if used + w > left {
+            break;
+        }
+        used += w;
+        tail.push(c);
+    }
+    let tail: String = tail.into_iter().rev().collect();
+    format!("{head}…{tail}")
 }
 
 /// Sanitise each part (server text: see the module docs), join with spaces, cut to
@@ -360,5 +512,112 @@ mod tests {
             }
             assert!(!coloured.chars().any(char::is_control), "{coloured:?}");
         }
+    }
+
+    /// The stream as people see it, at 60, 80 and 200 columns (issue 15, item 6): fixed
+    /// columns, a long list label shortened in the middle, a date line at midnight.
+    #[test]
+    fn the_stream_at_three_widths() {
+        use crate::event::{raw_json, ChangeDetail, Previous};
+        use chrono::TimeZone as _;
+        let at = |h: u32, m: u32| chrono::Utc.with_ymd_and_hms(2026, 12, 1, h, m, 0).unwrap();
+        let long = "list:contoso.sharepoint.com:/sites/engineering/Lists/Issues";
+        let with_time = |mut e: Event, time| {
+            match &mut e {
+                Event::Change { time: t, .. }
+                | Event::Resync { time: t, .. }
+                | Event::Status { time: t, .. }
+                | Event::Notification { time: t, .. }
+                | Event::Gap { time: t, .. } => *t = time,
+            }
+            e
+        };
+        let change =
+            |kind, label: &str, path: Option<&str>, previous: Option<(&str, &str)>, item| {
+                Event::change(
+                    label,
+                    kind,
+                    ChangeDetail {
+                        path: path.map(str::to_string),
+                        previous: previous.map(|(name, path)| Previous {
+                            name: Some(name.into()),
+                            path: Some(path.into()),
+                        }),
+                        fields: None,
+                    },
+                    raw_json(&item),
+                )
+            };
+        let by = serde_json::json!({"user": {"displayName": "Megan Bowen"}});
+        let mut issue = change(
+            ChangeKind::Modified,
+            long,
+            None,
+            None,
+            serde_json::json!({"id": "10", "fields": {"Title": "Projector broken in the big meeting room"}}),
+        );
+        if let Event::Change { detail, .. } = &mut issue {
+            detail.fields = Some(raw_json(
+                &serde_json::json!({"Status": {"from": "Active", "to": "Resolved"}}),
+            ));
+        }
+        let events = [
+            with_time(
+                change(
+                    ChangeKind::Created,
+                    "drive:me",
+                    Some("/Reports/2026/Quarterly/budget.xlsx"),
+                    None,
+                    serde_json::json!({"id": "1", "name": "budget.xlsx", "file": {}, "size": 12_345, "lastModifiedBy": by}),
+                ),
+                at(23, 58),
+            ),
+            with_time(
+                change(
+                    ChangeKind::Renamed,
+                    "drive:me",
+                    Some("/Reports/2026/Quarterly/budget-final.xlsx"),
+                    Some(("budget.xlsx", "/Reports/2026/Quarterly/budget.xlsx")),
+                    serde_json::json!({"id": "1", "name": "budget-final.xlsx"}),
+                ),
+                at(23, 59),
+            ),
+            with_time(issue, at(23, 59)),
+            with_time(
+                Event::status(long, LinkState::Disconnected, "no ping for 45 s"),
+                at(23, 59),
+            ),
+            with_time(
+                change(
+                    ChangeKind::Deleted,
+                    "drive:me",
+                    Some("/Archive/old.txt"),
+                    None,
+                    serde_json::json!({"id": "2", "deleted": {"state": "deleted"}}),
+                ),
+                at(23, 59) + chrono::Duration::minutes(2),
+            ),
+        ];
+        for width in [60, 80, 200] {
+            let mut view =
+                PrettyView::new(false).at_offset(chrono::FixedOffset::east_opt(0).unwrap());
+            view.targets(&["drive:me", long]);
+            let text: Vec<String> = events.iter().map(|e| view.render(e, Some(width))).collect();
+            let text = text.join("\n");
+            for line in text.lines() {
+                assert!(line.width() <= width, "{width}: {line:?}");
+            }
+            insta::assert_snapshot!(format!("the_stream_at_{width}_columns"), text);
+        }
+    }
+
+    #[test]
+    fn long_labels_are_shortened_in_the_middle_and_marked() {
+        assert_eq!(middle_shortened("drive:me", 12), "drive:me");
+        let long = "list:contoso.sharepoint.com:/sites/eng/Lists/Issues";
+        let short = middle_shortened(long, 20);
+        assert_eq!(short, "list:…g/Lists/Issues");
+        assert!(short.width() <= 20);
+        assert_eq!(middle_shortened("abcdefghij", 5), "…ghij");
     }
 }

@@ -31,6 +31,18 @@ pub enum TargetKind {
     List { site_id: String, list_id: String },
 }
 
+/// For people (`-v`): what a label resolved to, never a Rust `Debug` struct.
+impl std::fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetKind::Drive { drive_id } => write!(f, "the drive {drive_id}"),
+            TargetKind::List { site_id, list_id } => {
+                write!(f, "the list {list_id} of the site {site_id}")
+            }
+        }
+    }
+}
+
 /// A resolved target: everything the watch loop needs to subscribe and run delta.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

@@ -149,6 +149,7 @@ pub async fn run(
         progress: Progress::default(),
         hooks: &hooks,
     };
+    emitter.output.targets(&labels);
     let changes_mode = options.changes.is_some();
     let mut active = targets.len();
     let mut lost: Vec<String> = lost_at_start.into_iter().map(|(label, _)| label).collect();
@@ -167,6 +168,8 @@ pub async fn run(
                 // for at-least-once) the task told, which commits its cursor. Stopping
                 // in the middle (--count) tells it nothing: the round repeats next time.
                 Some(Report::Round { target: _, events, written }) => {
+                    // A stdout line on the terminal must not land inside the spinner's.
+                    status.clear_spinner_if(!events.is_empty());
                     for event in &events {
                         if emitter.emit(event)? {
                             break 'stream End::Count;
@@ -176,6 +179,7 @@ pub async fn run(
                     let _ = written.send(());
                 }
                 Some(Report::Event(event)) => {
+                    status.clear_spinner_if(true);
                     if emitter.emit(&event)? {
                         break End::Count;
                     }
@@ -414,7 +418,7 @@ async fn resolve_all(
         };
         let Some(target) = resolved else { continue };
         tracing::info!(
-            "{} is {:?} ({})",
+            "{} is {} ({})",
             target.label,
             target.kind,
             target.display_name
