@@ -14,6 +14,7 @@ mod common;
 mod control;
 mod delta;
 mod e2e;
+mod fields;
 mod graph;
 mod identity;
 mod peer;

@@ -55,11 +55,7 @@ fn identity(data: &Data, user_id: &str) -> Value {
 
 /// SharePoint's per-site user lookup id (`AuthorLookupId`).
 fn lookup_id(data: &Data, user_id: &str) -> String {
-    data.users
-        .iter()
-        .position(|u| u.id == user_id)
-        .map(|i| (i + 6).to_string())
-        .unwrap_or_else(|| "1073741823".to_string())
+    crate::store::lookup_id(&data.users, user_id)
 }
 
 pub fn user(u: &User) -> Value {
