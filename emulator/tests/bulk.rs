@@ -78,6 +78,22 @@ async fn bulk_files_come_back_through_delta_page_by_page() {
         let folder = named[&format!("f{:04}", n % FOLDERS)];
         assert_eq!(file["parentReference"]["id"], folder["id"], "{name}");
     }
+    // Folder sizes add up what is beneath them, however deep.
+    let file_sizes = |pick: &dyn Fn(usize) -> bool| -> u64 {
+        (0..FILES)
+            .filter(|n| pick(*n))
+            .map(|n| format!("bulk file {n}\n").len() as u64)
+            .sum()
+    };
+    assert_eq!(bulk["size"], file_sizes(&|_| true));
+    assert_eq!(named["f0001"]["size"], file_sizes(&|n| n % FOLDERS == 1));
+    let everything: u64 = items
+        .iter()
+        .filter(|i| i["file"].is_object())
+        .filter_map(|i| i["size"].as_u64())
+        .sum();
+    assert_eq!(named["root"]["size"], everything);
+
     // Parents before children, as in any full enumeration.
     let position = |name: &str| items.iter().position(|i| i["name"] == name).unwrap();
     assert!(position("bulk") < position("f0000"));
