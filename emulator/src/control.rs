@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::{GraphError, OAuthError};
-use crate::AppState;
+use crate::store::{Owner, Stamp};
+use crate::{seed, AppState};
 
 /// Which family of routes a request belongs to; faults and counters are kept per class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -540,6 +541,7 @@ pub fn router() -> Router<AppState> {
             "/_emulator/settings",
             get(get_settings).patch(patch_settings),
         )
+        .route("/_emulator/bulk", post(bulk))
 }
 
 fn bad_request(message: impl Into<String>) -> Response {
@@ -665,6 +667,89 @@ async fn patch_settings(State(state): State<AppState>, body: Bytes) -> Response 
         )
             .into_response(),
     }
+}
+
+/// The most files one `POST /_emulator/bulk` may make (about 1 GiB of store and log).
+const MAX_BULK_FILES: usize = 1_000_000;
+/// The most folders one `POST /_emulator/bulk` may make.
+const MAX_BULK_FOLDERS: usize = 100_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BulkBody {
+    /// A drive id; Adele's OneDrive when absent.
+    #[serde(default)]
+    drive: Option<String>,
+    folders: usize,
+    files: usize,
+}
+
+/// `POST /_emulator/bulk {"drive"?, "folders": F, "files": N}` — make `bulk/` with F
+/// folders and N small files under a drive's root in one go, for benchmarks (see
+/// [`crate::store::Drive::bulk`]). Logged as ordinary creations, so delta returns them;
+/// the drive's subscriptions get one notification for the lot, as for one upload.
+/// Answers `{"created": N, "folders": F}`.
+async fn bulk(State(state): State<AppState>, body: Bytes) -> Response {
+    let body: BulkBody = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => {
+            return bad_request(format!(
+                "expected {{\"drive\"?: ID, \"folders\": F, \"files\": N}}: {e}"
+            ))
+        }
+    };
+    if body.folders == 0 || body.folders > MAX_BULK_FOLDERS {
+        return bad_request(format!("folders must be 1 to {MAX_BULK_FOLDERS}"));
+    }
+    if body.files > MAX_BULK_FILES {
+        return bad_request(format!("files must be at most {MAX_BULK_FILES}"));
+    }
+    let drive_id = body
+        .drive
+        .clone()
+        .unwrap_or_else(|| seed::ADELE_DRIVE.to_string());
+    let lag = state.settings().delta_lag_ms;
+    let started = std::time::Instant::now();
+    // One write lock for the lot, off the async workers: on a small machine the runtime
+    // has few of them, and socket.io pings must keep going while the tree is built.
+    let store_state = state.clone();
+    let (folders, files) = (body.folders, body.files);
+    let made = tokio::task::spawn_blocking(move || {
+        store_state.store.write(|d| {
+            // The drive's owner makes the changes; in a library, the signed-in user.
+            let user = match d.drives.get(&drive_id).map(|dr| &dr.owner) {
+                Some(Owner::User(u)) => u.clone(),
+                _ => seed::ADELE_ID.to_string(),
+            };
+            let at = Stamp::new(&user, lag);
+            d.mutate_drive(&drive_id, |drive, log| drive.bulk(log, &at, folders, files))
+        })
+    })
+    .await;
+    let keys = match made {
+        Ok(Ok(((), keys))) => keys,
+        Ok(Err(e)) => {
+            return (e.status, Json(json!({ "error": e.message }))).into_response();
+        }
+        Err(e) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "error": format!("bulk seeding failed: {e}") })),
+            )
+                .into_response()
+        }
+    };
+    state.push.changed(&state, &keys);
+    state.mark_dirty();
+    state.control.event(
+        "bulk",
+        format!(
+            "{} folders={folders} files={files} ms={}",
+            keys.first().map(String::as_str).unwrap_or(""),
+            started.elapsed().as_millis()
+        ),
+    );
+    Json(json!({ "created": files, "folders": folders })).into_response()
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use crate::error::GraphError;
 use crate::push::Watched;
-use crate::store::{drive_key, list_key, Conflict, Data, Drive, List, Stamp};
+use crate::store::{drive_key, list_key, Conflict, Data, Drive, List, Stamp, User};
 use crate::{seed, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -754,7 +754,7 @@ fn list_route(
                 ok(&base, &format!("{items_ctx}/$entity"), value)
             }
             Method::DELETE => {
-                let keys = mutate_list(req, list_id, |l, log, at| l.delete_item(log, at, id))?.1;
+                let keys = mutate_list(req, list_id, |l, log, at, _| l.delete_item(log, at, id))?.1;
                 announce(req, &keys);
                 Ok(StatusCode::NO_CONTENT.into_response())
             }
@@ -771,8 +771,8 @@ fn list_route(
                 }
                 Method::PATCH => {
                     let fields = json_body(req)?;
-                    let keys = mutate_list(req, list_id, |l, log, at| {
-                        l.update_fields(log, at, id, fields)
+                    let keys = mutate_list(req, list_id, |l, log, at, users| {
+                        l.update_fields(log, at, users, id, fields)
                     })?
                     .1;
                     announce(req, &keys);
@@ -847,12 +847,12 @@ fn list_item(d: &Data, list: &List, id: &str) -> Result<Value, GraphError> {
 fn mutate_list<R>(
     req: &Req<'_>,
     list_id: &str,
-    f: impl FnOnce(&mut List, &mut crate::store::Log, &Stamp) -> Result<R, GraphError>,
+    f: impl FnOnce(&mut List, &mut crate::store::Log, &Stamp, &[User]) -> Result<R, GraphError>,
 ) -> Result<(R, Vec<String>), GraphError> {
     let at = Stamp::new(&req.user, req.state.settings().delta_lag_ms);
     req.state
         .store
-        .write(|d| d.mutate_list(list_id, |list, log| f(list, log, &at)))
+        .write(|d| d.mutate_list(list_id, |list, log, users| f(list, log, &at, users)))
 }
 
 fn create_list_item(req: &Req<'_>, list_id: &str, items_ctx: &str) -> Result<Response, GraphError> {
@@ -862,7 +862,9 @@ fn create_list_item(req: &Req<'_>, list_id: &str, items_ctx: &str) -> Result<Res
         None => Map::new(),
         Some(_) => return Err(GraphError::bad_request("fields must be a JSON object.")),
     };
-    let (id, keys) = mutate_list(req, list_id, |l, log, at| l.create_item(log, at, fields))?;
+    let (id, keys) = mutate_list(req, list_id, |l, log, at, users| {
+        l.create_item(log, at, users, fields)
+    })?;
     announce(req, &keys);
     let value = read_list(req, list_id, |d, l| list_item(d, l, &id.to_string()))?;
     let value = render::with_context(&req.state.base_url, &format!("{items_ctx}/$entity"), value);

@@ -16,6 +16,11 @@ use serde_json::{Map, Value};
 use crate::error::GraphError;
 use crate::seed;
 
+mod bulk;
+mod columns;
+
+pub use columns::{lookup_id, user_by_lookup_id, Column, ColumnType, SYSTEM_LOOKUP_ID};
+
 /// Everything a Graph route reads or writes, behind one lock.
 pub struct Store {
     data: Mutex<Data>,
@@ -185,8 +190,8 @@ pub struct List {
     pub site_id: String,
     /// For a document library: its drive, which holds the items.
     pub drive_id: Option<String>,
-    /// Fields a client may write.
-    pub columns: Vec<String>,
+    /// Fields a client may write, with their types.
+    pub columns: Vec<Column>,
     pub created: DateTime<Utc>,
     pub items: BTreeMap<u64, ListItem>,
     pub next_id: u64,
@@ -196,7 +201,8 @@ pub struct List {
 pub struct ListItem {
     pub id: u64,
     pub unique_id: String,
-    /// Only the writable columns; computed fields are added when rendered.
+    /// Only the writable columns, keyed and typed as `fields` shows them (see
+    /// [`Column::key`]); computed fields are added when rendered.
     pub fields: Map<String, Value>,
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
@@ -280,7 +286,9 @@ impl Log {
 
     /// The state of every item of `container` as of `upto`: item id to (seq of its last
     /// entry, that entry's snapshot). Deleted items are kept, marked deleted.
-    pub fn replay(&self, container: &str, upto: u64) -> HashMap<String, (u64, &Snapshot)> {
+    /// Keys borrow the log's own ids: on a bulk-seeded drive every delta page replays
+    /// hundreds of thousands of entries, and copying each id was a good part of its cost.
+    pub fn replay(&self, container: &str, upto: u64) -> HashMap<&str, (u64, &Snapshot)> {
         let mut state = HashMap::new();
         for c in self
             .entries
@@ -288,7 +296,7 @@ impl Log {
             .take_while(|c| c.seq <= upto)
             .filter(|c| c.container == container)
         {
-            state.insert(c.item_id.clone(), (c.seq, &c.state));
+            state.insert(c.item_id.as_str(), (c.seq, &c.state));
         }
         state
     }
@@ -754,23 +762,6 @@ impl List {
         Ok(())
     }
 
-    /// Refuse fields the list does not have and values SharePoint would not store.
-    fn validate_fields(&self, fields: &Map<String, Value>) -> Result<(), GraphError> {
-        for (name, value) in fields {
-            if !self.columns.iter().any(|c| c == name) {
-                return Err(GraphError::bad_request(format!(
-                    "Field '{name}' is not recognized"
-                )));
-            }
-            if !(value.is_string() || value.is_null()) {
-                return Err(GraphError::bad_request(format!(
-                    "Field '{name}' takes a text value"
-                )));
-            }
-        }
-        Ok(())
-    }
-
     fn record(&self, log: &mut Log, at: &Stamp, id: u64) {
         if let Some(item) = self.items.get(&id) {
             log.append(
@@ -785,14 +776,16 @@ impl List {
         }
     }
 
+    /// `users` are the site's users, whom person columns may name.
     pub fn create_item(
         &mut self,
         log: &mut Log,
         at: &Stamp,
+        users: &[User],
         fields: Map<String, Value>,
     ) -> Result<u64, GraphError> {
         self.writable()?;
-        self.validate_fields(&fields)?;
+        let fields = columns::accept_fields(&self.columns, fields, users)?;
         self.next_id += 1;
         let id = self.next_id;
         let fields = fields.into_iter().filter(|(_, v)| !v.is_null()).collect();
@@ -818,12 +811,13 @@ impl List {
         &mut self,
         log: &mut Log,
         at: &Stamp,
+        users: &[User],
         id: &str,
         fields: Map<String, Value>,
     ) -> Result<u64, GraphError> {
         self.writable()?;
         let id = self.item(id)?.id;
-        self.validate_fields(&fields)?;
+        let fields = columns::accept_fields(&self.columns, fields, users)?;
         if let Some(item) = self.items.get_mut(&id) {
             for (name, value) in fields {
                 if value.is_null() {
@@ -953,16 +947,17 @@ impl Data {
         Ok((out, keys))
     }
 
+    /// Run a list mutation with the log and the users (whom person columns name) at hand.
     pub fn mutate_list<R>(
         &mut self,
         list_id: &str,
-        f: impl FnOnce(&mut List, &mut Log) -> Result<R, GraphError>,
+        f: impl FnOnce(&mut List, &mut Log, &[User]) -> Result<R, GraphError>,
     ) -> Result<(R, Vec<String>), GraphError> {
         let list = self
             .lists
             .get_mut(list_id)
             .ok_or_else(|| GraphError::not_found(&format!("list {list_id}")))?;
-        let out = f(list, &mut self.log)?;
+        let out = f(list, &mut self.log, &self.users)?;
         Ok((out, vec![list_key(list_id)]))
     }
 }
@@ -1202,7 +1197,7 @@ impl Data {
                     resource_id: drive.resource_id.clone(),
                     site_id: spec.site_id.unwrap_or_default().to_string(),
                     drive_id: Some(drive.id.clone()),
-                    columns: vec!["Title".to_string()],
+                    columns: vec![Column::new("Title", ColumnType::Text)],
                     created: at.now,
                     items: BTreeMap::new(),
                     next_id: 0,
@@ -1222,26 +1217,45 @@ impl Data {
             resource_id: seed::ISSUES_LIST_RESOURCE.to_string(),
             site_id: seed::SITE_ID.to_string(),
             drive_id: None,
-            columns: ["Title", "Status", "Priority", "AssignedTo", "Description"]
-                .map(str::to_string)
-                .to_vec(),
+            // One column of each type a client is likely to meet (docs/emulator.md).
+            columns: vec![
+                Column::new("Title", ColumnType::Text),
+                Column::choice("Status", &["New", "Active", "Resolved", "Closed"]),
+                Column::choice("Priority", &["(1) High", "(2) Normal", "(3) Low"]),
+                Column::new("Description", ColumnType::Text),
+                Column::new("Estimate", ColumnType::Number),
+                Column::new("Blocked", ColumnType::Boolean),
+                Column::new("Due", ColumnType::DateTime),
+                Column::new("AssignedTo", ColumnType::Person),
+            ],
             created: at.now,
             items: BTreeMap::new(),
             next_id: 0,
         };
+        let adele = lookup_id(&self.users, seed::ADELE_ID);
+        let megan = lookup_id(&self.users, seed::MEGAN_ID);
         let seeds = [
-            ("Sign-in fails on Safari", "Active", "(1) High"),
-            ("Add a dark theme", "New", "(2) Normal"),
-            ("Typo in the footer", "Resolved", "(3) Low"),
+            serde_json::json!({
+                "Title": "Sign-in fails on Safari", "Status": "Active", "Priority": "(1) High",
+                "Description": "The device-code page never loads.", "Estimate": 3,
+                "Blocked": false, "Due": "2026-06-30T17:00:00Z", "AssignedToLookupId": megan,
+            }),
+            serde_json::json!({
+                "Title": "Add a dark theme", "Status": "New", "Priority": "(2) Normal",
+                "Estimate": 8, "Blocked": true,
+            }),
+            serde_json::json!({
+                "Title": "Typo in the footer", "Status": "Resolved", "Priority": "(3) Low",
+                "Estimate": 0.5, "Blocked": false, "Due": "2026-05-15T12:00:00Z",
+                "AssignedToLookupId": adele,
+            }),
         ];
-        for (title, status, priority) in seeds {
-            let fields = Map::from_iter([
-                ("Title".to_string(), Value::from(title)),
-                ("Status".to_string(), Value::from(status)),
-                ("Priority".to_string(), Value::from(priority)),
-            ]);
+        for fields in seeds {
+            let Value::Object(fields) = fields else {
+                continue;
+            };
             // The seed list is writable and the fields are valid: this cannot fail.
-            let _ = issues.create_item(&mut self.log, at, fields);
+            let _ = issues.create_item(&mut self.log, at, &self.users, fields);
         }
         self.lists.insert(issues.id.clone(), issues);
     }
@@ -1346,12 +1360,12 @@ mod tests {
             visible_at_ms: i64::MAX,
             ..stamp()
         };
-        data.mutate_list(seed::ISSUES_LIST_ID, |l, log| {
-            l.update_fields(log, &hidden, "1", Map::new())
+        data.mutate_list(seed::ISSUES_LIST_ID, |l, log, users| {
+            l.update_fields(log, &hidden, users, "1", Map::new())
         })
         .expect("update");
-        data.mutate_list(seed::ISSUES_LIST_ID, |l, log| {
-            l.update_fields(log, &stamp(), "2", Map::new())
+        data.mutate_list(seed::ISSUES_LIST_ID, |l, log, users| {
+            l.update_fields(log, &stamp(), users, "2", Map::new())
         })
         .expect("update");
         assert_eq!(

@@ -11,9 +11,11 @@
 // Helpers: an emulator on a free port, a Graph caller, a raw socket.io client.
 mod common;
 
+mod bulk;
 mod control;
 mod delta;
 mod e2e;
+mod fields;
 mod graph;
 mod identity;
 mod peer;

@@ -243,7 +243,7 @@ impl Script {
                 client.send_json(
                     Method::POST,
                     &items,
-                    Some(&json!({"fields": {"Title": "Printer on fire", "Status": "New"}})),
+                    Some(&json!({"fields": {"Title": "Printer on fire", "Status": "New", "Priority": "(1) High"}})),
                 ),
             )
             .await?;

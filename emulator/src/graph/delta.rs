@@ -116,12 +116,18 @@ pub fn page(data: &Data, feed: &Feed<'_>, req: &Request<'_>) -> Result<Value, Gr
     };
     let upto = cursor.u.unwrap_or(watermark).max(cursor.f);
     let state = data.log.replay(&log_key, upto);
-    let selected = select(feed, &state, &cursor);
+    // One view of the drive for ordering and rendering alike: building one walks every
+    // item, and on a bulk-seeded drive that is most of what a page costs.
+    let view = match feed {
+        Feed::Drive(d) | Feed::Library(_, d) => Some(View::replayed(d, &state)),
+        Feed::List(_) => None,
+    };
+    let selected = select(feed, view.as_ref(), &state, &cursor);
 
     let size = req.page_size.max(1);
     let start = cursor.o.min(selected.len());
     let end = start.saturating_add(size).min(selected.len());
-    let items = render(data, feed, &state, &selected[start..end]);
+    let items = render(data, feed, view.as_ref(), &selected[start..end]);
     if end < selected.len() {
         let next = Cursor {
             u: Some(upto),
@@ -151,12 +157,17 @@ fn validate(data: &Data, feed: &Feed<'_>, token: &str) -> Option<Cursor> {
     sane.then_some(c)
 }
 
-type State<'a> = std::collections::HashMap<String, (u64, &'a Snapshot)>;
+type State<'a> = std::collections::HashMap<&'a str, (u64, &'a Snapshot)>;
 
 /// Item ids to report, in order. A full enumeration lists what exists, parents before
 /// children; an incremental one lists what changed after the cursor, each item once,
 /// in the order of its last change.
-fn select<'a>(feed: &Feed<'_>, state: &State<'a>, cursor: &Cursor) -> Vec<(u64, &'a Snapshot)> {
+fn select<'a>(
+    feed: &Feed<'_>,
+    view: Option<&View<'_>>,
+    state: &State<'a>,
+    cursor: &Cursor,
+) -> Vec<(u64, &'a Snapshot)> {
     let hide_root = matches!(feed, Feed::Library(..));
     let mut picked: Vec<(u64, &Snapshot)> = state
         .values()
@@ -171,9 +182,9 @@ fn select<'a>(feed: &Feed<'_>, state: &State<'a>, cursor: &Cursor) -> Vec<(u64, 
         .map(|(seq, s)| (*seq, *s))
         .collect();
     if cursor.full {
-        if let Feed::Drive(d) | Feed::Library(_, d) = feed {
-            let view = View::replayed(d, state);
-            picked.sort_by_key(|(seq, s)| {
+        if let Some(view) = view {
+            // Cached: a depth is a walk up the tree, too dear to repeat per comparison.
+            picked.sort_by_cached_key(|(seq, s)| {
                 let depth = s.drive_item().map(|i| view.depth(i)).unwrap_or(0);
                 (depth, *seq)
             });
@@ -184,46 +195,37 @@ fn select<'a>(feed: &Feed<'_>, state: &State<'a>, cursor: &Cursor) -> Vec<(u64, 
     picked
 }
 
+/// `view` is the drive's as of the page, for the drive feeds ([`page`] makes one).
 fn render(
     data: &Data,
     feed: &Feed<'_>,
-    state: &State<'_>,
+    view: Option<&View<'_>>,
     items: &[(u64, &Snapshot)],
 ) -> Vec<Value> {
-    match feed {
-        Feed::Drive(d) => {
-            let view = View::replayed(d, state);
-            items
-                .iter()
-                .filter_map(|(_, s)| {
-                    let item = s.drive_item()?;
-                    Some(if s.deleted() {
-                        view.deleted_drive_item(item)
-                    } else {
-                        view.drive_item(data, item, true)
-                    })
+    match (feed, view) {
+        (Feed::Drive(_), Some(view)) => items
+            .iter()
+            .filter_map(|(_, s)| {
+                let item = s.drive_item()?;
+                Some(if s.deleted() {
+                    view.deleted_drive_item(item)
+                } else {
+                    view.drive_item(data, item, true)
                 })
-                .collect()
-        }
-        Feed::Library(list, d) => {
-            let view = View::replayed(d, state);
-            items
-                .iter()
-                .filter_map(|(_, s)| {
-                    let item = s.drive_item()?;
-                    Some(if s.deleted() {
-                        render::deleted_list_item(
-                            list,
-                            &item.list_item_id.to_string(),
-                            &item.modified,
-                        )
-                    } else {
-                        view.library_list_item(data, list, item)
-                    })
+            })
+            .collect(),
+        (Feed::Library(list, _), Some(view)) => items
+            .iter()
+            .filter_map(|(_, s)| {
+                let item = s.drive_item()?;
+                Some(if s.deleted() {
+                    render::deleted_list_item(list, &item.list_item_id.to_string(), &item.modified)
+                } else {
+                    view.library_list_item(data, list, item)
                 })
-                .collect()
-        }
-        Feed::List(list) => items
+            })
+            .collect(),
+        (Feed::List(list), _) => items
             .iter()
             .filter_map(|(_, s)| {
                 let item = s.list_item()?;
@@ -234,6 +236,7 @@ fn render(
                 })
             })
             .collect(),
+        (Feed::Drive(_) | Feed::Library(..), None) => Vec::new(),
     }
 }
 

@@ -55,11 +55,7 @@ fn identity(data: &Data, user_id: &str) -> Value {
 
 /// SharePoint's per-site user lookup id (`AuthorLookupId`).
 fn lookup_id(data: &Data, user_id: &str) -> String {
-    data.users
-        .iter()
-        .position(|u| u.id == user_id)
-        .map(|i| (i + 6).to_string())
-        .unwrap_or_else(|| "1073741823".to_string())
+    crate::store::lookup_id(&data.users, user_id)
 }
 
 pub fn user(u: &User) -> Value {
@@ -185,7 +181,7 @@ impl<'a> View<'a> {
     }
 
     /// The drive as a replay of its log left it; deleted items are not part of it.
-    pub fn replayed(drive: &'a Drive, state: &HashMap<String, (u64, &'a Snapshot)>) -> Self {
+    pub fn replayed(drive: &'a Drive, state: &HashMap<&'a str, (u64, &'a Snapshot)>) -> Self {
         let items = state
             .values()
             .filter(|(_, s)| !s.deleted())
@@ -201,17 +197,26 @@ impl<'a> View<'a> {
             child_counts: HashMap::new(),
             sizes: HashMap::new(),
         };
+        // Files' sizes are summed per folder first, and only folders walk up the tree:
+        // a bulk-seeded drive has thousands of files for each folder.
+        let mut direct: HashMap<&'a str, u64> = HashMap::new();
         let ids: Vec<&'a DriveItem> = view.items.values().copied().collect();
         for item in ids {
             if let Some(parent) = item.parent_id.as_deref() {
                 if let Some(p) = view.items.get(parent) {
                     *view.child_counts.entry(p.id.as_str()).or_insert(0) += 1;
+                    if !item.is_folder() {
+                        *direct.entry(p.id.as_str()).or_insert(0) += item.size;
+                    }
                 }
             }
-            if !item.is_folder() {
-                for ancestor in view.chain(item) {
-                    *view.sizes.entry(ancestor).or_insert(0) += item.size;
-                }
+        }
+        for (folder, size) in direct {
+            let Some(item) = view.items.get(folder).copied() else {
+                continue;
+            };
+            for ancestor in std::iter::once(folder).chain(view.chain(item)) {
+                *view.sizes.entry(ancestor).or_insert(0) += size;
             }
         }
         view
