@@ -680,11 +680,15 @@ struct BulkBody {
     /// A drive id; Adele's OneDrive when absent.
     #[serde(default)]
     drive: Option<String>,
+    /// The top folder's name; `bulk` when absent.
+    #[serde(default)]
+    under: Option<String>,
     folders: usize,
     files: usize,
 }
 
-/// `POST /_emulator/bulk {"drive"?, "folders": F, "files": N}` — make `bulk/` with F
+/// `POST /_emulator/bulk {"drive"?, "under"?, "folders": F, "files": N}` — make `bulk/`
+/// (or `under/`) with F
 /// folders and N small files under a drive's root in one go, for benchmarks (see
 /// [`crate::store::Drive::bulk`]). Logged as ordinary creations, so delta returns them;
 /// the drive's subscriptions get one notification for the lot, as for one upload.
@@ -714,6 +718,10 @@ async fn bulk(State(state): State<AppState>, body: Bytes) -> Response {
     // has few of them, and socket.io pings must keep going while the tree is built.
     let store_state = state.clone();
     let (folders, files) = (body.folders, body.files);
+    let top = body
+        .under
+        .clone()
+        .unwrap_or_else(|| crate::store::bulk::BULK_FOLDER.to_string());
     let made = tokio::task::spawn_blocking(move || {
         store_state.store.write(|d| {
             // The drive's owner makes the changes; in a library, the signed-in user.
@@ -722,7 +730,7 @@ async fn bulk(State(state): State<AppState>, body: Bytes) -> Response {
                 _ => seed::ADELE_ID.to_string(),
             };
             let at = Stamp::new(&user, lag);
-            d.mutate_drive(&drive_id, |drive, log| drive.bulk(log, &at, folders, files))
+            d.mutate_drive(&drive_id, |drive, log| drive.bulk(log, &at, &top, folders, files))
         })
     })
     .await;

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::error::GraphError;
 use crate::seed;
 
-mod bulk;
+pub(crate) mod bulk;
 mod columns;
 
 pub use columns::{lookup_id, user_by_lookup_id, Column, ColumnType, SYSTEM_LOOKUP_ID};

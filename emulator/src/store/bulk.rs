@@ -7,7 +7,7 @@
 //! scanning the drive, which is fine for one file and quadratic for 200,000, so this
 //! builds the tree knowing every name is new and every parent is fresh.
 
-use super::{drive_key, name_conflict, Drive, DriveItem, Log, Snapshot, Stamp};
+use super::{drive_key, name_conflict, validate_name, Drive, DriveItem, Log, Snapshot, Stamp};
 use crate::error::GraphError;
 
 /// The folder under the root that holds a bulk tree.
@@ -24,32 +24,36 @@ pub fn file_name(n: usize) -> String {
 }
 
 impl Drive {
-    /// Under the root, make `bulk/` with `folders` folders (`f0000`…) and `files` small
-    /// text files spread over them in turn: file `n` goes to folder `n % folders`
-    /// (`bulk/f0007/file-000123.txt`). Logged as put_content would log them, parents
-    /// first: the root's change, then `bulk`, the folders, the files.
+    /// Under the root, make `top/` (`bulk/` by default) with `folders` folders
+    /// (`f0000`…) and `files` small text files spread over them in turn: file `n` goes to
+    /// folder `n % folders` (`bulk/f0007/file-000123.txt`). Logged as put_content would
+    /// log them, parents first: the root's change, then `top`, the folders, the files.
+    /// (Another `top` makes a second tree in the same drive: a benchmark's round of many
+    /// changes at once.)
     ///
-    /// Refused with 409 if the root already has a `bulk`: names in it would collide,
+    /// Refused with 409 if the root already has a `top`: names in it would collide,
     /// and a benchmark wants a known tree.
     pub fn bulk(
         &mut self,
         log: &mut Log,
         at: &Stamp,
+        top: &str,
         folders: usize,
         files: usize,
     ) -> Result<(), GraphError> {
         if folders == 0 {
             return Err(GraphError::bad_request("folders must be at least 1"));
         }
+        validate_name(top)?;
         let root = self.root_id.clone();
-        if self.child_named(&root, BULK_FOLDER).is_some() {
-            return Err(name_conflict(BULK_FOLDER));
+        if self.child_named(&root, top).is_some() {
+            return Err(name_conflict(top));
         }
         log.entries.reserve(folders + files + 2);
         let key = drive_key(&self.id);
         self.touch_folders(log, at, std::slice::from_ref(&root));
 
-        let top = self.new_item(at, BULK_FOLDER, &root, None);
+        let top = self.new_item(at, top, &root, None);
         let top_id = top.id.clone();
         self.add_logged(log, at, &key, top);
         let mut parents = Vec::with_capacity(folders);
@@ -96,7 +100,7 @@ mod tests {
         let mut data = Data::seeded(Utc::now());
         let before = data.log.seq;
         let at = Stamp::new(seed::ADELE_ID, 0);
-        data.mutate_drive(seed::ADELE_DRIVE, |d, log| d.bulk(log, &at, 3, 10))
+        data.mutate_drive(seed::ADELE_DRIVE, |d, log| d.bulk(log, &at, BULK_FOLDER, 3, 10))
             .expect("bulk");
         let drive = &data.drives[seed::ADELE_DRIVE];
         let file = drive
@@ -112,7 +116,7 @@ mod tests {
             .collect();
         assert_eq!(&logged[..3], ["root", "bulk", "f0000"]);
 
-        let again = data.mutate_drive(seed::ADELE_DRIVE, |d, log| d.bulk(log, &at, 1, 1));
+        let again = data.mutate_drive(seed::ADELE_DRIVE, |d, log| d.bulk(log, &at, BULK_FOLDER, 1, 1));
         assert_eq!(again.err().map(|e| e.status.as_u16()), Some(409));
         assert_eq!(data.log.seq - before, 15, "a refused bulk logs nothing");
     }
