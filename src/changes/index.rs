@@ -372,6 +372,10 @@ impl Index {
         tx.commit()?;
         if self.staged {
             db.execute("DELETE FROM temp.staging", [])?;
+            // A whole enumeration went through the WAL: fold it into the database and
+            // truncate it now rather than keep a WAL as large as the index beside it.
+            // Best effort: another process reading at this moment makes it a no-op.
+            let _ = db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
         drop(db);
         self.staged = false;
