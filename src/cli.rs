@@ -614,7 +614,7 @@ pub enum ColorChoice {
 /// `--version` are printed as clap prints them).
 pub fn parse_args() -> Cli {
     use clap::error::ErrorKind;
-    match Cli::try_parse() {
+    match Cli::try_parse_from(hoisted(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e)
             if matches!(
@@ -632,6 +632,76 @@ pub fn parse_args() -> Cli {
             std::process::exit(crate::error::Code::Usage as i32)
         }
     }
+}
+
+/// The command line with the Graph options given before the subcommand moved after it
+/// (`graphwatch -o json whoami` is `graphwatch whoami -o json`), as `-v` and the other
+/// global options already may stand on either side. The Graph options are flattened into
+/// each command that talks to Graph (clap cannot make them global: `demo` has an `-o` of
+/// its own, and `completions` or `schema` take none), so they are read off `whoami`,
+/// whose options are exactly them; a command that takes none refuses them as usual.
+pub fn hoisted(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory as _;
+    let cli = Cli::command();
+    let is_command = |word: &str| {
+        cli.get_subcommands()
+            .any(|c| c.get_name() == word || c.get_all_aliases().any(|a| a == word))
+    };
+    let Some(graph) = cli.find_subcommand("whoami") else {
+        return args;
+    };
+    // (short, long, takes a value) of each Graph option.
+    let options: Vec<(Option<char>, Option<&str>, bool)> = graph
+        .get_arguments()
+        .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
+        .map(|a| (a.get_short(), a.get_long(), a.get_action().takes_values()))
+        .collect();
+    let graph_option = |word: &str| -> Option<bool> {
+        if let Some(long) = word.strip_prefix("--") {
+            let (name, attached) = match long.split_once('=') {
+                Some((name, _)) => (name, true),
+                None => (long, false),
+            };
+            return options
+                .iter()
+                .find(|(_, l, _)| *l == Some(name))
+                .map(|(_, _, value)| *value && !attached);
+        }
+        let mut chars = word.strip_prefix('-')?.chars();
+        let short = chars.next()?;
+        let rest = chars.as_str();
+        options
+            .iter()
+            .find(|(s, _, _)| *s == Some(short))
+            .map(|(_, _, value)| *value && rest.is_empty())
+    };
+    let mut before = Vec::new();
+    let mut moved = Vec::new();
+    let mut words = args.into_iter();
+    if let Some(program) = words.next() {
+        before.push(program);
+    }
+    while let Some(word) = words.next() {
+        let text = word.to_str().unwrap_or_default().to_string();
+        if text == "--" || is_command(&text) {
+            before.push(word);
+            before.extend(moved);
+            before.extend(words);
+            return before;
+        }
+        match graph_option(&text) {
+            Some(takes_next) => {
+                moved.push(word);
+                if takes_next {
+                    moved.extend(words.next());
+                }
+            }
+            None => before.push(word),
+        }
+    }
+    // No subcommand: leave it all to clap, which says what is missing.
+    before.extend(moved);
+    before
 }
 
 /// A clap error as one line: the problem, then what is accepted (clap's possible
@@ -692,6 +762,46 @@ pub fn usage_line(e: &clap::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn words(text: &str) -> Vec<std::ffi::OsString> {
+        text.split(' ').map(Into::into).collect()
+    }
+
+    #[test]
+    fn graph_options_before_the_subcommand_are_moved_after_it() {
+        let moved = |text: &str| {
+            hoisted(words(text))
+                .into_iter()
+                .map(|w| w.into_string().unwrap())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(
+            moved("graphwatch -o json whoami"),
+            "graphwatch whoami -o json"
+        );
+        assert_eq!(
+            moved("graphwatch -v --profile=work -ojson drive me -n 1"),
+            "graphwatch -v drive --profile=work -ojson me -n 1"
+        );
+        assert_eq!(
+            moved("graphwatch --tenant contoso.com --color never login"),
+            "graphwatch --color never login --tenant contoso.com"
+        );
+        // Nothing to move, or no subcommand at all: as given.
+        assert_eq!(
+            moved("graphwatch drive me -o json"),
+            "graphwatch drive me -o json"
+        );
+        assert_eq!(moved("graphwatch -o json"), "graphwatch -o json");
+        let cli = Cli::try_parse_from(hoisted(words("graphwatch -o json whoami"))).unwrap();
+        let Command::Whoami(args) = cli.command else {
+            panic!("whoami")
+        };
+        assert_eq!(args.graph.output, Some(OutputFormat::Json));
+        // A command without Graph options still refuses them.
+        assert!(Cli::try_parse_from(hoisted(words("graphwatch -o json schema"))).is_err());
+    }
     use clap::CommandFactory;
 
     #[test]

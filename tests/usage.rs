@@ -222,3 +222,19 @@ fn list_help_has_no_drive_only_options() {
     let drive = stdout(&env.bare_cmd(&["drive", "--help"]).output().unwrap());
     assert!(drive.contains("--path"));
 }
+
+/// Graph options may stand before the subcommand, as the global ones do.
+#[test]
+fn graph_options_before_the_subcommand_are_taken() {
+    let env = Env::start();
+    let graph = format!("{}/v1.0", env.base);
+    let output = env
+        .bare_cmd(&["--graph-url", &graph, "-o", "json", "-v", "whoami"])
+        .env("GRAPHWATCH_ACCESS_TOKEN", env.mint(common::ADELE))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let who: serde_json::Value = serde_json::from_str(stdout(&output).trim())
+        .unwrap_or_else(|e| panic!("{e}: not JSON: {}", stdout(&output)));
+    assert!(who.is_object(), "{who}");
+}

@@ -730,7 +730,9 @@ async fn bulk(State(state): State<AppState>, body: Bytes) -> Response {
                 _ => seed::ADELE_ID.to_string(),
             };
             let at = Stamp::new(&user, lag);
-            d.mutate_drive(&drive_id, |drive, log| drive.bulk(log, &at, &top, folders, files))
+            d.mutate_drive(&drive_id, |drive, log| {
+                drive.bulk(log, &at, &top, folders, files)
+            })
         })
     })
     .await;

@@ -100,8 +100,10 @@ mod tests {
         let mut data = Data::seeded(Utc::now());
         let before = data.log.seq;
         let at = Stamp::new(seed::ADELE_ID, 0);
-        data.mutate_drive(seed::ADELE_DRIVE, |d, log| d.bulk(log, &at, BULK_FOLDER, 3, 10))
-            .expect("bulk");
+        data.mutate_drive(seed::ADELE_DRIVE, |d, log| {
+            d.bulk(log, &at, BULK_FOLDER, 3, 10)
+        })
+        .expect("bulk");
         let drive = &data.drives[seed::ADELE_DRIVE];
         let file = drive
             .by_path(&drive.root_id, "bulk/f0001/file-000007.txt")
@@ -116,7 +118,9 @@ mod tests {
             .collect();
         assert_eq!(&logged[..3], ["root", "bulk", "f0000"]);
 
-        let again = data.mutate_drive(seed::ADELE_DRIVE, |d, log| d.bulk(log, &at, BULK_FOLDER, 1, 1));
+        let again = data.mutate_drive(seed::ADELE_DRIVE, |d, log| {
+            d.bulk(log, &at, BULK_FOLDER, 1, 1)
+        });
         assert_eq!(again.err().map(|e| e.status.as_u16()), Some(409));
         assert_eq!(data.log.seq - before, 15, "a refused bulk logs nothing");
     }
