@@ -1,5 +1,10 @@
 //! Diagnostics on stderr through `tracing`.
 //!
+//! One stderr format for people: without `-v`, the warnings that reach stderr look like
+//! the watch's status lines (`16:33:11 drive:me: …`: the local time, the message; no
+//! level column, no module path). `-v` and up add the level (and at `-vvv` the module),
+//! for diagnosis.
+//!
 //! Only graphwatch's own crates get more verbose with `-v`; every other crate stays at
 //! `warn`, because HTTP and TLS libraries log full URLs at debug level, and Graph URLs
 //! carry secrets (delta tokens, notification tokens).
@@ -24,6 +29,17 @@ pub fn init(verbose: u8, quiet: bool, color: bool) {
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
         .with_ansi(color)
+        .with_timer(LocalTime)
+        .with_level(verbose >= 1)
         .with_target(verbose >= 3)
         .try_init();
+}
+
+/// `HH:MM:SS`, local time: as on the status lines and the pretty view.
+struct LocalTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for LocalTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        write!(w, "{}", chrono::Local::now().format("%H:%M:%S"))
+    }
 }
