@@ -283,7 +283,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__emulator)
-            opts="-v -q -h -V --port --ping-interval-ms --ping-timeout-ms --persist --approve-after-polls --device-code-interval-secs --device-code-lifetime-secs --token-lifetime-secs --subscription-lifetime-secs --notify-delay-ms --notify-duplicates --delta-page-size --delta-lag-ms --clock-skew-secs --verbose --quiet --color --help --version"
+            opts="-v -q -h -V --port --ping-interval-ms --ping-timeout-ms --persist --approve-after-polls --device-code-blocked --authorize-auto-approve --auth-code-lifetime-secs --device-code-interval-secs --device-code-lifetime-secs --token-lifetime-secs --subscription-lifetime-secs --notify-delay-ms --notify-duplicates --delta-page-size --delta-lag-ms --clock-skew-secs --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -306,6 +306,10 @@ _graphwatch() {
                     return 0
                     ;;
                 --approve-after-polls)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-code-lifetime-secs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -245,6 +245,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l ping-
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l ping-timeout-ms -d 'Engine.IO ping timeout in milliseconds' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l persist -d 'Keep data, tokens and subscriptions in this JSON file, so a restarted emulator carries on' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l approve-after-polls -d 'Token polls before a device code is approved automatically (0 = only by hand at /devicelogin)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l auth-code-lifetime-secs -d 'Lifetime of an authorization code, in seconds (the live service: about 10 minutes)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l device-code-interval-secs -d 'Polling interval, in seconds, that the device-code endpoint asks for' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l device-code-lifetime-secs -d 'Lifetime of a device code, in seconds' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l token-lifetime-secs -d 'Lifetime of an access token, in seconds' -r
@@ -257,6 +258,8 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l clock
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l device-code-blocked -d 'The device-code endpoint answers as in a tenant whose Conditional Access policy blocks the device-code flow (`AADSTS53003`)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l authorize-auto-approve -d 'The authorize endpoint approves at once (as the first user, or the `login_hint` one) and redirects, instead of showing its consent page'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -s h -l help -d 'Print help'
