@@ -30,7 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'graphwatch' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Sign in with a device code and keep the tokens for the profile')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Sign in (in a browser, or with a device code) and keep the tokens for the profile')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Forget the profile''s tokens')
             [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Show the signed-in account, tenant, scopes and token expiry (never a token)')
             [CompletionResult]::new('endpoint', 'endpoint', [CompletionResultType]::ParameterValue, 'Request the socket.io endpoint of a drive or list once and print it as JSON')
@@ -55,6 +55,9 @@ Register-ArgumentCompleter -Native -CommandName 'graphwatch' -ScriptBlock {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format [default: pretty on a terminal, json otherwise]')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]')
+            [CompletionResult]::new('--browser', '--browser', [CompletionResultType]::ParameterName, 'Sign in in a web browser (authorization code + PKCE, redirect to http://localhost)')
+            [CompletionResult]::new('--no-open', '--no-open', [CompletionResultType]::ParameterName, 'With the browser flow: do not open a browser; print the address and take the address the browser ends on, pasted on stdin (SSH, containers)')
+            [CompletionResult]::new('--device-code', '--device-code', [CompletionResultType]::ParameterName, 'Sign in with a device code (a code to enter at a web address, on any device)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (prompts that sign-in needs are still shown)')
@@ -333,7 +336,7 @@ Register-ArgumentCompleter -Native -CommandName 'graphwatch' -ScriptBlock {
             break
         }
         'graphwatch;help' {
-            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Sign in with a device code and keep the tokens for the profile')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Sign in (in a browser, or with a device code) and keep the tokens for the profile')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Forget the profile''s tokens')
             [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Show the signed-in account, tenant, scopes and token expiry (never a token)')
             [CompletionResult]::new('endpoint', 'endpoint', [CompletionResultType]::ParameterValue, 'Request the socket.io endpoint of a drive or list once and print it as JSON')

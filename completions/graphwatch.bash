@@ -723,7 +723,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__login)
-            opts="-o -v -q -h -V --scope --graph-url --login-url --tenant --client-id --access-token --profile --output --verbose --quiet --color --help --version"
+            opts="-o -v -q -h -V --browser --no-open --device-code --scope --graph-url --login-url --tenant --client-id --access-token --profile --output --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -27,7 +27,7 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand login 'Sign in with a device code and keep the tokens for the profile'
+            cand login 'Sign in (in a browser, or with a device code) and keep the tokens for the profile'
             cand logout 'Forget the profile''s tokens'
             cand whoami 'Show the signed-in account, tenant, scopes and token expiry (never a token)'
             cand endpoint 'Request the socket.io endpoint of a drive or list once and print it as JSON'
@@ -51,6 +51,9 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
             cand -o 'Output format [default: pretty on a terminal, json otherwise]'
             cand --output 'Output format [default: pretty on a terminal, json otherwise]'
             cand --color 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]'
+            cand --browser 'Sign in in a web browser (authorization code + PKCE, redirect to http://localhost)'
+            cand --no-open 'With the browser flow: do not open a browser; print the address and take the address the browser ends on, pasted on stdin (SSH, containers)'
+            cand --device-code 'Sign in with a device code (a code to enter at a web address, on any device)'
             cand -v 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
             cand -q 'Only errors on stderr (prompts that sign-in needs are still shown)'
@@ -318,7 +321,7 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
             cand --version 'Print version'
         }
         &'graphwatch;help'= {
-            cand login 'Sign in with a device code and keep the tokens for the profile'
+            cand login 'Sign in (in a browser, or with a device code) and keep the tokens for the profile'
             cand logout 'Forget the profile''s tokens'
             cand whoami 'Show the signed-in account, tenant, scopes and token expiry (never a token)'
             cand endpoint 'Request the socket.io endpoint of a drive or list once and print it as JSON'

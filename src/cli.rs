@@ -13,7 +13,7 @@ const ABOUT: &str =
 
 const AFTER_HELP: &str = "\
 Examples:
-  graphwatch login                                   sign in (device code)
+  graphwatch login                                   sign in (in a browser, or with a device code)
   graphwatch whoami -o json                          who is signed in, as JSON
   graphwatch endpoint --drive me                     request the socket.io endpoint of your OneDrive
   graphwatch endpoint --list site-eng/list-issues    ... of a SharePoint list
@@ -70,10 +70,17 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Sign in with a device code and keep the tokens for the profile
+    /// Sign in (in a browser, or with a device code) and keep the tokens for the profile
     #[command(after_help = "\
+Without --browser or --device-code, login signs in in a browser when one can be opened
+(BROWSER is set, or a graphical session: DISPLAY or WAYLAND_DISPLAY on Linux; always on
+macOS and Windows), and with a device code otherwise. Tenants whose policy blocks the
+device-code flow (AADSTS53003) need --browser; over SSH, --browser --no-open.
+
 Examples:
   graphwatch login
+  graphwatch login --browser --no-open                 (SSH: paste the address the browser ends on)
+  graphwatch login --device-code                       (a code to type in at a web address)
   graphwatch login --tenant contoso.onmicrosoft.com --profile work
   graphwatch login --tenant consumers                  (a personal Microsoft account)
 
@@ -552,6 +559,19 @@ pub struct GraphOnlyArgs {
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
+    /// Sign in in a web browser (authorization code + PKCE, redirect to http://localhost)
+    #[arg(long, conflicts_with = "device_code")]
+    pub browser: bool,
+
+    /// With the browser flow: do not open a browser; print the address and take the
+    /// address the browser ends on, pasted on stdin (SSH, containers)
+    #[arg(long, conflicts_with = "device_code")]
+    pub no_open: bool,
+
+    /// Sign in with a device code (a code to enter at a web address, on any device)
+    #[arg(long)]
+    pub device_code: bool,
+
     /// Ask for this scope too (repeatable), e.g. --scope Files.Read.All
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,

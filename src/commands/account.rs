@@ -5,16 +5,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::App;
-use crate::cli::OutputFormat;
+use crate::cli::{LoginArgs, OutputFormat};
 use crate::error::Error;
 use crate::graph::GraphError;
 use crate::output;
-use crate::signin;
+use crate::signin::{self, Flow};
 use crate::term::Term;
 use crate::tokens::oauth::login_command;
 use crate::tokens::TokenStore;
 
-pub(super) async fn login(app: &App, scopes: &[String]) -> anyhow::Result<()> {
+pub(super) async fn login(app: &App, args: &LoginArgs) -> anyhow::Result<()> {
     if app.settings.access_token.is_some() {
         return Err(Error::usage(
             "login keeps tokens in the profile's cache, which --access-token bypasses",
@@ -22,7 +22,9 @@ pub(super) async fn login(app: &App, scopes: &[String]) -> anyhow::Result<()> {
         .hint("drop --access-token (or unset GRAPHWATCH_ACCESS_TOKEN) to sign in")
         .into());
     }
-    let (tokens, store) = signin::login(&app.settings, scopes, &app.term).await?;
+    let flow = Flow::choose(args.browser, args.no_open, args.device_code);
+    tracing::debug!("signing in with {flow:?}");
+    let (tokens, store) = signin::login(&app.settings, &args.scopes, &app.term, flow).await?;
     let who = shown_account(tokens.account.as_deref(), tokens.name.as_deref());
     let tenant = tokens.tenant_id.as_deref().unwrap_or(&tokens.tenant);
     app.term.note(format!(

@@ -93,7 +93,7 @@ async fn demo(
         "graphwatch demo: a local Graph emulator is running at {base} (no Microsoft account, no network)"
     ));
     ui.note("Signing in with the device code flow, as `graphwatch login` does (the emulator approves it):");
-    let (tokens, _) = signin::login(&app.settings, &[], &ui).await?;
+    let (tokens, _) = signin::login(&app.settings, &[], &ui, signin::Flow::DeviceCode).await?;
     ui.note(format!(
         "Signed in as {} (tokens kept in a temporary directory until the demo ends)",
         tokens

@@ -26,7 +26,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Login(args) => {
             no_output_flag("login", &args.graph)?;
-            account::login(&App::new(global, &args.graph)?, &args.scopes).await
+            account::login(&App::new(global, &args.graph)?, args).await
         }
         Command::Logout(args) => {
             no_output_flag("logout", &args.graph)?;

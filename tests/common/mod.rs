@@ -7,6 +7,8 @@ use std::process::{Child, Stdio};
 
 use graphwatch_emulator::{EmulatorArgs, Running};
 
+#[cfg(unix)]
+pub mod browser;
 pub mod peer;
 pub mod schema;
 pub mod watcher;
@@ -88,6 +90,10 @@ impl Env {
             if key.starts_with("GRAPHWATCH_") || key == "NO_COLOR" || key == "RUST_LOG" {
                 cmd.env_remove(key);
             }
+        }
+        // No browser at hand unless a test gives one: `login` chooses the device code.
+        for key in ["BROWSER", "DISPLAY", "WAYLAND_DISPLAY"] {
+            cmd.env_remove(key);
         }
         cmd.env("GRAPHWATCH_CONFIG_DIR", self.config_dir());
         cmd.args(args);
