@@ -161,7 +161,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__drive)
-            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -267,6 +267,10 @@ _graphwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --access-token-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -361,7 +365,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__endpoint)
-            opts="-o -v -q -h -V --drive --list --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-o -v -q -h -V --drive --list --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -400,6 +404,10 @@ _graphwatch() {
                     return 0
                     ;;
                 --access-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --access-token-command)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -601,7 +609,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__list)
-            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --path --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --path --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -703,6 +711,10 @@ _graphwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --access-token-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -723,7 +735,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__login)
-            opts="-o -v -q -h -V --browser --no-open --device-code --scope --graph-url --login-url --tenant --client-id --access-token --profile --output --verbose --quiet --color --help --version"
+            opts="-o -v -q -h -V --browser --no-open --device-code --scope --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --output --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -753,6 +765,10 @@ _graphwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --access-token-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -777,7 +793,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__logout)
-            opts="-o -v -q -h -V --graph-url --login-url --tenant --client-id --access-token --profile --output --verbose --quiet --color --help --version"
+            opts="-o -v -q -h -V --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --output --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -800,6 +816,10 @@ _graphwatch() {
                     return 0
                     ;;
                 --access-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --access-token-command)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -845,7 +865,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__watch)
-            opts="-n -o -v -q -h -V --drive --list --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --drive --list --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -959,6 +979,10 @@ _graphwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --access-token-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -975,7 +999,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__whoami)
-            opts="-o -v -q -h -V --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-o -v -q -h -V --offline --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1006,6 +1030,10 @@ _graphwatch() {
                     return 0
                     ;;
                 --access-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --access-token-command)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -33,7 +33,7 @@ complete -c graphwatch -n "__fish_graphwatch_needs_command" -s h -l help -d 'Pri
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -s V -l version -d 'Print version'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "login" -d 'Sign in (in a browser, or with a device code) and keep the tokens for the profile'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "logout" -d 'Forget the profile\'s tokens'
-complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "whoami" -d 'Show the signed-in account, tenant, scopes and token expiry (never a token)'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "whoami" -d 'Check the sign-in with the service; show the account, tenant, scopes and token expiry (never a token)'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "endpoint" -d 'Request the socket.io endpoint of a drive or list once and print it as JSON'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "drive" -d 'Watch one drive or document library and write each notification as it arrives'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "list" -d 'Watch one SharePoint list and write each notification as it arrives'
@@ -49,6 +49,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l login-ur
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l access-token-command -d 'Run CMD (through the shell) for a bearer token, and again when Graph refuses it or it expires: no token cache, no sign-in (e.g. `az account get-access-token --resource-type ms-graph --query accessToken -o tsv`)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
 pretty\t'For people'"
@@ -67,6 +68,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l login-u
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l access-token-command -d 'Run CMD (through the shell) for a bearer token, and again when Graph refuses it or it expires: no token cache, no sign-in (e.g. `az account get-access-token --resource-type ms-graph --query accessToken -o tsv`)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
 pretty\t'For people'"
@@ -84,10 +86,12 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l login-u
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l access-token-command -d 'Run CMD (through the shell) for a bearer token, and again when Graph refuses it or it expires: no token cache, no sign-in (e.g. `az account get-access-token --resource-type ms-graph --query accessToken -o tsv`)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l offline -d 'Show what the token cache says, without asking the sign-in service'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -101,6 +105,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l login
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l access-token-command -d 'Run CMD (through the shell) for a bearer token, and again when Graph refuses it or it expires: no token cache, no sign-in (e.g. `az account get-access-token --resource-type ms-graph --query accessToken -o tsv`)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
@@ -138,6 +143,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l login-ur
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l access-token-command -d 'Run CMD (through the shell) for a bearer token, and again when Graph refuses it or it expires: no token cache, no sign-in (e.g. `az account get-access-token --resource-type ms-graph --query accessToken -o tsv`)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
@@ -181,6 +187,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l login-url
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l access-token-command -d 'Run CMD (through the shell) for a bearer token, and again when Graph refuses it or it expires: no token cache, no sign-in (e.g. `az account get-access-token --resource-type ms-graph --query accessToken -o tsv`)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l path -d 'Drives only: write changes of items under this folder only, e.g. /Documents/Reports' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
@@ -228,6 +235,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l login-ur
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l access-token-command -d 'Run CMD (through the shell) for a bearer token, and again when Graph refuses it or it expires: no token cache, no sign-in (e.g. `az account get-access-token --resource-type ms-graph --query accessToken -o tsv`)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
@@ -293,7 +301,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand schema" -s h -l he
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand schema" -s V -l version -d 'Print version'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "login" -d 'Sign in (in a browser, or with a device code) and keep the tokens for the profile'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "logout" -d 'Forget the profile\'s tokens'
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "whoami" -d 'Show the signed-in account, tenant, scopes and token expiry (never a token)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "whoami" -d 'Check the sign-in with the service; show the account, tenant, scopes and token expiry (never a token)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "endpoint" -d 'Request the socket.io endpoint of a drive or list once and print it as JSON'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "drive" -d 'Watch one drive or document library and write each notification as it arrives'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "list" -d 'Watch one SharePoint list and write each notification as it arrives'

@@ -628,3 +628,69 @@ fn a_tenant_that_blocks_the_device_code_gets_told_to_use_the_browser() {
         assert!(err.contains(browser), "{err}");
     }
 }
+
+#[test]
+fn whoami_asks_the_service_and_exits_3_once_the_sign_in_is_revoked() {
+    let env = Env::start();
+    env.login(&[]);
+    let before = env.cache("default");
+    let out = env.cmd(&["whoami", "-o", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let who: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(who["checkedWithService"], true);
+    assert_eq!(
+        env.counter("grants.refresh_token"),
+        1,
+        "one refresh: the check"
+    );
+    assert_ne!(
+        before["refresh_token"],
+        env.cache("default")["refresh_token"],
+        "the rotated refresh token is saved"
+    );
+
+    env.post("/_emulator/identity/revoke", json!({}));
+    // The cache still looks fine to the clock...
+    let out = env
+        .cmd(&["whoami", "--offline", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let who: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(who["accessTokenValid"], true);
+    assert_eq!(who["checkedWithService"], false);
+    let out = env
+        .cmd(&["whoami", "--offline", "-o", "pretty"])
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains("--offline"), "{}", stdout(&out));
+    // ...but the service says no.
+    for args in [&["whoami"][..], &["whoami", "-o", "json"]] {
+        let out = env.cmd(args).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(stdout(&out).is_empty(), "nothing shown as if signed in");
+        assert_eq!(
+            err.trim(),
+            "graphwatch: the sign-in for profile default has expired or was revoked; run `graphwatch login` again"
+        );
+    }
+}
+
+#[test]
+fn whoami_exits_1_when_the_sign_in_service_cannot_be_asked() {
+    let env = Env::start();
+    env.login(&[]);
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "token", "status": 503, "count": 1}),
+    );
+    let out = env.cmd(&["whoami"]).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot renew the sign-in of profile default"),
+        "{err}"
+    );
+    assert!(env.cmd(&["whoami"]).output().unwrap().status.success());
+}

@@ -86,6 +86,7 @@ async fn demo(
         output: args.output,
         color: settings::color_choice(global.color, None),
         access_token: None,
+        access_token_command: None,
     };
     let app = App::from_settings(global, settings)?;
     let ui = app.term;

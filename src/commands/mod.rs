@@ -32,7 +32,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             no_output_flag("logout", &args.graph)?;
             account::logout(&App::new(global, &args.graph)?)
         }
-        Command::Whoami(args) => account::whoami(&App::new(global, &args.graph)?).await,
+        Command::Whoami(args) => {
+            account::whoami(&App::new(global, &args.graph)?, args.offline).await
+        }
         Command::Endpoint(args) => {
             endpoint::run(&App::new(global, &args.graph)?, &args.target).await
         }

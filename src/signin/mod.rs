@@ -209,6 +209,7 @@ pub(super) mod tests {
             output: None,
             color: crate::cli::ColorChoice::Never,
             access_token: None,
+            access_token_command: None,
         }
     }
 
