@@ -809,7 +809,7 @@ fn prune(data: &mut Data, now: i64) {
 
 /// RFC 7636 §4.6 with S256: `BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge`,
 /// for a verifier of 43 to 128 unreserved characters (§4.1).
-pub(crate) fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     use sha2::Digest as _;
     let well_formed = (43..=128).contains(&verifier.len())
         && verifier
