@@ -67,10 +67,10 @@ fn no_secret_reaches_stdout_stderr_or_the_state_file_at_trace_level() {
     });
     let mut seen = String::new();
 
-    // A sign-in whose poll fails (the device code was issued), then a good one.
+    // A sign-in whose poll fails for good (the device code was issued), then a good one.
     env.post(
         "/_emulator/faults/fail",
-        json!({"route": "token", "status": 500, "count": 1}),
+        json!({"route": "token", "status": 400, "count": 1}),
     );
     let out = run(&env, &["login", "-vvv"], &mut seen);
     assert!(!out.status.success(), "the failed poll ends the sign-in");

@@ -694,3 +694,62 @@ fn whoami_exits_1_when_the_sign_in_service_cannot_be_asked() {
     );
     assert!(env.cmd(&["whoami"]).output().unwrap().status.success());
 }
+
+#[test]
+fn a_busy_sign_in_service_is_tried_again_and_then_blamed_with_exit_1() {
+    let env = Env::start();
+    // Busy once at the start and once at a poll: the sign-in goes through.
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "devicecode", "status": 503, "count": 1, "retryAfter": 0}),
+    );
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "token", "status": 500, "count": 1}),
+    );
+    let out = env.cmd(&["login", "-v"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("trying again"), "{}", stderr(&out));
+    // Busy every time: exit 1, the service to blame, not --tenant or --client-id.
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "devicecode", "status": 503, "count": 3, "retryAfter": 0}),
+    );
+    let out = env.cmd(&["login", "--profile", "busy"]).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("is unavailable for now (temporarily_unavailable"),
+        "{err}"
+    );
+    assert!(err.contains("try again in a while"), "{err}");
+    assert!(!err.contains("--client-id"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn login_checks_that_it_can_keep_the_tokens_before_it_shows_a_code() {
+    let env = Env::start();
+    // A file where the tokens directory would be (root passes every mode check).
+    std::fs::write(env.config_dir().join("tokens"), "not a directory").unwrap();
+    let out = env.cmd(&["login"]).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot write the token cache in"), "{err}");
+    assert!(!err.contains("To sign in"), "no code shown: {err}");
+    assert_eq!(env.counter("requests.devicecode"), 0);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_login_ends_it_at_once_and_saves_nothing() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let env = Env::start_with(|a| a.settings.approve_after_polls = 0);
+    let pending = env.login_waiting(&[]);
+    let pid = libc::pid_t::try_from(pending.child.id()).unwrap();
+    // SAFETY: a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let (status, err) = pending.finish();
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{err}");
+    assert!(!env.cache_path("default").exists());
+}

@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use url::Url;
 
 use super::browser_command;
-use super::device::Waiting;
+use super::device::{transient_code, unavailable, Waiting};
 use super::loopback::{Loopback, Page};
 use crate::error::Error;
 use crate::exit;
@@ -230,6 +230,9 @@ pub(super) fn code_of(
     if let Some(error) = param(params, "error") {
         let description = param(params, "error_description").map(str::to_string);
         let text = describe_server_error(error, description.as_ref());
+        if transient_code(error) {
+            return Err(unavailable(base_str(&settings.login_url), &text));
+        }
         let e = match error {
             "access_denied" => {
                 Error::auth(format!("the sign-in was declined ({text})"))
@@ -270,6 +273,9 @@ async fn exchange(
         .map_err(|e| match e {
             RequestTokenError::ServerResponse(r) => {
                 let text = describe_server_error(r.error().as_ref(), r.error_description());
+                if transient_code(r.error().as_ref()) {
+                    return unavailable(login_url, &text);
+                }
                 match r.error() {
                     BasicErrorResponseType::InvalidGrant => Error::auth(format!(
                         "the sign-in service refused the sign-in's code ({text})"

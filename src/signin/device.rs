@@ -23,8 +23,14 @@ use crate::tokens::oauth::{
     bounded, describe_server_error, login_command, oauth_client, unreachable_login,
     unreadable_login, MsDeviceFields, MsTokenResponse, LIFETIME_CEILING,
 };
+use crate::util::backoff::Backoff;
+use crate::util::duration::human;
 use crate::util::text::shown_text;
 use crate::util::url::base_str;
+
+/// Waits between attempts after a transient failure: the one backoff policy.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(8);
 
 /// The longest poll interval taken from the device-code answer (the service says 5 s).
 const POLL_INTERVAL_CEILING: u64 = 60;
@@ -51,6 +57,36 @@ fn bounded_device_details(
     serde_json::from_value(value).unwrap_or(details)
 }
 
+/// Attempts at each request to the sign-in service while it answers that it is busy or
+/// failing (`temporarily_unavailable`, `server_error`) or cannot be reached; then the
+/// sign-in ends with exit status 1, blaming the service or the network.
+const ATTEMPTS: u32 = 3;
+
+/// The service's own word that the failure is for now: worth another try.
+pub(super) fn transient_code(code: &str) -> bool {
+    matches!(code, "temporarily_unavailable" | "server_error")
+}
+
+fn is_transient<T: oauth2::ErrorResponse + 'static>(
+    e: &RequestTokenError<HttpClientError<reqwest::Error>, T>,
+    code: impl Fn(&T) -> String,
+) -> bool {
+    match e {
+        RequestTokenError::Request(_) => true,
+        RequestTokenError::ServerResponse(r) => transient_code(&code(r)),
+        _ => false,
+    }
+}
+
+/// The sign-in service said it is unavailable, attempt after attempt.
+pub(super) fn unavailable(login_url: &str, text: &str) -> anyhow::Error {
+    Error::failure(format!(
+        "the sign-in service at {login_url} is unavailable for now ({text})"
+    ))
+    .hint("try again in a while; if it lasts, check the network and --login-url")
+    .into()
+}
+
 /// Errors of the device authorization request (before any code is shown).
 fn device_code_error(
     e: RequestTokenError<HttpClientError<reqwest::Error>, BasicErrorResponse>,
@@ -62,6 +98,9 @@ fn device_code_error(
             let text = describe_server_error(r.error().as_ref(), r.error_description());
             if let Some(blocked) = blocked_by_policy(r.error_description(), settings) {
                 return blocked;
+            }
+            if transient_code(r.error().as_ref()) {
+                return unavailable(login_url, &text);
             }
             let hint = match r.error() {
                 BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
@@ -116,6 +155,12 @@ fn poll_error(
             let code = r.error().as_ref().to_string();
             if let Some(blocked) = blocked_by_policy(r.error_description(), settings) {
                 return blocked;
+            }
+            if transient_code(&code) {
+                return unavailable(
+                    base_str(&settings.login_url),
+                    &describe_server_error(&code, r.error_description()),
+                );
             }
             match r.error() {
                 DeviceCodeErrorResponseType::AccessDenied => {
@@ -249,12 +294,30 @@ pub(super) async fn login(
         settings.tenant,
         scopes.join(" ")
     );
-    let details: DeviceAuthorizationResponse<MsDeviceFields> = client
-        .exchange_device_code()
-        .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())))
-        .request_async(http)
-        .await
-        .map_err(|e| device_code_error(e, settings))?;
+    let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
+    let mut attempt = 1;
+    let details: DeviceAuthorizationResponse<MsDeviceFields> = loop {
+        let result = client
+            .exchange_device_code()
+            .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())))
+            .request_async(http)
+            .await;
+        match result {
+            Err(e)
+                if attempt < ATTEMPTS && is_transient(&e, |r| r.error().as_ref().to_string()) =>
+            {
+                let wait = backoff.next_delay();
+                tracing::info!(
+                    "the sign-in service did not start a sign-in for now; trying again in {} (attempt {} of {ATTEMPTS})",
+                    human(wait),
+                    attempt + 1
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            result => break result.map_err(|e| device_code_error(e, settings))?,
+        }
+    };
     let details = bounded_device_details(details);
 
     let lifetime = bounded(details.expires_in());
@@ -281,17 +344,39 @@ pub(super) async fn login(
     ));
 
     let progress = Waiting::start(ui, deadline);
-    let result = client
-        .exchange_device_access_token(&details)
-        .request_async(
-            http,
-            |wait| {
-                progress.waiting(wait);
-                tokio::time::sleep(wait)
-            },
-            None,
-        )
-        .await;
+    let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
+    let mut attempt = 1;
+    let result = loop {
+        let result = client
+            .exchange_device_access_token(&details)
+            .request_async(
+                http,
+                |wait| {
+                    progress.waiting(wait);
+                    tokio::time::sleep(wait)
+                },
+                None,
+            )
+            .await;
+        // A failed poll does not spend the device code: poll again, while it lives.
+        match result {
+            Err(e)
+                if attempt < ATTEMPTS
+                    && Instant::now() + RETRY_MAX < deadline
+                    && is_transient(&e, |r| r.error().as_ref().to_string()) =>
+            {
+                let wait = backoff.next_delay();
+                tracing::info!(
+                    "a sign-in poll failed for now; polling again in {} (attempt {} of {ATTEMPTS})",
+                    human(wait),
+                    attempt + 1
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            result => break result,
+        }
+    };
     progress.finish();
     let response = result.map_err(|e| poll_error(e, settings))?;
     Ok(response)

@@ -114,6 +114,8 @@ pub async fn login(
     flow: Flow,
 ) -> anyhow::Result<(CachedTokens, TokenStore)> {
     let scopes = login_scopes(&settings.tenant, extra_scopes);
+    // Before anyone is asked to sign in: can the tokens be kept?
+    TokenStore::new(&settings.config_dir, &settings.profile).check_writable()?;
     let http = graph::http_client()?;
     let response = match flow {
         Flow::Browser { open } => browser::login(settings, &scopes, ui, &http, open).await?,
