@@ -161,7 +161,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__drive)
-            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -267,6 +267,10 @@ _graphwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --access-token-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -283,7 +287,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__emulator)
-            opts="-v -q -h -V --port --ping-interval-ms --ping-timeout-ms --persist --approve-after-polls --device-code-interval-secs --device-code-lifetime-secs --token-lifetime-secs --subscription-lifetime-secs --notify-delay-ms --notify-duplicates --delta-page-size --delta-lag-ms --clock-skew-secs --verbose --quiet --color --help --version"
+            opts="-v -q -h -V --port --ping-interval-ms --ping-timeout-ms --persist --approve-after-polls --device-code-blocked --authorize-auto-approve --auth-code-lifetime-secs --device-code-interval-secs --device-code-lifetime-secs --token-lifetime-secs --subscription-lifetime-secs --notify-delay-ms --notify-duplicates --delta-page-size --delta-lag-ms --clock-skew-secs --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -306,6 +310,10 @@ _graphwatch() {
                     return 0
                     ;;
                 --approve-after-polls)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-code-lifetime-secs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -357,7 +365,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__endpoint)
-            opts="-o -v -q -h -V --drive --list --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-o -v -q -h -V --drive --list --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -396,6 +404,10 @@ _graphwatch() {
                     return 0
                     ;;
                 --access-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --access-token-command)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -597,7 +609,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__list)
-            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --path --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --path --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -699,6 +711,10 @@ _graphwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --access-token-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -719,7 +735,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__login)
-            opts="-o -v -q -h -V --scope --graph-url --login-url --tenant --client-id --access-token --profile --output --verbose --quiet --color --help --version"
+            opts="-o -v -q -h -V --browser --no-open --device-code --scope --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --output --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -749,6 +765,10 @@ _graphwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --access-token-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -773,7 +793,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__logout)
-            opts="-o -v -q -h -V --graph-url --login-url --tenant --client-id --access-token --profile --output --verbose --quiet --color --help --version"
+            opts="-o -v -q -h -V --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --output --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -796,6 +816,10 @@ _graphwatch() {
                     return 0
                     ;;
                 --access-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --access-token-command)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -841,7 +865,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__watch)
-            opts="-n -o -v -q -h -V --drive --list --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --drive --list --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -955,6 +979,10 @@ _graphwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --access-token-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -971,7 +999,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__whoami)
-            opts="-o -v -q -h -V --output --graph-url --login-url --tenant --client-id --access-token --profile --verbose --quiet --color --help --version"
+            opts="-o -v -q -h -V --offline --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1002,6 +1030,10 @@ _graphwatch() {
                     return 0
                     ;;
                 --access-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --access-token-command)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

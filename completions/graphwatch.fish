@@ -31,9 +31,9 @@ complete -c graphwatch -n "__fish_graphwatch_needs_command" -s v -l verbose -d '
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -s h -l help -d 'Print help'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -s V -l version -d 'Print version'
-complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "login" -d 'Sign in with a device code and keep the tokens for the profile'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "login" -d 'Sign in (in a browser, or with a device code) and keep the tokens for the profile'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "logout" -d 'Forget the profile\'s tokens'
-complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "whoami" -d 'Show the signed-in account, tenant, scopes and token expiry (never a token)'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "whoami" -d 'Check the sign-in with the service; show the account, tenant, scopes and token expiry (never a token)'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "endpoint" -d 'Request the socket.io endpoint of a drive or list once and print it as JSON'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "drive" -d 'Watch one drive or document library and write each notification as it arrives'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "list" -d 'Watch one SharePoint list and write each notification as it arrives'
@@ -49,12 +49,16 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l login-ur
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l access-token-command -d 'Run CMD (through the shell) for a bearer token, and again when Graph refuses it or it expires: no token cache, no sign-in (e.g. `az account get-access-token --resource-type ms-graph --query accessToken -o tsv`)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
 pretty\t'For people'"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l browser -d 'Sign in in a web browser (authorization code + PKCE, redirect to http://localhost)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l no-open -d 'With the browser flow: do not open a browser; print the address and take the address the browser ends on, pasted on stdin (SSH, containers)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l device-code -d 'Sign in with a device code (a code to enter at a web address, on any device)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -64,6 +68,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l login-u
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l access-token-command -d 'Run CMD (through the shell) for a bearer token, and again when Graph refuses it or it expires: no token cache, no sign-in (e.g. `az account get-access-token --resource-type ms-graph --query accessToken -o tsv`)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
 pretty\t'For people'"
@@ -81,10 +86,12 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l login-u
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l access-token-command -d 'Run CMD (through the shell) for a bearer token, and again when Graph refuses it or it expires: no token cache, no sign-in (e.g. `az account get-access-token --resource-type ms-graph --query accessToken -o tsv`)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l offline -d 'Show what the token cache says, without asking the sign-in service'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -98,6 +105,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l login
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l access-token-command -d 'Run CMD (through the shell) for a bearer token, and again when Graph refuses it or it expires: no token cache, no sign-in (e.g. `az account get-access-token --resource-type ms-graph --query accessToken -o tsv`)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
@@ -135,6 +143,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l login-ur
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l access-token-command -d 'Run CMD (through the shell) for a bearer token, and again when Graph refuses it or it expires: no token cache, no sign-in (e.g. `az account get-access-token --resource-type ms-graph --query accessToken -o tsv`)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
@@ -178,6 +187,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l login-url
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l access-token-command -d 'Run CMD (through the shell) for a bearer token, and again when Graph refuses it or it expires: no token cache, no sign-in (e.g. `az account get-access-token --resource-type ms-graph --query accessToken -o tsv`)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l path -d 'Drives only: write changes of items under this folder only, e.g. /Documents/Reports' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
@@ -225,6 +235,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l login-ur
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l tenant -d 'Tenant: common, organizations, consumers, a tenant id or domain [default: common]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l client-id -d 'Public client (application) id [default: 14d82eec-204b-4c2f-b7e8-296a70dab67e, Microsoft Graph Command Line Tools]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l access-token -d 'Use this bearer token as is: no token cache, no sign-in (prefer the env variable: arguments are visible to other users of the machine)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l access-token-command -d 'Run CMD (through the shell) for a bearer token, and again when Graph refuses it or it expires: no token cache, no sign-in (e.g. `az account get-access-token --resource-type ms-graph --query accessToken -o tsv`)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l profile -d 'Token cache to use, for several accounts: letters, digits, - and _ [default: default]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
@@ -245,6 +256,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l ping-
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l ping-timeout-ms -d 'Engine.IO ping timeout in milliseconds' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l persist -d 'Keep data, tokens and subscriptions in this JSON file, so a restarted emulator carries on' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l approve-after-polls -d 'Token polls before a device code is approved automatically (0 = only by hand at /devicelogin)' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l auth-code-lifetime-secs -d 'Lifetime of an authorization code, in seconds (the live service: about 10 minutes)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l device-code-interval-secs -d 'Polling interval, in seconds, that the device-code endpoint asks for' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l device-code-lifetime-secs -d 'Lifetime of a device code, in seconds' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l token-lifetime-secs -d 'Lifetime of an access token, in seconds' -r
@@ -257,6 +269,8 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l clock
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l device-code-blocked -d 'The device-code endpoint answers as in a tenant whose Conditional Access policy blocks the device-code flow (`AADSTS53003`)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l authorize-auto-approve -d 'The authorize endpoint approves at once (as the first user, or the `login_hint` one) and redirects, instead of showing its consent page'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -s h -l help -d 'Print help'
@@ -285,9 +299,9 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand schema" -s v -l ve
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand schema" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand schema" -s h -l help -d 'Print help'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand schema" -s V -l version -d 'Print version'
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "login" -d 'Sign in with a device code and keep the tokens for the profile'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "login" -d 'Sign in (in a browser, or with a device code) and keep the tokens for the profile'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "logout" -d 'Forget the profile\'s tokens'
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "whoami" -d 'Show the signed-in account, tenant, scopes and token expiry (never a token)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "whoami" -d 'Check the sign-in with the service; show the account, tenant, scopes and token expiry (never a token)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "endpoint" -d 'Request the socket.io endpoint of a drive or list once and print it as JSON'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "drive" -d 'Watch one drive or document library and write each notification as it arrives'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "list" -d 'Watch one SharePoint list and write each notification as it arrives'

@@ -13,7 +13,7 @@ const ABOUT: &str =
 
 const AFTER_HELP: &str = "\
 Examples:
-  graphwatch login                                   sign in (device code)
+  graphwatch login                                   sign in (in a browser, or with a device code)
   graphwatch whoami -o json                          who is signed in, as JSON
   graphwatch endpoint --drive me                     request the socket.io endpoint of your OneDrive
   graphwatch endpoint --list site-eng/list-issues    ... of a SharePoint list
@@ -23,12 +23,12 @@ Examples:
   graphwatch emulator                                serve a local Graph stand-in
 
 Graph options (-o, --graph-url, --login-url, --tenant, --client-id, --access-token,
---profile) follow the command: `graphwatch whoami --profile work`. See `graphwatch
-help COMMAND`.
+--access-token-command, --profile) follow the command: `graphwatch whoami --profile
+work`. See `graphwatch help COMMAND`.
 
-The Graph options output, graph_url, login_url, tenant, client_id and profile, and
-color, can also be set in config.toml (in the config directory, or in
-GRAPHWATCH_CONFIG_DIR); --access-token and --backoff cannot. Precedence, highest
+The Graph options output, graph_url, login_url, tenant, client_id, profile and
+access_token_command, and color, can also be set in config.toml (in the config
+directory, or in GRAPHWATCH_CONFIG_DIR); --access-token and --backoff cannot. Precedence, highest
 first: command-line flag, environment variable, config.toml, built-in default.
 
 Exit status: 0 ok, 1 error, 2 bad usage, 3 not signed in / sign-in failed,
@@ -70,10 +70,17 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Sign in with a device code and keep the tokens for the profile
+    /// Sign in (in a browser, or with a device code) and keep the tokens for the profile
     #[command(after_help = "\
+Without --browser or --device-code, login signs in in a browser when one can be opened
+(BROWSER is set, or a graphical session: DISPLAY or WAYLAND_DISPLAY on Linux; always on
+macOS and Windows), and with a device code otherwise. Tenants whose policy blocks the
+device-code flow (AADSTS53003) need --browser; over SSH, --browser --no-open.
+
 Examples:
   graphwatch login
+  graphwatch login --browser --no-open                 (SSH: paste the address the browser ends on)
+  graphwatch login --device-code                       (a code to type in at a web address)
   graphwatch login --tenant contoso.onmicrosoft.com --profile work
   graphwatch login --tenant consumers                  (a personal Microsoft account)
 
@@ -86,12 +93,17 @@ the tenant is `consumers`; --scope adds more.")]
     #[command(mut_arg("output", |a| a.hide(true)))]
     Logout(GraphOnlyArgs),
 
-    /// Show the signed-in account, tenant, scopes and token expiry (never a token)
+    /// Check the sign-in with the service; show the account, tenant, scopes and token expiry (never a token)
     #[command(after_help = "\
+whoami renews the sign-in once (a refresh) to learn whether it still holds: exit status 3
+when it was revoked or has expired. --offline shows what the token cache says and asks
+no one.
+
 Examples:
   graphwatch whoami
+  graphwatch whoami --offline
   graphwatch whoami -o json | jq -r .account")]
-    Whoami(GraphOnlyArgs),
+    Whoami(WhoamiArgs),
 
     /// Request the socket.io endpoint of a drive or list once and print it as JSON
     #[command(after_help = "\
@@ -534,6 +546,18 @@ pub struct GraphArgs {
     )]
     pub access_token: Option<String>,
 
+    /// Run CMD (through the shell) for a bearer token, and again when Graph refuses it or
+    /// it expires: no token cache, no sign-in (e.g. `az account get-access-token
+    /// --resource-type ms-graph --query accessToken -o tsv`)
+    #[arg(
+        hide_short_help = true,
+        long,
+        env = "GRAPHWATCH_ACCESS_TOKEN_COMMAND",
+        value_name = "CMD",
+        hide_env_values = true
+    )]
+    pub access_token_command: Option<String>,
+
     /// Token cache to use, for several accounts: letters, digits, - and _ [default: default]
     #[arg(
         hide_short_help = true,
@@ -551,7 +575,30 @@ pub struct GraphOnlyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    /// Show what the token cache says, without asking the sign-in service
+    #[arg(long)]
+    pub offline: bool,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct LoginArgs {
+    /// Sign in in a web browser (authorization code + PKCE, redirect to http://localhost)
+    #[arg(long, conflicts_with = "device_code")]
+    pub browser: bool,
+
+    /// With the browser flow: do not open a browser; print the address and take the
+    /// address the browser ends on, pasted on stdin (SSH, containers)
+    #[arg(long, conflicts_with = "device_code")]
+    pub no_open: bool,
+
+    /// Sign in with a device code (a code to enter at a web address, on any device)
+    #[arg(long)]
+    pub device_code: bool,
+
     /// Ask for this scope too (repeatable), e.g. --scope Files.Read.All
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,

@@ -40,6 +40,7 @@ pub struct ConfigFile {
     pub login_url: Option<String>,
     pub output: Option<OutputFormat>,
     pub color: Option<ColorChoice>,
+    pub access_token_command: Option<String>,
 }
 
 /// A credential that must not end up in logs: `Debug` prints a placeholder.
@@ -77,6 +78,9 @@ pub struct Settings {
     /// Resolved from `--color`, `NO_COLOR` and the file; `auto` is decided per stream.
     pub color: ColorChoice,
     pub access_token: Option<Secret>,
+    /// `--access-token-command` (or the file's `access_token_command`): run for a token.
+    /// Kept out of logs like a secret: a command line may carry one.
+    pub access_token_command: Option<Secret>,
 }
 
 /// The config directory: `GRAPHWATCH_CONFIG_DIR`, else the platform's (XDG on Linux:
@@ -112,7 +116,7 @@ pub fn load_file(dir: &Path) -> anyhow::Result<ConfigFile> {
     };
     parse_file(&text).map_err(|e| {
         Error::usage(format!("{}:{e}", path.display()))
-            .hint("fix or remove the file (keys: tenant, client_id, profile, graph_url, login_url, output, color)")
+            .hint("fix or remove the file (keys: tenant, client_id, profile, graph_url, login_url, output, color, access_token_command)")
             .into()
     })
 }
@@ -184,6 +188,36 @@ pub fn resolve(global: &GlobalArgs, args: &GraphArgs) -> anyhow::Result<Settings
         Some(token) => Some(Secret::new(token.strip_prefix("Bearer ").unwrap_or(token))),
         None => None,
     };
+    let access_token_command = match (
+        &access_token,
+        args.access_token_command.as_deref().map(str::trim),
+        file.access_token_command.as_deref().map(str::trim),
+    ) {
+        (Some(_), Some(_), _) => {
+            return Err(Error::usage(
+                "--access-token and --access-token-command both give the token: use one",
+            )
+            .hint("unset GRAPHWATCH_ACCESS_TOKEN or GRAPHWATCH_ACCESS_TOKEN_COMMAND if one comes from the environment")
+            .into())
+        }
+        // A token given on the command line or in the environment beats the file's command.
+        (Some(_), None, _) => None,
+        (None, Some(""), _) => {
+            return Err(Error::usage("--access-token-command is empty")
+                .hint("give a command that prints a bearer token, or unset GRAPHWATCH_ACCESS_TOKEN_COMMAND")
+                .into())
+        }
+        (None, Some(command), _) => Some(Secret::new(command)),
+        (None, None, Some("")) => {
+            return Err(Error::usage(format!(
+                "access_token_command in {} is empty",
+                file_path.display()
+            ))
+            .hint("give a command that prints a bearer token, or remove the key")
+            .into())
+        }
+        (None, None, command) => command.map(Secret::new),
+    };
     Ok(Settings {
         config_dir,
         graph_url,
@@ -194,6 +228,7 @@ pub fn resolve(global: &GlobalArgs, args: &GraphArgs) -> anyhow::Result<Settings
         output,
         color: color_choice(global.color, file.color),
         access_token,
+        access_token_command,
     })
 }
 

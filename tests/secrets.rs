@@ -1,8 +1,8 @@
 //! No secret leaves graphwatch except where asked for: every command runs at `-vvv`
 //! against the emulator, through faults (throttled socketIo, an expired delta cursor,
 //! rejected access tokens and refreshes, a reset socket, a failed sign-in poll), and no
-//! access token, refresh token, device code or notificationUrl token may appear in
-//! stdout, stderr or the `--state` file. The one exception, by design, is the
+//! access token, refresh token, device code, authorization code, PKCE verifier or
+//! notificationUrl token may appear in stdout, stderr or the `--state` file. The one exception, by design, is the
 //! `endpoint` command's stdout (the user asked for the notificationUrl).
 
 use crate::common;
@@ -67,10 +67,10 @@ fn no_secret_reaches_stdout_stderr_or_the_state_file_at_trace_level() {
     });
     let mut seen = String::new();
 
-    // A sign-in whose poll fails (the device code was issued), then a good one.
+    // A sign-in whose poll fails for good (the device code was issued), then a good one.
     env.post(
         "/_emulator/faults/fail",
-        json!({"route": "token", "status": 500, "count": 1}),
+        json!({"route": "token", "status": 400, "count": 1}),
     );
     let out = run(&env, &["login", "-vvv"], &mut seen);
     assert!(!out.status.success(), "the failed poll ends the sign-in");
@@ -231,4 +231,146 @@ fn no_secret_reaches_stdout_stderr_or_the_state_file_at_trace_level() {
     // The endpoint's stdout did hold a notification token: the check can see them.
     assert!(secrets.iter().any(|s| endpoint_stdout.contains(s.as_str())));
     assert!(!bare_token_params(&endpoint_stdout).is_empty());
+}
+
+/// The browser sign-in (through `$BROWSER`, and pasted), a failed one, `whoami` and a
+/// token command, all at `-vvv`: no authorization code, PKCE verifier, consent flow
+/// value, access or refresh token in stdout or stderr. The verifier never reaches the
+/// emulator's store, so every word of the output that could be one is hashed and
+/// compared with the challenges the emulator saw.
+#[cfg(unix)]
+#[test]
+fn no_code_verifier_or_token_in_the_browser_sign_in_at_trace_level() {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::process::Stdio;
+
+    let env = Env::start_with(|a| a.settings.authorize_auto_approve = true);
+    let mut seen = String::new();
+    let follower = common::browser::follower(env.dir.path());
+    let out = env
+        .cmd(&["login", "--browser", "-vvv"])
+        .env("BROWSER", &follower)
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    seen.push_str(&stdout(&out));
+    seen.push_str(&stderr(&out));
+
+    // The paste flow at -vvv.
+    let mut child = env
+        .std_cmd(&["login", "--no-open", "-vvv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    const SHOWN: &str = "open this page in a web browser: ";
+    let address = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "no address: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some(at) = line.find(SHOWN) {
+            break line[at + SHOWN.len()..].trim().to_string();
+        }
+    };
+    let location = env.rt.block_on(async {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(&address)
+            .send()
+            .await
+            .unwrap()
+            .headers()["location"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    });
+    writeln!(child.stdin.take().unwrap(), "{location}").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    assert!(child.wait().unwrap().success(), "{rest}");
+    seen.push_str(&rest);
+
+    // Another sign-in's answer (the pasted address once more: its state is not this
+    // sign-in's), whoami, a token command whose command line holds a token.
+    let mut child = env
+        .std_cmd(&["login", "--no-open", "-vvv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{location}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "another sign-in's answer is refused"
+    );
+    seen.push_str(&stderr(&out));
+    for args in [&["whoami", "-vvv"][..], &["whoami", "-vvv", "--offline"]] {
+        let out = env.cmd(args).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        seen.push_str(&stdout(&out));
+        seen.push_str(&stderr(&out));
+    }
+    let token = env.mint(common::ADELE);
+    let out = env
+        .cmd(&[
+            "whoami",
+            "-vvv",
+            "--access-token-command",
+            &format!("echo {token}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    seen.push_str(&stdout(&out));
+    seen.push_str(&stderr(&out));
+    assert!(seen.contains("TRACE") || seen.contains("DEBUG"), "{seen}");
+
+    let secrets = env.issued_secrets();
+    assert!(secrets.len() >= 6, "codes and tokens: {}", secrets.len());
+    let cache = env.cache("default");
+    for secret in secrets.iter().map(String::as_str).chain([
+        cache["access_token"].as_str().unwrap(),
+        cache["refresh_token"].as_str().unwrap(),
+        token.as_str(),
+    ]) {
+        assert!(!seen.contains(secret), "a secret leaked into the output");
+    }
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    assert!(!seen.contains(code), "the pasted code was echoed");
+    let challenges = env.pkce_challenges();
+    assert_eq!(challenges.len(), 2, "two codes were issued");
+    let words = regex::Regex::new(r"[A-Za-z0-9._~-]{43,128}").unwrap();
+    // The check can see a verifier (RFC 7636's example) in a line of text.
+    let example = "verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk;";
+    assert!(words.find_iter(example).any(|w| {
+        graphwatch_emulator::identity::pkce_matches(
+            w.as_str(),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        )
+    }));
+    for word in words.find_iter(&seen) {
+        for challenge in &challenges {
+            assert!(
+                !graphwatch_emulator::identity::pkce_matches(word.as_str(), challenge),
+                "a PKCE verifier leaked into the output"
+            );
+        }
+    }
 }

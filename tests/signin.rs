@@ -379,3 +379,377 @@ fn access_token_option_uses_no_cache() {
         "the token is never echoed: {err}"
     );
 }
+
+/// `graphwatch login ARGS…` with `$BROWSER` set to `browser`; two minutes at most.
+#[cfg(unix)]
+fn login_with_browser(env: &Env, browser: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["login"];
+    all.extend_from_slice(args);
+    env.cmd(&all)
+        .env("BROWSER", browser)
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .expect("run login")
+}
+
+#[cfg(unix)]
+#[test]
+fn browser_sign_in_end_to_end_as_the_user_chosen_on_the_consent_page() {
+    use common::browser::{Browser, Person};
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = Env::start();
+    let browser = Browser::new(
+        env.dir.path(),
+        Person::Approve("megan@contoso.onmicrosoft.com"),
+    );
+    let out = login_with_browser(&env, &browser.script, &["--browser"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    browser.wait();
+    assert!(stdout(&out).is_empty(), "login writes nothing on stdout");
+    // The address is on stderr too, in case no browser opens; it is the one the browser got.
+    let address = browser.saw("address");
+    assert!(
+        address.starts_with(&format!("{}/common/oauth2/v2.0/authorize?", env.base)),
+        "{address}"
+    );
+    assert!(err.contains(address.trim()), "{err}");
+    assert!(address.contains("code_challenge_method=S256"), "{address}");
+    assert!(
+        address.contains("redirect_uri=http%3A%2F%2Flocalhost%3A"),
+        "{address}"
+    );
+    assert!(
+        err.contains("Signed in as Megan Bowen <megan@contoso.onmicrosoft.com>"),
+        "{err}"
+    );
+    // The browser was told, and the port was closed behind it: the same redirect again
+    // cannot connect (curl's 7), so the code could not be delivered twice.
+    let page = browser.saw("page");
+    assert!(
+        page.contains("Signed in") && page.contains("close this tab"),
+        "{page}"
+    );
+    assert_eq!(browser.saw("page-status").trim(), "0");
+    assert_eq!(browser.saw("again-status").trim(), "7");
+    assert_eq!(env.counter("grants.authorization_code"), 1);
+    assert_eq!(env.counter("requests.devicecode"), 0, "no device code");
+
+    let cache = env.cache("default");
+    assert_eq!(cache["account"], "megan@contoso.onmicrosoft.com");
+    assert!(cache["refresh_token"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty()));
+    let mode = std::fs::metadata(env.cache_path("default"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // The sign-in works for Graph, and its refresh token for a refresh.
+    let out = env.cmd(&["endpoint", "--drive", "me"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[cfg(unix)]
+#[test]
+fn browser_sign_in_failures_exit_3_with_one_clear_line_and_no_tokens() {
+    use common::browser::{Browser, Person};
+    let env = Env::start();
+    for (person, says) in [
+        (
+            Person::Decline,
+            "the sign-in was declined (access_denied: AADSTS65004",
+        ),
+        (
+            Person::ForgeState,
+            "not for this sign-in (its state does not match); nothing was exchanged",
+        ),
+        (
+            Person::SwapChallenge,
+            "refused the sign-in's code (invalid_grant: AADSTS501481",
+        ),
+        (
+            Person::StealCode,
+            "refused the sign-in's code (invalid_grant: AADSTS54005",
+        ),
+    ] {
+        let grants = env.counter("requests.token");
+        let case = tempfile::tempdir().unwrap();
+        let browser = Browser::new(case.path(), person);
+        let out = login_with_browser(&env, &browser.script, &["--browser"]);
+        let err = stderr(&out);
+        browser.wait();
+        assert_eq!(out.status.code(), Some(3), "{person:?}: {err}");
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("graphwatch:"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{person:?}: {err}");
+        assert!(lines[0].contains(says), "{person:?}: {err}");
+        assert!(
+            lines[0].contains("`graphwatch login --browser` again"),
+            "{err}"
+        );
+        assert!(
+            !env.cache_path("default").exists(),
+            "{person:?}: no tokens saved"
+        );
+        // The browser was told too.
+        let page = browser.saw("page");
+        assert!(page.contains("Not signed in"), "{person:?}: {page}");
+        assert_eq!(
+            browser.saw("again-status").trim(),
+            "7",
+            "{person:?}: port closed"
+        );
+        let exchanged = env.counter("requests.token") - grants;
+        match person {
+            // Nothing to exchange: graphwatch never went to the token endpoint.
+            Person::Decline | Person::ForgeState => assert_eq!(exchanged, 0, "{person:?}"),
+            // The thief's attempt, then graphwatch's one.
+            Person::StealCode => {
+                assert_eq!(exchanged, 2);
+                assert!(browser.saw("thief").contains("invalid_grant"));
+            }
+            _ => assert_eq!(exchanged, 1, "{person:?}: the code exchanged once"),
+        }
+    }
+    assert_eq!(env.counter("grants.authorization_code"), 0);
+}
+
+#[test]
+fn headless_sign_in_takes_the_address_pasted_on_stdin() {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::process::Stdio;
+    let env = Env::start_with(|a| a.settings.authorize_auto_approve = true);
+    let mut child = env
+        .std_cmd(&["login", "--browser", "--no-open"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    const SHOWN: &str = "open this page in a web browser: ";
+    let address = loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "no address shown");
+        if let Some(at) = line.find(SHOWN) {
+            break line[at + SHOWN.len()..].trim().to_string();
+        }
+    };
+    // A person on another machine: the browser ends on an address that does not load
+    // there; they copy it from the address bar.
+    let location = env.rt.block_on(async {
+        let response = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(&address)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 302);
+        response.headers()["location"].to_str().unwrap().to_string()
+    });
+    assert!(location.starts_with("http://localhost:"), "{location}");
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "not the address").unwrap();
+    writeln!(stdin, "  {location}  ").unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{rest}");
+    assert!(
+        rest.contains("That is not the address the browser ended on"),
+        "{rest}"
+    );
+    assert!(rest.contains("Signed in as Adele Vance"), "{rest}");
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    assert!(!rest.contains(code), "the code is never echoed");
+    assert_eq!(env.cache("default")["account"], ADELE);
+    assert_eq!(env.counter("grants.authorization_code"), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn login_chooses_the_browser_when_one_can_be_opened_and_the_device_code_otherwise() {
+    let env = Env::start_with(|a| a.settings.authorize_auto_approve = true);
+    let follower = common::browser::follower(env.dir.path());
+    // $BROWSER set: the browser flow, and the follower saw graphwatch's answer page.
+    let out = login_with_browser(&env, &follower, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.counter("grants.authorization_code"), 1);
+    assert_eq!(env.counter("requests.devicecode"), 0);
+    // No browser at hand (no BROWSER, no DISPLAY): the device code.
+    env.login(&[]);
+    assert_eq!(env.counter("grants.device_code"), 1);
+    assert_eq!(env.counter("grants.authorization_code"), 1);
+    // --device-code wins over a browser at hand.
+    let out = login_with_browser(&env, &follower, &["--device-code"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.counter("grants.device_code"), 2);
+    assert_eq!(env.counter("grants.authorization_code"), 1);
+    // Both at once is a usage error.
+    let out = env
+        .cmd(&["login", "--browser", "--device-code"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_tenant_that_blocks_the_device_code_gets_told_to_use_the_browser() {
+    let env = Env::start_with(|a| a.settings.device_code_blocked = true);
+    for args in [
+        &["login"][..],
+        &["login", "--device-code", "--profile", "work"],
+    ] {
+        let out = env.cmd(args).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(
+            err.contains("a policy of the tenant blocks it (AADSTS53003)"),
+            "{err}"
+        );
+        let browser = if args.len() > 1 {
+            "`graphwatch login --browser --profile work`"
+        } else {
+            "`graphwatch login --browser`"
+        };
+        assert!(err.contains(browser), "{err}");
+    }
+}
+
+#[test]
+fn whoami_asks_the_service_and_exits_3_once_the_sign_in_is_revoked() {
+    let env = Env::start();
+    env.login(&[]);
+    let before = env.cache("default");
+    let out = env.cmd(&["whoami", "-o", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let who: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(who["checkedWithService"], true);
+    assert_eq!(
+        env.counter("grants.refresh_token"),
+        1,
+        "one refresh: the check"
+    );
+    assert_ne!(
+        before["refresh_token"],
+        env.cache("default")["refresh_token"],
+        "the rotated refresh token is saved"
+    );
+
+    env.post("/_emulator/identity/revoke", json!({}));
+    // The cache still looks fine to the clock...
+    let out = env
+        .cmd(&["whoami", "--offline", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let who: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(who["accessTokenValid"], true);
+    assert_eq!(who["checkedWithService"], false);
+    let out = env
+        .cmd(&["whoami", "--offline", "-o", "pretty"])
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains("--offline"), "{}", stdout(&out));
+    // ...but the service says no.
+    for args in [&["whoami"][..], &["whoami", "-o", "json"]] {
+        let out = env.cmd(args).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(stdout(&out).is_empty(), "nothing shown as if signed in");
+        assert_eq!(
+            err.trim(),
+            "graphwatch: the sign-in for profile default has expired or was revoked; run `graphwatch login` again"
+        );
+    }
+}
+
+#[test]
+fn whoami_exits_1_when_the_sign_in_service_cannot_be_asked() {
+    let env = Env::start();
+    env.login(&[]);
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "token", "status": 503, "count": 1}),
+    );
+    let out = env.cmd(&["whoami"]).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot renew the sign-in of profile default"),
+        "{err}"
+    );
+    assert!(env.cmd(&["whoami"]).output().unwrap().status.success());
+}
+
+#[test]
+fn a_busy_sign_in_service_is_tried_again_and_then_blamed_with_exit_1() {
+    let env = Env::start();
+    // Busy once at the start and once at a poll: the sign-in goes through.
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "devicecode", "status": 503, "count": 1, "retryAfter": 0}),
+    );
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "token", "status": 500, "count": 1}),
+    );
+    let out = env.cmd(&["login", "-v"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("trying again"), "{}", stderr(&out));
+    // Busy every time: exit 1, the service to blame, not --tenant or --client-id.
+    env.post(
+        "/_emulator/faults/fail",
+        json!({"route": "devicecode", "status": 503, "count": 3, "retryAfter": 0}),
+    );
+    let out = env.cmd(&["login", "--profile", "busy"]).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("is unavailable for now (temporarily_unavailable"),
+        "{err}"
+    );
+    assert!(err.contains("try again in a while"), "{err}");
+    assert!(!err.contains("--client-id"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn login_checks_that_it_can_keep_the_tokens_before_it_shows_a_code() {
+    let env = Env::start();
+    // A file where the tokens directory would be (root passes every mode check).
+    std::fs::write(env.config_dir().join("tokens"), "not a directory").unwrap();
+    let out = env.cmd(&["login"]).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot write the token cache in"), "{err}");
+    assert!(!err.contains("To sign in"), "no code shown: {err}");
+    assert_eq!(env.counter("requests.devicecode"), 0);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_login_ends_it_at_once_and_saves_nothing() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let env = Env::start_with(|a| a.settings.approve_after_polls = 0);
+    let pending = env.login_waiting(&[]);
+    let pid = libc::pid_t::try_from(pending.child.id()).unwrap();
+    // SAFETY: a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let (status, err) = pending.finish();
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{err}");
+    assert!(!env.cache_path("default").exists());
+}

@@ -29,6 +29,7 @@ mod signin;
 mod socket;
 mod stream;
 mod targets;
+mod token_command;
 mod tokenfile;
 mod transient_link;
 mod transient_startup;

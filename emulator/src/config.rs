@@ -50,6 +50,32 @@ pub struct Settings {
     )]
     pub approve_after_polls: u32,
 
+    /// The device-code endpoint answers as in a tenant whose Conditional Access policy blocks
+    /// the device-code flow (`AADSTS53003`)
+    #[arg(
+        long,
+        env = "GRAPHWATCH_EMULATOR_DEVICE_CODE_BLOCKED",
+        default_value_t = false
+    )]
+    pub device_code_blocked: bool,
+
+    /// The authorize endpoint approves at once (as the first user, or the `login_hint` one)
+    /// and redirects, instead of showing its consent page
+    #[arg(
+        long,
+        env = "GRAPHWATCH_EMULATOR_AUTHORIZE_AUTO_APPROVE",
+        default_value_t = false
+    )]
+    pub authorize_auto_approve: bool,
+
+    /// Lifetime of an authorization code, in seconds (the live service: about 10 minutes)
+    #[arg(
+        long,
+        env = "GRAPHWATCH_EMULATOR_AUTH_CODE_LIFETIME",
+        default_value_t = 600
+    )]
+    pub auth_code_lifetime_secs: u64,
+
     /// Polling interval, in seconds, that the device-code endpoint asks for
     #[arg(long, env = "GRAPHWATCH_EMULATOR_DEVICE_INTERVAL", default_value_t = 1)]
     pub device_code_interval_secs: u64,
@@ -121,6 +147,9 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             approve_after_polls: 1,
+            device_code_blocked: false,
+            authorize_auto_approve: false,
+            auth_code_lifetime_secs: 600,
             device_code_interval_secs: 1,
             device_code_lifetime_secs: 900,
             token_lifetime_secs: 3600,

@@ -1,13 +1,16 @@
 //! The Microsoft identity platform, v2.0 endpoints, as graphwatch meets it: the device-code
 //! flow (`/{tenant}/oauth2/v2.0/devicecode`, polling `/{tenant}/oauth2/v2.0/token`, the
-//! `/devicelogin` page a person approves on), refresh-token rotation, and the bearer
-//! check that Graph routes run through [`Identity::authenticate`].
+//! `/devicelogin` page a person approves on), the authorization-code flow with PKCE
+//! (`/{tenant}/oauth2/v2.0/authorize`, its consent page, the loopback redirect, the code
+//! redeemed once at `/token`), refresh-token rotation, and the bearer check that Graph
+//! routes run through [`Identity::authenticate`].
 //!
 //! Tokens are opaque random strings held here, as a consumer-account token (`EwB…`) is to
 //! a client: the client must not read meaning into them. Only the id_token is a JWT, as on
 //! the live service, so a client can show who signed in.
 
 mod admin;
+mod authorize;
 mod oauth;
 mod page;
 mod scopes;
@@ -30,9 +33,11 @@ use crate::AppState;
 pub use scopes::Scopes;
 
 /// `POST /{tenant}/oauth2/v2.0/devicecode`, `POST /{tenant}/oauth2/v2.0/token`,
-/// `GET|POST /devicelogin`.
+/// `GET|POST /devicelogin`, `GET|POST /{tenant}/oauth2/v2.0/authorize`.
 pub fn router() -> Router<AppState> {
-    oauth::router().merge(page::router())
+    oauth::router()
+        .merge(page::router())
+        .merge(authorize::router())
 }
 
 /// The identity side door under `/_emulator/`; see [`admin`] for each route.
@@ -150,6 +155,48 @@ struct RefreshToken {
     ended_ms: Option<i64>,
 }
 
+/// What an authorization request asked for: kept while its consent page waits for a
+/// person (keyed by the page's `flow` value), then carried by the code it produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AuthRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub state: Option<String>,
+    /// `BASE64URL(SHA256(code_verifier))` (`code_challenge_method=S256`).
+    pub code_challenge: String,
+    /// The user the page preselects (`login_hint`), if one of ours.
+    pub login_hint: Option<String>,
+    pub expires_ms: i64,
+}
+
+/// An authorization code: single-use, short-lived, bound to its client, redirect URI and
+/// PKCE challenge.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthCode {
+    request: AuthRequest,
+    user_id: String,
+    expires_ms: i64,
+    /// Presented at the token endpoint once already (whatever the outcome).
+    redeemed: bool,
+}
+
+/// Why an authorization code was not redeemed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum CodeRefusal {
+    Unknown,
+    Expired,
+    Redeemed,
+    OtherClient,
+    OtherRedirect,
+    WrongVerifier,
+}
+
+/// How long a consent page stays answerable.
+const AUTH_REQUEST_MS: i64 = 15 * 60 * 1000;
+
 /// Everything persisted; keyed by the secret values themselves (this is the emulator's
 /// own store, never logged).
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -158,6 +205,8 @@ struct Data {
     device_codes: HashMap<String, DeviceCode>,
     access_tokens: HashMap<String, AccessToken>,
     refresh_tokens: HashMap<String, RefreshToken>,
+    auth_requests: HashMap<String, AuthRequest>,
+    auth_codes: HashMap<String, AuthCode>,
 }
 
 /// Device codes and tokens of one emulator.
@@ -236,6 +285,8 @@ pub(crate) struct Mint<'a> {
     pub lifetime_secs: u64,
     /// `{base_url}/{tenant id}/v2.0`, the id_token's `iss`.
     pub issuer: &'a str,
+    /// The access token is a JWT with `exp` (as work-account tokens are), not opaque.
+    pub jwt: bool,
 }
 
 impl Identity {
@@ -399,6 +450,7 @@ impl Identity {
                 scopes,
                 lifetime_secs,
                 issuer,
+                jwt: false,
             },
         );
         Poll::Granted(set)
@@ -463,6 +515,7 @@ impl Identity {
                 scopes,
                 lifetime_secs,
                 issuer,
+                jwt: false,
             },
         );
         // Keep the full grant on the rotated refresh token.
@@ -511,6 +564,111 @@ impl Identity {
             None => CodeStatus::Declined,
         };
         Ok((code.client_id.clone(), code.scopes.clone()))
+    }
+
+    /// Keep an authorization request while its consent page waits; returns the page's
+    /// `flow` value.
+    pub(crate) fn begin_authorization(&self, mut request: AuthRequest) -> String {
+        let now = now_ms();
+        let mut data = self.lock();
+        prune(&mut data, now);
+        request.expires_ms = now.saturating_add(AUTH_REQUEST_MS);
+        let flow = loop {
+            let candidate = random_b64(32);
+            if !data.auth_requests.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        data.auth_requests.insert(flow.clone(), request);
+        flow
+    }
+
+    /// The request behind a consent page's answer, once: a page cannot be answered twice.
+    pub(crate) fn take_authorization(&self, flow: &str) -> Option<AuthRequest> {
+        let now = now_ms();
+        let mut data = self.lock();
+        data.auth_requests
+            .remove(flow)
+            .filter(|r| now < r.expires_ms)
+    }
+
+    /// An authorization code for `request`, approved by `user`.
+    pub(crate) fn issue_auth_code(
+        &self,
+        request: AuthRequest,
+        user: User,
+        lifetime_secs: u64,
+    ) -> String {
+        let now = now_ms();
+        let mut data = self.lock();
+        prune(&mut data, now);
+        let code = loop {
+            let candidate = auth_code_value();
+            if !data.auth_codes.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        data.auth_codes.insert(
+            code.clone(),
+            AuthCode {
+                request,
+                user_id: user.id.to_string(),
+                expires_ms: now.saturating_add(secs_to_ms(lifetime_secs)),
+                redeemed: false,
+            },
+        );
+        code
+    }
+
+    /// Redeem an authorization code. It is spent by its client's first attempt, whatever
+    /// the outcome (a wrong verifier cannot be retried with the same code), and refused
+    /// after its lifetime, for another client or redirect URI, or without the verifier
+    /// whose S256 hash is the request's `code_challenge`.
+    pub(crate) fn redeem_auth_code(
+        &self,
+        code: &str,
+        client_id: &str,
+        redirect_uri: &str,
+        code_verifier: &str,
+        lifetime_secs: u64,
+        issuer: &str,
+    ) -> Result<TokenSet, CodeRefusal> {
+        let now = now_ms();
+        let mut data = self.lock();
+        let Some(entry) = data.auth_codes.get_mut(code) else {
+            return Err(CodeRefusal::Unknown);
+        };
+        if !entry.request.client_id.eq_ignore_ascii_case(client_id) {
+            return Err(CodeRefusal::OtherClient);
+        }
+        if entry.redeemed {
+            return Err(CodeRefusal::Redeemed);
+        }
+        entry.redeemed = true;
+        if now >= entry.expires_ms {
+            return Err(CodeRefusal::Expired);
+        }
+        if entry.request.redirect_uri != redirect_uri {
+            return Err(CodeRefusal::OtherRedirect);
+        }
+        if !pkce_matches(code_verifier, &entry.request.code_challenge) {
+            return Err(CodeRefusal::WrongVerifier);
+        }
+        let scopes = Scopes::from_stored(&entry.request.scopes);
+        let client_id = entry.request.client_id.clone();
+        let user = user_by_id(&entry.user_id);
+        Ok(mint_locked(
+            &mut data,
+            now,
+            Mint {
+                user,
+                client_id: &client_id,
+                scopes,
+                lifetime_secs,
+                issuer,
+                jwt: false,
+            },
+        ))
     }
 
     /// Codes still waiting for a person, without their device codes.
@@ -579,7 +737,11 @@ impl Identity {
 
 fn mint_locked(data: &mut Data, now: i64, mint: Mint<'_>) -> TokenSet {
     let access_token = loop {
-        let candidate = access_token_value();
+        let candidate = if mint.jwt {
+            jwt_access_token(&mint, now)
+        } else {
+            access_token_value()
+        };
         if !data.access_tokens.contains_key(&candidate) {
             break candidate;
         }
@@ -640,6 +802,20 @@ fn prune(data: &mut Data, now: i64) {
         Some(ended) => now < ended.saturating_add(REMEMBER_MS),
         None => true,
     });
+    data.auth_requests.retain(|_, r| now < r.expires_ms);
+    data.auth_codes
+        .retain(|_, c| now < c.expires_ms.saturating_add(REMEMBER_CODE_MS));
+}
+
+/// RFC 7636 §4.6 with S256: `BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge`,
+/// for a verifier of 43 to 128 unreserved characters (§4.1).
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    use sha2::Digest as _;
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    well_formed && URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes())) == challenge
 }
 
 /// Graph's words for a bearer value it cannot parse: consumer-style opaque tokens and JWTs
@@ -668,6 +844,40 @@ fn access_token_value() -> String {
 /// Shaped like an Entra ID refresh token (`0.A…`).
 fn refresh_token_value() -> String {
     format!("0.AX{}", random_b64(384))
+}
+
+/// Shaped like a v2.0 authorization code (`1.AX…`).
+fn auth_code_value() -> String {
+    format!("1.AXkA{}", random_b64(256))
+}
+
+/// A JWT access token as work accounts get them: claims a client may read (`exp`, `iat`,
+/// `upn`, `scp`), a random signature.
+fn jwt_access_token(mint: &Mint<'_>, now_ms: i64) -> String {
+    let iat = now_ms / 1000;
+    let lifetime = i64::try_from(mint.lifetime_secs).unwrap_or(i64::MAX / 2);
+    let header = json!({"typ": "JWT", "alg": "RS256", "kid": "graphwatch-emulator"});
+    let claims = json!({
+        "aud": "https://graph.microsoft.com",
+        "iss": format!("https://sts.windows.net/{}/", seed::TENANT_ID),
+        "iat": iat,
+        "nbf": iat,
+        "exp": iat.saturating_add(lifetime),
+        "appid": mint.client_id,
+        "name": mint.user.name,
+        "oid": mint.user.id,
+        "upn": mint.user.upn,
+        "scp": mint.scopes.response_string(),
+        "tid": seed::TENANT_ID,
+        "uti": random_b64(16),
+        "ver": "1.0",
+    });
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        random_b64(256)
+    )
 }
 
 /// Shaped like a v2.0 device code (`DAQABAAEAAA…`).
@@ -744,6 +954,7 @@ mod tests {
                 .unwrap(),
             lifetime_secs,
             issuer: "http://127.0.0.1:1/tid/v2.0",
+            jwt: false,
         })
     }
 
@@ -825,6 +1036,17 @@ mod tests {
         assert!(rotated.refresh_token.is_some());
         restored.restore(&Value::Null).unwrap();
         assert!(restored.restore(&json!({"deviceCodes": 3})).is_err());
+    }
+
+    #[test]
+    fn pkce_s256_as_in_rfc_7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(pkce_matches(verifier, challenge));
+        assert!(!pkce_matches(&verifier.replace('d', "e"), challenge));
+        // Too short, or characters outside the unreserved set, never match.
+        assert!(!pkce_matches("short", challenge));
+        assert!(!pkce_matches(&format!("{verifier} "), challenge));
     }
 
     #[test]

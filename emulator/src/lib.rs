@@ -1,5 +1,5 @@
 //! A local stand-in for the parts of Microsoft Graph and the Microsoft identity platform
-//! that graphwatch uses: the v2.0 device-code sign-in, users, drives, sites, lists and
+//! that graphwatch uses: the v2.0 device-code and authorization-code (PKCE) sign-ins, users, drives, sites, lists and
 //! groups with seed data, the `subscriptions/socketIo` endpoints, a socket.io server that
 //! pushes notifications in the live wire format, delta, mutations, and fault injection.
 //!

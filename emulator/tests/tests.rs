@@ -11,6 +11,7 @@
 // Helpers: an emulator on a free port, a Graph caller, a raw socket.io client.
 mod common;
 
+mod authorize;
 mod bulk;
 mod control;
 mod delta;

@@ -5,16 +5,23 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::App;
-use crate::cli::OutputFormat;
+use crate::cli::{LoginArgs, OutputFormat};
 use crate::error::Error;
 use crate::graph::GraphError;
 use crate::output;
-use crate::signin;
+use crate::signin::{self, Flow};
 use crate::term::Term;
 use crate::tokens::oauth::login_command;
-use crate::tokens::TokenStore;
+use crate::tokens::{TokenSource, TokenStore};
 
-pub(super) async fn login(app: &App, scopes: &[String]) -> anyhow::Result<()> {
+pub(super) async fn login(app: &App, args: &LoginArgs) -> anyhow::Result<()> {
+    if app.settings.access_token_command.is_some() && app.settings.access_token.is_none() {
+        return Err(Error::usage(
+            "login keeps tokens in the profile's cache, which --access-token-command bypasses",
+        )
+        .hint("drop --access-token-command (or unset GRAPHWATCH_ACCESS_TOKEN_COMMAND, or remove access_token_command from config.toml) to sign in")
+        .into());
+    }
     if app.settings.access_token.is_some() {
         return Err(Error::usage(
             "login keeps tokens in the profile's cache, which --access-token bypasses",
@@ -22,7 +29,9 @@ pub(super) async fn login(app: &App, scopes: &[String]) -> anyhow::Result<()> {
         .hint("drop --access-token (or unset GRAPHWATCH_ACCESS_TOKEN) to sign in")
         .into());
     }
-    let (tokens, store) = signin::login(&app.settings, scopes, &app.term).await?;
+    let flow = Flow::choose(args.browser, args.no_open, args.device_code);
+    tracing::debug!("signing in with {flow:?}");
+    let (tokens, store) = signin::login(&app.settings, &args.scopes, &app.term, flow).await?;
     let who = shown_account(tokens.account.as_deref(), tokens.name.as_deref());
     let tenant = tokens.tenant_id.as_deref().unwrap_or(&tokens.tenant);
     app.term.note(format!(
@@ -55,7 +64,8 @@ pub(super) fn logout(app: &App) -> anyhow::Result<()> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct WhoAmI {
-    /// `cache` (the profile's sign-in) or `access-token` (`--access-token`).
+    /// `cache` (the profile's sign-in), `access-token` (`--access-token`) or
+    /// `access-token-command` (`--access-token-command`).
     source: &'static str,
     profile: Option<String>,
     account: Option<String>,
@@ -69,6 +79,9 @@ struct WhoAmI {
     access_token_valid: Option<bool>,
     /// Whether an expired access token is renewed without signing in again.
     refreshable: bool,
+    /// Whether the service confirmed the sign-in just now (a refresh, or Graph taking
+    /// the token); `false` with `--offline`.
+    checked_with_service: bool,
     signed_in_at: Option<DateTime<Utc>>,
     refreshed_at: Option<DateTime<Utc>>,
     login_url: Option<String>,
@@ -76,16 +89,47 @@ struct WhoAmI {
     cache_path: Option<String>,
 }
 
-pub(super) async fn whoami(app: &App) -> anyhow::Result<()> {
-    let who = if app.settings.access_token.is_some() {
+pub(super) async fn whoami(app: &App, offline: bool) -> anyhow::Result<()> {
+    let outside =
+        app.settings.access_token.is_some() || app.settings.access_token_command.is_some();
+    let who = if outside {
+        if offline {
+            return Err(Error::usage(
+                "whoami --offline reads the token cache, which --access-token and --access-token-command bypass",
+            )
+            .hint("leave out --offline (whoami asks Graph who the token is for)")
+            .into());
+        }
         from_access_token(app).await?
     } else {
-        from_cache(app)?
+        let checked = !offline && check_sign_in(app).await?;
+        WhoAmI {
+            checked_with_service: checked,
+            ..from_cache(app)?
+        }
     };
     match app.output_format() {
         OutputFormat::Json => output::print_json(&who, OutputFormat::Json),
         OutputFormat::Pretty => output::print_line(&pretty(&who, &app.term)),
     }
+}
+
+/// The sign-in service's word on the profile's sign-in: a refresh (revoked or expired:
+/// exit 3; the service unreachable: exit 1). Without a refresh token, Graph's: `GET /me`
+/// with the cached access token.
+async fn check_sign_in(app: &App) -> anyhow::Result<bool> {
+    let source = TokenSource::from_settings(&app.settings, app.http.clone());
+    if source.check_with_service().await? {
+        return Ok(true);
+    }
+    app.graph_client()
+        .get_json::<Value>("/me")
+        .await
+        .map_err(|e| match e {
+            GraphError::Token(inner) => inner,
+            other => anyhow::Error::new(other).context("cannot check the sign-in with Graph"),
+        })?;
+    Ok(true)
 }
 
 fn from_cache(app: &App) -> anyhow::Result<WhoAmI> {
@@ -105,6 +149,7 @@ fn from_cache(app: &App) -> anyhow::Result<WhoAmI> {
         access_token_expires_at: Some(tokens.access_token_expires_at),
         access_token_valid: Some(tokens.access_token_expires_at > Utc::now()),
         refreshable: tokens.refresh_token.is_some(),
+        checked_with_service: false,
         signed_in_at: Some(tokens.signed_in_at),
         refreshed_at: tokens.refreshed_at,
         login_url: Some(tokens.login_url),
@@ -125,7 +170,11 @@ async fn from_access_token(app: &App) -> anyhow::Result<WhoAmI> {
         })?;
     let text = |key: &str| me.get(key).and_then(Value::as_str).map(str::to_string);
     Ok(WhoAmI {
-        source: "access-token",
+        source: if app.settings.access_token.is_some() {
+            "access-token"
+        } else {
+            "access-token-command"
+        },
         profile: None,
         account: text("userPrincipalName").or_else(|| text("mail")),
         name: text("displayName"),
@@ -135,6 +184,7 @@ async fn from_access_token(app: &App) -> anyhow::Result<WhoAmI> {
         access_token_expires_at: None,
         access_token_valid: Some(true),
         refreshable: false,
+        checked_with_service: true,
         signed_in_at: None,
         refreshed_at: None,
         login_url: None,
@@ -186,8 +236,19 @@ fn pretty(who: &WhoAmI, term: &Term) -> String {
             };
             rows.push(("token", format!("{state}{renew}")));
         }
-        None => rows.push(("token", "given with --access-token".into())),
+        None if who.source == "access-token" => {
+            rows.push(("token", "given with --access-token".into()))
+        }
+        None => rows.push(("token", "printed by --access-token-command".into())),
     }
+    rows.push((
+        "checked",
+        if who.checked_with_service {
+            "yes, just now: the sign-in holds".to_string()
+        } else {
+            "no (--offline: what the token cache says)".to_string()
+        },
+    ));
     if let Some(profile) = &who.profile {
         rows.push(("profile", profile.clone()));
     }

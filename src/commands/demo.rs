@@ -86,6 +86,7 @@ async fn demo(
         output: args.output,
         color: settings::color_choice(global.color, None),
         access_token: None,
+        access_token_command: None,
     };
     let app = App::from_settings(global, settings)?;
     let ui = app.term;
@@ -93,7 +94,7 @@ async fn demo(
         "graphwatch demo: a local Graph emulator is running at {base} (no Microsoft account, no network)"
     ));
     ui.note("Signing in with the device code flow, as `graphwatch login` does (the emulator approves it):");
-    let (tokens, _) = signin::login(&app.settings, &[], &ui).await?;
+    let (tokens, _) = signin::login(&app.settings, &[], &ui, signin::Flow::DeviceCode).await?;
     ui.note(format!(
         "Signed in as {} (tokens kept in a temporary directory until the demo ends)",
         tokens

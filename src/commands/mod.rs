@@ -26,13 +26,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Login(args) => {
             no_output_flag("login", &args.graph)?;
-            account::login(&App::new(global, &args.graph)?, &args.scopes).await
+            account::login(&App::new(global, &args.graph)?, args).await
         }
         Command::Logout(args) => {
             no_output_flag("logout", &args.graph)?;
             account::logout(&App::new(global, &args.graph)?)
         }
-        Command::Whoami(args) => account::whoami(&App::new(global, &args.graph)?).await,
+        Command::Whoami(args) => {
+            account::whoami(&App::new(global, &args.graph)?, args.offline).await
+        }
         Command::Endpoint(args) => {
             endpoint::run(&App::new(global, &args.graph)?, &args.target).await
         }

@@ -155,6 +155,30 @@ impl TokenStore {
         .context("the lock task failed")?
     }
 
+    /// Whether the cache can be written, tried before a sign-in starts: a sign-in whose
+    /// tokens cannot be kept is a wasted sign-in.
+    pub fn check_writable(&self) -> anyhow::Result<()> {
+        let writable = self.ensure_dir().and_then(|()| {
+            tempfile::Builder::new()
+                .prefix(".write-check")
+                .tempfile_in(&self.dir)
+                .map(drop)
+                .map_err(anyhow::Error::from)
+        });
+        writable.map_err(|e| {
+            Error::failure(format!(
+                "cannot write the token cache in {}: {}",
+                self.dir.display(),
+                e.root_cause()
+            ))
+            .hint(format!(
+                "make the config directory writable, or set {} to another one",
+                crate::settings::CONFIG_DIR_ENV
+            ))
+            .into()
+        })
+    }
+
     fn ensure_dir(&self) -> anyhow::Result<()> {
         private_dir(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))
     }

@@ -11,9 +11,9 @@ use oauth2::basic::{
     BasicTokenType,
 };
 use oauth2::{
-    AuthType, ClientId, DeviceAuthorizationUrl, EndpointNotSet, EndpointSet,
-    ExtraDeviceAuthorizationFields, ExtraTokenFields, HttpClientError, StandardRevocableToken,
-    StandardTokenResponse, TokenUrl,
+    AuthType, AuthUrl, ClientId, DeviceAuthorizationUrl, EndpointNotSet, EndpointSet,
+    ExtraDeviceAuthorizationFields, ExtraTokenFields, HttpClientError, RedirectUrl,
+    StandardRevocableToken, StandardTokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -59,6 +59,36 @@ pub(crate) type MsClient = oauth2::Client<
     EndpointNotSet,
     EndpointSet,
 >;
+
+/// The client of the authorization-code flow: `…/authorize` and `…/token`.
+pub(crate) type MsAuthCodeClient = oauth2::Client<
+    BasicErrorResponse,
+    MsTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// `{login}/{tenant}/oauth2/v2.0/authorize` and `…/token` for a public client that
+/// receives the answer at `redirect` (a loopback address).
+pub(crate) fn auth_code_client(
+    login_url: &Url,
+    tenant: &str,
+    client_id: &str,
+    redirect: &str,
+) -> anyhow::Result<MsAuthCodeClient> {
+    let base = format!("{}/{tenant}/oauth2/v2.0", base_str(login_url));
+    Ok(oauth2::Client::new(ClientId::new(client_id.to_string()))
+        .set_auth_type(AuthType::RequestBody)
+        .set_auth_uri(AuthUrl::new(format!("{base}/authorize"))?)
+        .set_token_uri(TokenUrl::new(format!("{base}/token"))?)
+        .set_redirect_uri(RedirectUrl::new(redirect.to_string())?))
+}
 
 /// `{login}/{tenant}/oauth2/v2.0/devicecode` and `…/token` for a public client.
 pub(crate) fn oauth_client(

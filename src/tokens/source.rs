@@ -1,6 +1,7 @@
-//! Where the Graph client gets its bearer token: `--access-token` as given, or the
-//! profile's cache, refreshed before expiry and after a 401. Knows nothing of Graph:
-//! the client tells it what was refused.
+//! Where the Graph client gets its bearer token: `--access-token` as given,
+//! `--access-token-command`'s output (run again at expiry and after a 401: see
+//! `super::command`), or the profile's cache, refreshed before expiry and after a 401.
+//! Knows nothing of Graph: the client tells it what was refused.
 //!
 //! A sign-in is given up only when the sign-in service says the grant is no good
 //! (`invalid_grant`: expired or revoked; `interaction_required`; a refused client or
@@ -36,6 +37,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::cache::{CachedTokens, TokenStore};
+use super::command::CommandSource;
 use super::oauth::{
     describe_server_error, expiry, login_command, oauth_client, refusal_is_final, unreadable_login,
     MsTokenResponse,
@@ -132,6 +134,8 @@ impl std::error::Error for SignInUnavailable {
 pub enum TokenSource {
     /// `--access-token`: used as given, never cached, never refreshed.
     Fixed(Secret),
+    /// `--access-token-command`: run for a token, and again when it is no longer good.
+    Command(Arc<CommandSource>),
     /// The profile's token cache, refreshed as needed.
     Cached(Arc<CachedSource>),
 }
@@ -195,8 +199,14 @@ impl TokenSource {
         TokenSource::Fixed(token)
     }
 
-    /// `--access-token` if given, else the profile's cache.
+    /// `--access-token` if given, else `--access-token-command`, else the profile's
+    /// cache.
     pub fn from_settings(settings: &Settings, http: reqwest::Client) -> Self {
+        if let Some(command) = &settings.access_token_command {
+            if settings.access_token.is_none() {
+                return TokenSource::Command(Arc::new(CommandSource::new(command.clone())));
+            }
+        }
         match &settings.access_token {
             Some(token) => TokenSource::Fixed(token.clone()),
             None => TokenSource::Cached(Arc::new(CachedSource {
@@ -209,9 +219,32 @@ impl TokenSource {
         }
     }
 
+    /// Ask the sign-in service whether the profile's sign-in still holds, with a refresh
+    /// (the rotated tokens are saved). `Ok(false)` when there is nothing to refresh
+    /// with: no refresh token, or a token given from outside.
+    pub async fn check_with_service(&self) -> anyhow::Result<bool> {
+        match self {
+            TokenSource::Cached(source) => {
+                let refreshable = source.current().map(|_| {
+                    source
+                        .lock_known()
+                        .tokens
+                        .as_ref()
+                        .is_some_and(|t| t.refresh_token.is_some())
+                })?;
+                if !refreshable {
+                    return Ok(false);
+                }
+                source.check_with_service().await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Whether a refused token can be replaced by a refresh.
     pub fn can_refresh(&self) -> bool {
-        matches!(self, TokenSource::Cached(_))
+        matches!(self, TokenSource::Cached(_) | TokenSource::Command(_))
     }
 
     /// A token valid for at least [`REFRESH_MARGIN`] (as far as the cache knows), or,
@@ -219,6 +252,7 @@ impl TokenSource {
     pub async fn access_token(&self) -> anyhow::Result<Secret> {
         match self {
             TokenSource::Fixed(token) => Ok(token.clone()),
+            TokenSource::Command(source) => source.access_token().await,
             TokenSource::Cached(source) => source.access_token().await,
         }
     }
@@ -232,6 +266,7 @@ impl TokenSource {
             )
             .hint("get a new token, or unset GRAPHWATCH_ACCESS_TOKEN to use the signed-in profile")
             .into()),
+            TokenSource::Command(source) => source.refresh_after_rejection(rejected).await,
             TokenSource::Cached(source) => source.refresh_after_rejection(rejected).await,
         }
     }
@@ -243,6 +278,11 @@ impl TokenSource {
                 "Graph refused the access token given with --access-token ({summary})"
             ))
             .hint("get a new token, or unset GRAPHWATCH_ACCESS_TOKEN to use the signed-in profile")
+            .into(),
+            TokenSource::Command(_) => Error::auth(format!(
+                "Graph refused the token printed by --access-token-command, even a new one ({summary})"
+            ))
+            .hint("check what the command prints: a token for https://graph.microsoft.com with Files.Read or more")
             .into(),
             TokenSource::Cached(source) => Error::auth(format!(
                 "Graph refused the access token of profile {} even after a refresh ({summary})",
@@ -270,7 +310,7 @@ impl CachedSource {
                 let Ok(_turn) = self.refreshing.try_lock() else {
                     return Ok(token);
                 };
-                match self.refresh(None).await {
+                match self.refresh(None, false).await {
                     Ok(fresh) => Ok(fresh),
                     Err(Failed::Unavailable(_)) => {
                         self.say_going_on();
@@ -298,6 +338,17 @@ impl CachedSource {
             }
         }
         self.refresh_or_wait(Some(rejected.expose())).await
+    }
+
+    /// A refresh now, whatever the access token's age: the sign-in service's word on
+    /// whether the sign-in still holds (revoked, expired: the final error).
+    async fn check_with_service(self: &Arc<Self>) -> anyhow::Result<()> {
+        let _turn = self.refreshing.lock().await;
+        self.current()?;
+        match self.refresh(None, true).await {
+            Ok(_) => Ok(()),
+            Err(Failed::Unavailable(e) | Failed::Final(e)) => Err(e),
+        }
     }
 
     fn lock_known(&self) -> std::sync::MutexGuard<'_, Known> {
@@ -337,7 +388,7 @@ impl CachedSource {
         }
         let result = match self.next_attempt_in() {
             Some(wait) => Err(self.unavailable(wait)),
-            None => match self.refresh(rejected).await {
+            None => match self.refresh(rejected, false).await {
                 Ok(token) => Ok(token),
                 Err(Failed::Unavailable(e)) => Err(e),
                 Err(Failed::Final(e)) => return Err(e),
@@ -397,9 +448,14 @@ impl CachedSource {
 
     /// Refresh under the cross-process lock. The file is re-read first: if another
     /// process refreshed while we waited, its token is used (unless it is the one
-    /// Graph just refused). The rotated refresh token is kept (saved, or in memory
-    /// until a save works). Called with `refreshing` held.
-    async fn refresh(self: &Arc<Self>, rejected: Option<&str>) -> Result<Secret, Failed> {
+    /// Graph just refused, or `force`: the service itself must answer). The rotated
+    /// refresh token is kept (saved, or in memory until a save works). Called with
+    /// `refreshing` held.
+    async fn refresh(
+        self: &Arc<Self>,
+        rejected: Option<&str>,
+        force: bool,
+    ) -> Result<Secret, Failed> {
         let profile = self.store.profile().to_string();
         let _lock = match self.store.lock().await {
             Ok(lock) => Some(lock),
@@ -412,7 +468,7 @@ impl CachedSource {
         let refused = rejected
             .map(str::to_string)
             .or_else(|| self.lock_known().rejected.clone());
-        if is_fresh(&tokens) && refused.as_deref() != Some(tokens.access_token.as_str()) {
+        if !force && is_fresh(&tokens) && refused.as_deref() != Some(tokens.access_token.as_str()) {
             tracing::debug!("another process refreshed the tokens of profile {profile}");
             return Ok(Secret::new(tokens.access_token));
         }

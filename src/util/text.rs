@@ -35,6 +35,23 @@ pub fn one_line(text: &str) -> String {
         .collect()
 }
 
+/// Text for an HTML page (the browser sign-in's answer page): `& < > " '` escaped, so a
+/// server's error quoted there cannot become markup.
+pub fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A reqwest error's text without its URL, with its causes.
 pub(crate) fn error_text(e: &reqwest::Error) -> String {
     let mut text = String::new();

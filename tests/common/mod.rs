@@ -7,6 +7,8 @@ use std::process::{Child, Stdio};
 
 use graphwatch_emulator::{EmulatorArgs, Running};
 
+#[cfg(unix)]
+pub mod browser;
 pub mod peer;
 pub mod schema;
 pub mod watcher;
@@ -89,6 +91,10 @@ impl Env {
                 cmd.env_remove(key);
             }
         }
+        // No browser at hand unless a test gives one: `login` chooses the device code.
+        for key in ["BROWSER", "DISPLAY", "WAYLAND_DISPLAY"] {
+            cmd.env_remove(key);
+        }
         cmd.env("GRAPHWATCH_CONFIG_DIR", self.config_dir());
         cmd.args(args);
         cmd
@@ -165,7 +171,8 @@ impl Env {
     }
 
     /// Every secret the emulator's identity side has handed out: device codes,
-    /// access tokens and refresh tokens.
+    /// authorization codes (and the consent pages' flow values), access tokens and
+    /// refresh tokens.
     pub fn issued_secrets(&self) -> Vec<String> {
         let snapshot = self
             .emulator
@@ -175,12 +182,40 @@ impl Env {
             .identity
             .snapshot();
         let mut secrets = Vec::new();
-        for key in ["deviceCodes", "accessTokens", "refreshTokens"] {
+        for key in [
+            "deviceCodes",
+            "authCodes",
+            "authRequests",
+            "accessTokens",
+            "refreshTokens",
+        ] {
             if let Some(map) = snapshot[key].as_object() {
                 secrets.extend(map.keys().cloned());
             }
         }
         secrets
+    }
+
+    /// The PKCE challenges of the authorization codes the emulator issued: what a
+    /// leaked verifier would hash to.
+    pub fn pkce_challenges(&self) -> Vec<String> {
+        let snapshot = self
+            .emulator
+            .as_ref()
+            .expect("running")
+            .state
+            .identity
+            .snapshot();
+        snapshot["authCodes"]
+            .as_object()
+            .map(|codes| {
+                codes
+                    .values()
+                    .filter_map(|c| c["request"]["codeChallenge"].as_str())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Sign in with automatic approval (the emulator's default) and check it worked.

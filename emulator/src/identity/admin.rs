@@ -86,17 +86,19 @@ struct MintBody {
     scopes: Option<String>,
     lifetime_secs: Option<u64>,
     client_id: Option<String>,
+    format: Option<String>,
 }
 
-/// `POST /_emulator/tokens {"user": UPN-or-id, "scopes"?: "…", "lifetimeSecs"?: n, "clientId"?: "…"}`
+/// `POST /_emulator/tokens {"user": UPN-or-id, "scopes"?: "…", "lifetimeSecs"?: n, "clientId"?: "…", "format"?: "opaque"|"jwt"}`
 ///
 /// Signs `user` (default: Adele) in without the device flow and answers with the body a
 /// successful `/token` request gets: `token_type`, `scope`, `expires_in`,
 /// `ext_expires_in`, `access_token`, and `refresh_token` / `id_token` when the scopes
 /// include `offline_access` / `openid` (the default scopes are [`DEFAULT_SCOPES`]).
 /// `lifetimeSecs` overrides `token_lifetime_secs` for this access token. The refresh token
-/// belongs to `clientId` (default [`DEFAULT_CLIENT_ID`]). 400 for an unknown user, scope or
-/// field.
+/// belongs to `clientId` (default [`DEFAULT_CLIENT_ID`]). `format: "jwt"` makes the access
+/// token a JWT whose `exp` is its expiry (as work accounts' tokens are), instead of an opaque
+/// `EwB…` string. 400 for an unknown user, scope, format or field.
 async fn mint_tokens(State(state): State<AppState>, bytes: Bytes) -> Result<Response, Refusal> {
     let request: MintBody = body(&bytes)?;
     let user = user_field(request.user.as_deref())?.unwrap_or(USERS[0]);
@@ -109,6 +111,16 @@ async fn mint_tokens(State(state): State<AppState>, bytes: Bytes) -> Result<Resp
     if uuid::Uuid::parse_str(client_id).is_err() {
         return Err(refuse(StatusCode::BAD_REQUEST, "clientId must be a GUID"));
     }
+    let jwt = match request.format.as_deref() {
+        None | Some("opaque") => false,
+        Some("jwt") => true,
+        Some(other) => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                format!("format must be \"opaque\" or \"jwt\", not {other:?}"),
+            ))
+        }
+    };
     let issuer = format!("{}/{}/v2.0", state.base_url, seed::TENANT_ID);
     let set = state.identity.mint(Mint {
         user,
@@ -118,6 +130,7 @@ async fn mint_tokens(State(state): State<AppState>, bytes: Bytes) -> Result<Resp
             .lifetime_secs
             .unwrap_or_else(|| state.settings().token_lifetime_secs),
         issuer: &issuer,
+        jwt,
     });
     state.mark_dirty();
     state.control.incr("tokens.minted");

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::json;
 
-use super::{Poll, RefreshRefusal, Scopes};
+use super::{CodeRefusal, Poll, RefreshRefusal, Scopes};
 use crate::error::OAuthError;
 use crate::seed;
 use crate::AppState;
@@ -42,7 +42,7 @@ pub(super) fn form(body: &[u8]) -> HashMap<String, String> {
 
 /// Token answers must never be cached by a proxy or browser; the live service says so on
 /// every answer of these endpoints, errors included.
-fn no_store(mut response: Response) -> Response {
+pub(super) fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CACHE_CONTROL,
@@ -52,7 +52,7 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
-fn missing(name: &str) -> OAuthError {
+pub(super) fn missing(name: &str) -> OAuthError {
     OAuthError::new(
         "invalid_request",
         900144,
@@ -61,7 +61,7 @@ fn missing(name: &str) -> OAuthError {
 }
 
 /// Accept the names a client may use for graphwatch's tenant, and the multi-tenant aliases.
-fn check_tenant(tenant: &str) -> Result<(), OAuthError> {
+pub(super) fn check_tenant(tenant: &str) -> Result<(), OAuthError> {
     let known = [
         "common",
         "organizations",
@@ -108,7 +108,10 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 /// The public client making the request. graphwatch is a public client: a secret or an
 /// assertion is refused as the live service refuses it for an app registered as public.
-fn client_id(params: &HashMap<String, String>, headers: &HeaderMap) -> Result<String, OAuthError> {
+pub(super) fn client_id(
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<String, OAuthError> {
     let body_id = params
         .get("client_id")
         .map(|s| s.trim())
@@ -150,7 +153,7 @@ fn client_id(params: &HashMap<String, String>, headers: &HeaderMap) -> Result<St
     Ok(id)
 }
 
-fn issuer(state: &AppState) -> String {
+pub(super) fn issuer(state: &AppState) -> String {
     format!("{}/{}/v2.0", state.base_url, seed::TENANT_ID)
 }
 
@@ -185,6 +188,15 @@ fn issue_devicecode(
     let scopes = Scopes::parse(params.get("scope").map(String::as_str).unwrap_or(""))?
         .ok_or_else(|| missing("scope"))?;
     let settings = state.settings();
+    if settings.device_code_blocked {
+        // A tenant whose Conditional Access blocks the device-code flow (Microsoft-managed
+        // policies do since 2025): the flow is refused, other flows still work.
+        return Err(OAuthError::new(
+            "invalid_request",
+            53003,
+            "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.",
+        ));
+    }
     let (device_code, user_code) = state.identity.issue_device_code(
         &client_id,
         &scopes,
@@ -262,6 +274,7 @@ fn grant(
     match grant_type {
         DEVICE_CODE_GRANT => device_code_grant(state, &params, &client_id),
         "refresh_token" => refresh_token_grant(state, &params, &client_id),
+        "authorization_code" => authorization_code_grant(state, &params, &client_id),
         other => Err(OAuthError::new(
             "unsupported_grant_type",
             70003,
@@ -339,6 +352,79 @@ fn device_code_grant(
             "invalid_grant",
             70000,
             "The provided value for the 'device_code' parameter is not valid. It was issued to a different client.",
+        )),
+    }
+}
+
+/// `grant_type=authorization_code`: `code`, `redirect_uri` (the authorization request's)
+/// and `code_verifier` (PKCE), all required.
+fn authorization_code_grant(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    client_id: &str,
+) -> Result<Response, OAuthError> {
+    let required = |name: &str| {
+        params
+            .get(name)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| missing(name))
+    };
+    let code = required("code")?;
+    let redirect_uri = required("redirect_uri")?;
+    let verifier = required("code_verifier")?;
+    let settings = state.settings();
+    let result = state.identity.redeem_auth_code(
+        code,
+        client_id,
+        redirect_uri,
+        verifier,
+        settings.token_lifetime_secs,
+        &issuer(state),
+    );
+    state.mark_dirty();
+    match result {
+        Ok(set) => {
+            state.control.incr("grants.authorization_code");
+            state.control.event(
+                "identity",
+                format!(
+                    "authorization code redeemed: tokens issued to {} for '{}'",
+                    set.user.upn,
+                    set.scopes.response_string()
+                ),
+            );
+            Ok(Json(set.to_json()).into_response())
+        }
+        Err(CodeRefusal::Unknown) => Err(OAuthError::new(
+            "invalid_grant",
+            9002313,
+            "Invalid request. Request is malformed or invalid. The authorization code is not valid.",
+        )),
+        Err(CodeRefusal::Expired) => Err(OAuthError::new(
+            "invalid_grant",
+            70008,
+            "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
+        )),
+        Err(CodeRefusal::Redeemed) => Err(OAuthError::new(
+            "invalid_grant",
+            54005,
+            "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+        )),
+        Err(CodeRefusal::OtherClient) => Err(OAuthError::new(
+            "invalid_grant",
+            70000,
+            "Provided grant is invalid or malformed. The authorization code was issued to a different client.",
+        )),
+        Err(CodeRefusal::OtherRedirect) => Err(OAuthError::new(
+            "invalid_grant",
+            500117,
+            "The reply uri specified in the request isn't valid: it differs from the redirect_uri of the authorization request.",
+        )),
+        Err(CodeRefusal::WrongVerifier) => Err(OAuthError::new(
+            "invalid_grant",
+            501481,
+            "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
         )),
     }
 }

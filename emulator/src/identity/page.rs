@@ -41,7 +41,7 @@ fieldset{border:0;padding:0;margin:16px 0}legend{margin-bottom:6px}.account{disp
 button{font-size:15px;padding:6px 20px;margin-right:8px}.approve{background:#0067b8;color:#fff;border:1px solid #0067b8}\
 .error{color:#e81123}.note{color:#666;font-size:12px;margin-top:28px}";
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
+pub(super) fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\

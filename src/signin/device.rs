@@ -1,74 +1,36 @@
-//! Sign-in: the OAuth 2.0 device-code flow against the Microsoft identity platform
-//! v2.0, and who signed in.
+//! The OAuth 2.0 device-code flow: a code and an address shown on the terminal, a
+//! person signs in anywhere, graphwatch polls until it is done. For terminals, SSH and
+//! containers with no browser at hand — in tenants that allow it: Conditional Access
+//! may block it (`AADSTS53003`), and then the error names the browser flow.
 //!
-//! Device code because graphwatch runs in terminals, over SSH and in containers,
-//! where a browser redirect to localhost is not possible; the `oauth2` crate does the
-//! protocol (polling at `interval`, `+5 s` on `slow_down`), [`crate::tokens`] the
-//! Microsoft specifics and the cache, this module the flow and the user-facing
-//! sentences.
+//! The `oauth2` crate does the protocol (polling at `interval`, `+5 s` on `slow_down`);
+//! this module the user-facing sentences and the bounds on what the service says.
 
 use std::sync::Mutex as StdMutex;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use chrono::Utc;
 use oauth2::basic::{BasicErrorResponse, BasicErrorResponseType};
 use oauth2::{
     DeviceAuthorizationResponse, DeviceCodeErrorResponse, DeviceCodeErrorResponseType,
-    HttpClientError, RequestTokenError, Scope, TokenResponse as _,
+    HttpClientError, RequestTokenError, Scope,
 };
-use serde::Deserialize;
 
+use super::browser_command;
 use crate::error::Error;
-use crate::graph::{self, GraphClient};
-use crate::settings::{Secret, Settings};
+use crate::settings::Settings;
 use crate::term::{styled_spinner, Term};
 use crate::tokens::oauth::{
-    bounded, describe_server_error, expiry, login_command, oauth_client, unreachable_login,
+    bounded, describe_server_error, login_command, oauth_client, unreachable_login,
     unreadable_login, MsDeviceFields, MsTokenResponse, LIFETIME_CEILING,
 };
-use crate::tokens::{CachedTokens, TokenSource, TokenStore};
+use crate::util::backoff::Backoff;
+use crate::util::duration::human;
 use crate::util::text::shown_text;
 use crate::util::url::base_str;
 
-/// Scopes asked for at sign-in. `offline_access` gives the refresh token, `openid
-/// profile` the id_token that says who signed in; `Files.Read` is the least that the
-/// socketIo endpoint accepts, `Sites.Read.All` reaches SharePoint sites and lists but
-/// does not exist for personal accounts (`consumers`).
-pub fn login_scopes(tenant: &str, extra: &[String]) -> Vec<String> {
-    let mut scopes: Vec<String> = ["offline_access", "openid", "profile", "Files.Read"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    if !tenant.eq_ignore_ascii_case("consumers") {
-        scopes.push("Sites.Read.All".into());
-    }
-    for scope in extra.iter().flat_map(|s| s.split_whitespace()) {
-        if !scopes.iter().any(|s| s.eq_ignore_ascii_case(scope)) {
-            scopes.push(scope.to_string());
-        }
-    }
-    scopes
-}
-
-/// The claims of an id_token that say who signed in.
-#[derive(Debug, Default, Deserialize)]
-struct Claims {
-    preferred_username: Option<String>,
-    email: Option<String>,
-    name: Option<String>,
-    tid: Option<String>,
-}
-
-/// Read an id_token's payload without checking its signature: it came straight from
-/// the token endpoint over TLS and is used only to show who signed in.
-fn decode_claims(jwt: &str) -> Option<Claims> {
-    let payload = jwt.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
+/// Waits between attempts after a transient failure: the one backoff policy.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(8);
 
 /// The longest poll interval taken from the device-code answer (the service says 5 s).
 const POLL_INTERVAL_CEILING: u64 = 60;
@@ -95,6 +57,36 @@ fn bounded_device_details(
     serde_json::from_value(value).unwrap_or(details)
 }
 
+/// Attempts at each request to the sign-in service while it answers that it is busy or
+/// failing (`temporarily_unavailable`, `server_error`) or cannot be reached; then the
+/// sign-in ends with exit status 1, blaming the service or the network.
+const ATTEMPTS: u32 = 3;
+
+/// The service's own word that the failure is for now: worth another try.
+pub(super) fn transient_code(code: &str) -> bool {
+    matches!(code, "temporarily_unavailable" | "server_error")
+}
+
+fn is_transient<T: oauth2::ErrorResponse + 'static>(
+    e: &RequestTokenError<HttpClientError<reqwest::Error>, T>,
+    code: impl Fn(&T) -> String,
+) -> bool {
+    match e {
+        RequestTokenError::Request(_) => true,
+        RequestTokenError::ServerResponse(r) => transient_code(&code(r)),
+        _ => false,
+    }
+}
+
+/// The sign-in service said it is unavailable, attempt after attempt.
+pub(super) fn unavailable(login_url: &str, text: &str) -> anyhow::Error {
+    Error::failure(format!(
+        "the sign-in service at {login_url} is unavailable for now ({text})"
+    ))
+    .hint("try again in a while; if it lasts, check the network and --login-url")
+    .into()
+}
+
 /// Errors of the device authorization request (before any code is shown).
 fn device_code_error(
     e: RequestTokenError<HttpClientError<reqwest::Error>, BasicErrorResponse>,
@@ -104,14 +96,20 @@ fn device_code_error(
     match e {
         RequestTokenError::ServerResponse(r) => {
             let text = describe_server_error(r.error().as_ref(), r.error_description());
+            if let Some(blocked) = blocked_by_policy(r.error_description(), settings) {
+                return blocked;
+            }
+            if transient_code(r.error().as_ref()) {
+                return unavailable(login_url, &text);
+            }
             let hint = match r.error() {
                 BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
-                    "check --client-id: the app must exist in the tenant and allow public client flows"
+                    format!("check --client-id: the app must exist in the tenant and allow public client flows, or sign in with {}", browser_command(&settings.profile))
                 }
                 BasicErrorResponseType::InvalidScope => {
-                    "check --scope and --tenant (personal accounts have no Sites.Read.All: use --tenant consumers)"
+                    "check --scope and --tenant (personal accounts have no Sites.Read.All: use --tenant consumers)".to_string()
                 }
-                _ => "check --tenant and --client-id",
+                _ => "check --tenant and --client-id".to_string(),
             };
             Error::auth(format!(
                 "the sign-in service refused to start a sign-in ({text})"
@@ -125,6 +123,27 @@ fn device_code_error(
     }
 }
 
+/// `AADSTS53003` (Conditional Access blocked it: Microsoft-managed policies block the
+/// device-code flow in tenants that do not use it) and `AADSTS50199` (the tenant wants a
+/// confirmation the device-code flow cannot give): the device-code flow will not work
+/// here, the browser flow may. Either may come at the start or at a poll.
+fn blocked_by_policy(description: Option<&String>, settings: &Settings) -> Option<anyhow::Error> {
+    let description = description?;
+    let code = ["AADSTS53003", "AADSTS50199"]
+        .into_iter()
+        .find(|c| description.contains(c))?;
+    Some(
+        Error::auth(format!(
+            "the sign-in service refused the device-code sign-in: a policy of the tenant blocks it ({code})"
+        ))
+        .hint(format!(
+            "sign in with the browser instead: {} (over SSH, add --no-open)",
+            browser_command(&settings.profile)
+        ))
+        .into(),
+    )
+}
+
 /// Errors of the device-code polling.
 fn poll_error(
     e: RequestTokenError<HttpClientError<reqwest::Error>, DeviceCodeErrorResponse>,
@@ -134,6 +153,15 @@ fn poll_error(
     match e {
         RequestTokenError::ServerResponse(r) => {
             let code = r.error().as_ref().to_string();
+            if let Some(blocked) = blocked_by_policy(r.error_description(), settings) {
+                return blocked;
+            }
+            if transient_code(&code) {
+                return unavailable(
+                    base_str(&settings.login_url),
+                    &describe_server_error(&code, r.error_description()),
+                );
+            }
             match r.error() {
                 DeviceCodeErrorResponseType::AccessDenied => {
                     Error::auth("the sign-in was declined").hint(format!("{again} and approve it"))
@@ -175,7 +203,7 @@ fn poll_error(
 
 /// Waiting while the user signs in: a spinner with the time left on a terminal,
 /// a line a minute otherwise, nothing with `-q`.
-enum Waiting {
+pub(super) enum Waiting {
     Spinner(indicatif::ProgressBar),
     Lines {
         term: Term,
@@ -191,7 +219,7 @@ fn remaining(deadline: Instant) -> String {
 }
 
 impl Waiting {
-    fn start(ui: &Term, deadline: Instant) -> Waiting {
+    pub(super) fn start(ui: &Term, deadline: Instant) -> Waiting {
         if ui.quiet() {
             return Waiting::Quiet;
         }
@@ -245,21 +273,20 @@ impl Waiting {
         }
     }
 
-    fn finish(self) {
+    pub(super) fn finish(self) {
         if let Waiting::Spinner(bar) = self {
             bar.finish_and_clear();
         }
     }
 }
 
-/// Device-code sign-in for `settings.profile`; the tokens are saved in the cache.
-pub async fn login(
+/// Device-code sign-in: the token response, once a person has approved the code.
+pub(super) async fn login(
     settings: &Settings,
-    extra_scopes: &[String],
+    scopes: &[String],
     ui: &Term,
-) -> anyhow::Result<(CachedTokens, TokenStore)> {
-    let scopes = login_scopes(&settings.tenant, extra_scopes);
-    let http = graph::http_client()?;
+    http: &reqwest::Client,
+) -> anyhow::Result<MsTokenResponse> {
     let client = oauth_client(&settings.login_url, &settings.tenant, &settings.client_id)?;
     tracing::info!(
         "starting device-code sign-in at {}/{} for scopes {}",
@@ -267,12 +294,30 @@ pub async fn login(
         settings.tenant,
         scopes.join(" ")
     );
-    let details: DeviceAuthorizationResponse<MsDeviceFields> = client
-        .exchange_device_code()
-        .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())))
-        .request_async(&http)
-        .await
-        .map_err(|e| device_code_error(e, settings))?;
+    let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
+    let mut attempt = 1;
+    let details: DeviceAuthorizationResponse<MsDeviceFields> = loop {
+        let result = client
+            .exchange_device_code()
+            .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())))
+            .request_async(http)
+            .await;
+        match result {
+            Err(e)
+                if attempt < ATTEMPTS && is_transient(&e, |r| r.error().as_ref().to_string()) =>
+            {
+                let wait = backoff.next_delay();
+                tracing::info!(
+                    "the sign-in service did not start a sign-in for now; trying again in {} (attempt {} of {ATTEMPTS})",
+                    human(wait),
+                    attempt + 1
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            result => break result.map_err(|e| device_code_error(e, settings))?,
+        }
+    };
     let details = bounded_device_details(details);
 
     let lifetime = bounded(details.expires_in());
@@ -299,119 +344,50 @@ pub async fn login(
     ));
 
     let progress = Waiting::start(ui, deadline);
-    let result = client
-        .exchange_device_access_token(&details)
-        .request_async(
-            &http,
-            |wait| {
-                progress.waiting(wait);
-                tokio::time::sleep(wait)
-            },
-            None,
-        )
-        .await;
+    let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
+    let mut attempt = 1;
+    let result = loop {
+        let result = client
+            .exchange_device_access_token(&details)
+            .request_async(
+                http,
+                |wait| {
+                    progress.waiting(wait);
+                    tokio::time::sleep(wait)
+                },
+                None,
+            )
+            .await;
+        // A failed poll does not spend the device code: poll again, while it lives.
+        match result {
+            Err(e)
+                if attempt < ATTEMPTS
+                    && Instant::now() + RETRY_MAX < deadline
+                    && is_transient(&e, |r| r.error().as_ref().to_string()) =>
+            {
+                let wait = backoff.next_delay();
+                tracing::info!(
+                    "a sign-in poll failed for now; polling again in {} (attempt {} of {ATTEMPTS})",
+                    human(wait),
+                    attempt + 1
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            result => break result,
+        }
+    };
     progress.finish();
     let response = result.map_err(|e| poll_error(e, settings))?;
-
-    let now = Utc::now();
-    let claims = response
-        .extra_fields()
-        .id_token
-        .as_deref()
-        .and_then(decode_claims)
-        .unwrap_or_default();
-    let mut tokens = CachedTokens {
-        version: CachedTokens::new_version(),
-        account: claims.preferred_username.or(claims.email),
-        name: claims.name,
-        tenant_id: claims.tid,
-        scopes: granted_scopes(&response, &scopes),
-        requested_scopes: scopes,
-        login_url: base_str(&settings.login_url).to_string(),
-        tenant: settings.tenant.clone(),
-        client_id: settings.client_id.clone(),
-        access_token: response.access_token().secret().clone(),
-        access_token_expires_at: expiry(now, response.expires_in()),
-        refresh_token: response.refresh_token().map(|t| t.secret().clone()),
-        signed_in_at: now,
-        refreshed_at: None,
-    };
-    if tokens.account.is_none() {
-        // No id_token (openid was not granted): ask Graph who this is.
-        let graph = GraphClient::new(
-            http.clone(),
-            settings.graph_url.clone(),
-            TokenSource::fixed(Secret::new(tokens.access_token.clone())),
-        );
-        match graph.get_json::<serde_json::Value>("/me").await {
-            Ok(me) => {
-                tokens.account = me["userPrincipalName"]
-                    .as_str()
-                    .or(me["mail"].as_str())
-                    .map(str::to_string);
-                tokens.name = me["displayName"].as_str().map(str::to_string);
-            }
-            Err(e) => tracing::warn!("cannot tell who signed in: {}", e.summary()),
-        }
-    }
-    if tokens.refresh_token.is_none() {
-        tracing::warn!(
-            "the sign-in service gave no refresh token; you will have to sign in again when the access token expires"
-        );
-    }
-    let store = TokenStore::new(&settings.config_dir, &settings.profile);
-    store.remove_stale_temps();
-    store.save(&tokens)?;
-    Ok((tokens, store))
-}
-
-fn granted_scopes(response: &MsTokenResponse, requested: &[String]) -> Vec<String> {
-    match response.scopes() {
-        Some(scopes) if !scopes.is_empty() => scopes.iter().map(|s| s.to_string()).collect(),
-        _ => requested.to_vec(),
-    }
+    Ok(response)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
 
-    #[test]
-    fn personal_accounts_get_no_sites_scope() {
-        assert!(login_scopes("common", &[]).contains(&"Sites.Read.All".to_string()));
-        assert!(!login_scopes("consumers", &[]).contains(&"Sites.Read.All".to_string()));
-        let extra = login_scopes(
-            "common",
-            &["files.read".into(), "Mail.Read User.Read".into()],
-        );
-        assert_eq!(
-            extra,
-            [
-                "offline_access",
-                "openid",
-                "profile",
-                "Files.Read",
-                "Sites.Read.All",
-                "Mail.Read",
-                "User.Read"
-            ]
-        );
-    }
-
-    #[test]
-    fn id_token_claims_are_read_without_verification() {
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
-            r#"{"preferred_username":"adele@contoso.com","name":"Adele Vance","tid":"t-1"}"#,
-        );
-        let jwt = format!("eyJhbGciOiJub25lIn0.{payload}.sig");
-        let claims = decode_claims(&jwt).unwrap();
-        assert_eq!(
-            claims.preferred_username.as_deref(),
-            Some("adele@contoso.com")
-        );
-        assert_eq!(claims.tid.as_deref(), Some("t-1"));
-        assert!(decode_claims("not-a-jwt").is_none());
-    }
+    use crate::tokens::oauth::expiry;
 
     #[test]
     fn absurd_device_code_lifetimes_and_intervals_are_bounded() {
@@ -433,5 +409,32 @@ mod tests {
             expiry(now, Some(Duration::from_secs(u64::MAX))),
             now + chrono::Duration::from_std(LIFETIME_CEILING).unwrap()
         );
+    }
+
+    #[test]
+    fn a_policy_block_at_a_poll_names_the_browser_flow() {
+        let settings = super::super::tests::settings();
+        for (error, description) in [
+            (
+                DeviceCodeErrorResponseType::Basic(BasicErrorResponseType::InvalidGrant),
+                "AADSTS53003: Access has been blocked by Conditional Access policies.\r\nTrace ID: x",
+            ),
+            (
+                DeviceCodeErrorResponseType::Basic(BasicErrorResponseType::Extension(
+                    "interaction_required".into(),
+                )),
+                "AADSTS50199: For security reasons, user confirmation is required for this request.",
+            ),
+        ] {
+            let response =
+                DeviceCodeErrorResponse::new(error, Some(description.to_string()), None);
+            let e = poll_error(RequestTokenError::ServerResponse(response), &settings);
+            let e = e.downcast_ref::<Error>().unwrap();
+            assert_eq!(e.code, crate::error::Code::Auth);
+            assert!(
+                e.hint.as_deref().unwrap_or("").contains("`graphwatch login --browser`"),
+                "{e:?}"
+            );
+        }
     }
 }
