@@ -916,4 +916,267 @@ mod tests {
             "the socket.io handshake did not complete within 1500 ms"
         );
     }
+
+    // -----------------------------------------------------------------------------------
+    // The link against scripted servers on loopback: what the peer and emulator tests
+    // (tests/socket.rs) cannot show — what we send.
+
+    use tokio::net::TcpListener;
+
+    const SECRET: &str = "unit-secret-token";
+
+    type ServerWs = WebSocketStream<TcpStream>;
+
+    /// A websocket server that runs `script` on its first connection; the notificationUrl
+    /// to reach it.
+    async fn server<F, Fut>(script: F) -> (String, tokio::task::JoinHandle<()>)
+    where
+        F: FnOnce(ServerWs) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            script(tokio_tungstenite::accept_async(tcp).await.unwrap()).await;
+        });
+        (
+            format!("http://127.0.0.1:{port}/notifications?token={SECRET}&applicationId=a"),
+            task,
+        )
+    }
+
+    async fn said(ws: &mut ServerWs) -> String {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => text.to_string(),
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+
+    async fn say(ws: &mut ServerWs, text: &str) {
+        ws.send(Message::text(text.to_string())).await.unwrap();
+    }
+
+    /// The open packet and the join, as a socket.io 4 server answers them.
+    async fn open_and_join(ws: &mut ServerWs, ping_interval: u64, ping_timeout: u64) {
+        say(
+            ws,
+            &format!(
+                r#"0{{"sid":"s","upgrades":[],"pingInterval":{ping_interval},"pingTimeout":{ping_timeout},"maxPayload":1000000}}"#
+            ),
+        )
+        .await;
+        assert_eq!(said(ws).await, "40", "the default namespace first");
+        assert_eq!(said(ws).await, "40/notifications,");
+        say(ws, r#"40{"sid":"d"}"#).await;
+        say(ws, r#"40/notifications,{"sid":"n"}"#).await;
+    }
+
+    fn quick() -> SocketOptions {
+        SocketOptions {
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    async fn next_event(connection: &mut Connection) -> SocketEvent {
+        tokio::time::timeout(Duration::from_secs(10), connection.next())
+            .await
+            .expect("an event in time")
+            .expect("an event before the end")
+    }
+
+    #[tokio::test]
+    async fn pings_are_answered_and_each_moves_the_watchdog() {
+        // Watchdog 200 ms; the server pings five times 100 ms apart (500 ms in all), then
+        // sends a notification that asks for an ack, then falls silent.
+        let (url, server) = server(|mut ws| async move {
+            open_and_join(&mut ws, 100, 100).await;
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                say(&mut ws, "2").await;
+                assert_eq!(said(&mut ws).await, "3");
+            }
+            say(
+                &mut ws,
+                r#"42/notifications,7["notification","{\"value\":[{\"n\":1}]}"]"#,
+            )
+            .await;
+            assert_eq!(said(&mut ws).await, "43/notifications,7[]");
+            // Silence: the client gives up and closes the websocket, without a 41.
+            match ws.next().await {
+                Some(Ok(Message::Close(_))) | None => {}
+                other => panic!("expected the close, got {other:?}"),
+            }
+        })
+        .await;
+        let mut connection = connect(&url, &quick()).await.unwrap();
+        assert_eq!(next_event(&mut connection).await, SocketEvent::Connected);
+        let started = Instant::now();
+        assert_eq!(
+            next_event(&mut connection).await,
+            SocketEvent::Notification(Value::String(r#"{"value":[{"n":1}]}"#.into())),
+            "the link outlived its watchdog because every ping moved it"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(400));
+        match next_event(&mut connection).await {
+            SocketEvent::Disconnected {
+                reason: DisconnectReason::Transport(text),
+            } => assert!(
+                text.contains("no ping from the server within 200 ms"),
+                "{text}"
+            ),
+            other => panic!("expected the watchdog, got {other:?}"),
+        }
+        assert_eq!(connection.next().await, None);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn closing_leaves_the_namespace_and_closes_the_websocket() {
+        let (url, server) = server(|mut ws| async move {
+            open_and_join(&mut ws, 25_000, 20_000).await;
+            assert_eq!(said(&mut ws).await, "41/notifications,");
+            assert!(matches!(ws.next().await, Some(Ok(Message::Close(_)))));
+        })
+        .await;
+        let mut connection = connect(&url, &quick()).await.unwrap();
+        assert_eq!(next_event(&mut connection).await, SocketEvent::Connected);
+        assert_eq!(
+            connection.close().await,
+            [SocketEvent::Disconnected {
+                reason: DisconnectReason::Local
+            }]
+        );
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refused_default_namespace_does_not_stop_ours_and_an_engine_close_ends_the_link() {
+        let (url, server) = server(|mut ws| async move {
+            say(
+                &mut ws,
+                r#"0{"sid":"s","pingInterval":25000,"pingTimeout":20000}"#,
+            )
+            .await;
+            assert_eq!(said(&mut ws).await, "40");
+            assert_eq!(said(&mut ws).await, "40/notifications,");
+            say(&mut ws, r#"44{"message":"not here"}"#).await;
+            say(&mut ws, "2").await;
+            assert_eq!(
+                said(&mut ws).await,
+                "3",
+                "pings are answered during the join"
+            );
+            say(&mut ws, r#"40/notifications,{"sid":"n"}"#).await;
+            say(&mut ws, r#"42/notifications,["notification",{"value":[]}]"#).await;
+            say(&mut ws, "1").await;
+            let _ = ws.next().await;
+        })
+        .await;
+        let mut connection = connect(&url, &quick()).await.unwrap();
+        assert_eq!(next_event(&mut connection).await, SocketEvent::Connected);
+        assert_eq!(
+            next_event(&mut connection).await,
+            SocketEvent::Notification(serde_json::json!({"value": []}))
+        );
+        assert_eq!(
+            next_event(&mut connection).await,
+            SocketEvent::Disconnected {
+                reason: DisconnectReason::ServerDisconnect
+            }
+        );
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_server_that_does_not_open_a_session_is_refused_without_the_token() {
+        let (url, server) = server(|mut ws| async move {
+            say(&mut ws, r#"42/notifications,["notification","x"]"#).await;
+            let _ = ws.next().await;
+        })
+        .await;
+        let err = connect(&url, &quick()).await.unwrap_err();
+        assert_eq!(
+            err,
+            SocketError::Connect("the server did not open an Engine.IO session".into())
+        );
+        server.await.unwrap();
+    }
+
+    /// The upgrade is one HTTP/1.1 GET of `/socket.io/` with `EIO=4&transport=websocket`
+    /// and the notificationUrl's query as it was; a refusal is reported by its status,
+    /// without the token.
+    #[tokio::test]
+    async fn the_upgrade_request_is_http_1_1_with_the_query_kept() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = tcp.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the request ended early");
+                request.extend_from_slice(&buf[..n]);
+            }
+            tcp.write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        let url =
+            format!("http://127.0.0.1:{port}/notifications?token={SECRET}&applicationId=a%2Bb");
+        let err = connect(&url, &quick()).await.unwrap_err();
+        let request = server.await.unwrap();
+        let first = request.lines().next().unwrap();
+        assert_eq!(
+            first,
+            format!(
+                "GET /socket.io/?EIO=4&transport=websocket&token={SECRET}&applicationId=a%2Bb HTTP/1.1"
+            )
+        );
+        let lower = request.to_ascii_lowercase();
+        assert!(lower.contains("\r\nupgrade: websocket\r\n"), "{request}");
+        assert!(!lower.contains("authorization"), "{request}");
+        assert_eq!(
+            err,
+            SocketError::Connect(
+                "the server refused the websocket upgrade: HTTP 403 Forbidden".into()
+            )
+        );
+    }
+
+    /// TLS offers HTTP/1.1 only (the live host refuses HTTP/2) and names the host; a
+    /// failed TLS handshake is an error without the token.
+    #[tokio::test]
+    async fn tls_offers_only_http_1_1() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let acceptor =
+                tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
+            let start = acceptor.await.unwrap();
+            let hello = start.client_hello();
+            let alpn: Vec<Vec<u8>> = hello
+                .alpn()
+                .map(|offered| offered.map(<[u8]>::to_vec).collect())
+                .unwrap_or_default();
+            (alpn, hello.server_name().map(str::to_string))
+            // Dropped here: the handshake goes no further.
+        });
+        let url = format!("https://localhost:{port}/notifications?token={SECRET}");
+        let err = connect(&url, &quick()).await.unwrap_err();
+        let (alpn, name) = server.await.unwrap();
+        assert_eq!(alpn, [b"http/1.1".to_vec()]);
+        assert_eq!(name.as_deref(), Some("localhost"));
+        assert!(matches!(err, SocketError::Connect(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("cannot connect to socket.io: TLS: "),
+            "{err}"
+        );
+        assert!(!format!("{err}{err:?}").contains(SECRET));
+    }
 }
