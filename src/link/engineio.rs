@@ -732,4 +732,35 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        /// Frame-shaped input (types, namespaces, ids, JSON pieces) and any text: no
+        /// panic, errors one clean line, the data a suffix of the frame.
+        #[test]
+        fn any_frame_parses_or_is_refused_cleanly(
+            text in proptest::prop_oneof![
+                "[0-9]{0,2}(/[a-z,]{0,8})?[0-9-]{0,3}(\\[|\\]|\\{|\\}|\"|\\\\|,|:|notification|value|[a-z0-9 ]|\\p{Cc}|é){0,24}",
+                proptest::prelude::any::<String>(),
+            ]
+        ) {
+            match parse_frame(&text) {
+                Ok(Frame::Message(packet)) => {
+                    proptest::prop_assert!(text.ends_with(packet.data));
+                    match notification_argument(packet.data) {
+                        Ok(_) => {}
+                        Err(e) => proptest::prop_assert!(!e.to_string().chars().any(char::is_control)),
+                    }
+                    let reason = connect_error_message(packet.data);
+                    proptest::prop_assert!(!reason.chars().any(char::is_control));
+                }
+                Ok(Frame::Open(open)) => {
+                    proptest::prop_assert!(open.watchdog() <= MAX_PING * 2);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    proptest::prop_assert!(!e.to_string().chars().any(char::is_control), "{:?}", e.to_string());
+                }
+            }
+        }
+    }
 }

@@ -669,6 +669,11 @@ async fn run(
                     Some(Ok(_)) => continue,
                     Some(Err(e)) => break ended_by(e),
                 };
+                // Only reads from the socket count against the runtime's budget, not
+                // frames already in tungstenite's 128 KiB buffer: without this, one turn
+                // could queue 128 such reads (some 24,000 notifications) before the
+                // writer ran. One unit per frame hands over every 128 frames.
+                tokio::task::consume_budget().await;
                 let reply = match on_frame(&text, &namespace, &events) {
                     Ok(Next::Read) => continue,
                     Ok(Next::End(reason)) => break reason,
