@@ -24,6 +24,7 @@ pub type FuzzTarget = fn(&[u8]);
 pub const TARGETS: &[(&str, FuzzTarget)] = &[
     ("notification_payload", notification_payload),
     ("notification_url", notification_url),
+    ("socketio_frame", socketio_frame),
     ("delta_page", delta_page),
     ("graph_error", graph_error),
     ("target_spec", target_spec),
@@ -46,24 +47,94 @@ fn assert_one_line(what: &str, line: &str) {
     );
 }
 
-/// One `notification` event argument, as the socket hands it over: the frame's bytes
-/// as a string argument (the live shape), as already-decoded JSON, and as a binary
-/// attachment. Every element must come out as valid JSON that makes one output line.
+/// One `notification` event argument, as the socket hands it over: the bytes as a
+/// string argument (the live shape), as already-decoded JSON, and inside a live frame
+/// read by the frame parser (which must give back the same string). Every element must
+/// come out as valid JSON that makes one output line.
 pub fn notification_payload(data: &[u8]) {
-    let mut arguments = vec![Value::String(lossy_text(data))];
+    let text = lossy_text(data);
+    let mut arguments = vec![Value::String(text.clone())];
     if let Ok(value) = serde_json::from_slice::<Value>(data) {
         arguments.push(value);
     }
-    #[allow(deprecated)]
-    arguments.push(crate::link::payload::payload_value(
-        rust_socketio::Payload::Binary(data.to_vec().into()),
-    ));
+    let frame = format!(
+        "42/notifications,[\"notification\",{}]",
+        Value::String(text.clone())
+    );
+    match crate::link::engineio::parse_frame(&frame) {
+        Ok(crate::link::engineio::Frame::Message(packet)) => {
+            let argument = crate::link::engineio::notification_argument(packet.data);
+            assert_eq!(
+                argument,
+                Ok(Some(Value::String(text))),
+                "a live frame did not give back its argument"
+            );
+        }
+        other => panic!("a live frame did not parse as one: {other:?}"),
+    }
+    check_arguments(arguments);
+}
+
+/// Each argument as the link passes it on: bounded, split, every element one line.
+fn check_arguments(arguments: Vec<Value>) {
     for argument in arguments {
         let accepted = crate::link::payload::accept_payload(argument);
         let Some(argument) = accepted else { continue };
         for element in crate::link::payload::decode_notifications(argument) {
             check_event_lines(&Event::notification("drive:me", element));
         }
+    }
+}
+
+/// One websocket text message from the notification host: parsed as an Engine.IO
+/// packet (and the socket.io packet inside) or refused; a refusal is one line without
+/// control characters (it is shown on stderr), the namespace and data are slices of the
+/// frame, a `notification` event's argument goes through the payload decoding, and a
+/// refusal's reason is one clean line too.
+pub fn socketio_frame(data: &[u8]) {
+    use crate::link::engineio::{self, Frame, PacketKind};
+    let text = lossy_text(data);
+    let clean = |what: &str, line: &str| {
+        assert!(
+            !line.chars().any(char::is_control),
+            "{what} has a control character: {line:?}"
+        );
+    };
+    let packet = match engineio::parse_frame(&text) {
+        Ok(Frame::Message(packet)) => packet,
+        Ok(Frame::Open(open)) => {
+            assert!(
+                std::time::Instant::now()
+                    .checked_add(open.watchdog())
+                    .is_some()
+                    && tokio::time::Instant::now()
+                        .checked_add(open.watchdog())
+                        .is_some(),
+                "a watchdog that overflows the clock: {open:?}"
+            );
+            return;
+        }
+        Ok(_) => return,
+        Err(e) => return clean("a frame error", &e.to_string()),
+    };
+    assert!(
+        text.ends_with(packet.data),
+        "the data is not the end of the frame"
+    );
+    assert!(
+        packet.namespace == "/" || text.contains(packet.namespace),
+        "the namespace is not from the frame"
+    );
+    match packet.kind {
+        PacketKind::Event => match engineio::notification_argument(packet.data) {
+            Ok(Some(argument)) => check_arguments(vec![argument]),
+            Ok(None) => {}
+            Err(e) => clean("an event error", &e.to_string()),
+        },
+        PacketKind::ConnectError => {
+            clean("a refusal", &engineio::connect_error_message(packet.data));
+        }
+        _ => {}
     }
 }
 

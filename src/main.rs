@@ -9,9 +9,9 @@ fn main() -> ExitCode {
     not_dumpable();
     // Usage errors: one line, exit 2; --help and --version as clap prints them.
     let cli = cli::parse_args();
-    // The watch commands run on one thread: each socket.io connection already has a
-    // thread of its own (src/link/socket.rs), and what is left — supervisors, delta
-    // rounds, the loop that writes stdout — is a little work per event. Worker threads
+    // The watch commands run on one thread: each socket.io connection is a task on it
+    // (src/link/socket.rs), as are the supervisors, delta rounds and the loop that
+    // writes stdout — a little work per event for each. Worker threads
     // would only add a cross-thread wake-up per event (latency), their stacks and malloc
     // arenas (idle RSS), and their start-up. The emulator serves many clients, and the
     // demo runs it in the same process: those keep the multi-threaded runtime.

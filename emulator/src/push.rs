@@ -544,7 +544,12 @@ impl Push {
         joined.len()
     }
 
-    /// The join check for `/notifications`: the query's token must name a live subscription.
+    /// The join check for `/notifications`: the query's token must name a live
+    /// subscription. An admitted socket is tied to it here, in socketioxide's connect
+    /// middleware, i.e. *before* the `40/notifications,{…}` answer is sent: a client that
+    /// acts on the join at once (a control request right after it) then always finds its
+    /// socket. socketioxide runs the connect handler only after sending the answer, so
+    /// registering there lost a race with a fast client.
     fn admit(&self, state: &AppState, socket: &SocketRef) -> Result<(), Refusal> {
         let verdict = match token_of(socket) {
             None => Err(Refusal::NoToken),
@@ -554,10 +559,11 @@ impl Push {
                 match subs.values().find(|s| s.token == token) {
                     None => Err(Refusal::UnknownToken),
                     Some(s) if !s.live(now) => Err(Refusal::Expired(s.id.clone())),
-                    Some(_) => Ok(()),
+                    Some(s) => Ok(s.id.clone()),
                 }
             }
         };
+        let verdict = verdict.map(|sub| self.join(state, socket.clone(), sub));
         if let Err(why) = &verdict {
             state.control.incr("sockets.refused");
             let sub = match why {
@@ -572,26 +578,8 @@ impl Push {
         verdict
     }
 
-    /// A socket passed [`Push::admit`]: tie it to its subscription.
-    fn join(&self, state: &AppState, socket: SocketRef) {
-        let now = state.now();
-        let token = token_of(&socket).unwrap_or_default();
-        let sub = self
-            .subscriptions
-            .lock()
-            .unwrap()
-            .values()
-            .find(|s| s.token == token && s.live(now))
-            .map(|s| s.id.clone());
-        let Some(sub) = sub else {
-            // Expired between the check and the join.
-            state.control.event(
-                "socket-disconnected",
-                format!("sid={} reason=subscription expired", socket.id),
-            );
-            self.disconnect_socket(socket.id, socket);
-            return;
-        };
+    /// A socket passed [`Push::admit`]: tie it to its subscription `sub`.
+    fn join(&self, state: &AppState, socket: SocketRef, sub: String) {
         let sid = socket.id;
         let weak = Arc::downgrade(&state.0);
         socket.on_disconnect(move |s: SocketRef, reason: DisconnectReason| async move {
@@ -667,19 +655,15 @@ pub fn layer(state: &AppState) -> SocketIoLayer {
 
     io.ns("/", async |_: SocketRef| {});
 
-    let weak = Arc::downgrade(&state.0);
-    let admit_weak = weak.clone();
+    let admit_weak = Arc::downgrade(&state.0);
     let admit = move |socket: SocketRef| async move {
         match upgrade(&admit_weak) {
             Some(state) => state.push.admit(&state, &socket),
             None => Err(Refusal::Closing),
         }
     };
-    let on_join = move |socket: SocketRef| async move {
-        if let Some(state) = upgrade(&weak) {
-            state.push.join(&state, socket);
-        }
-    };
+    // Everything happens in `admit`, before the join is answered (see there).
+    let on_join = async |_: SocketRef| {};
     io.ns(NAMESPACE, on_join.with(admit));
 
     if state.push.io.set(io).is_err() {

@@ -65,10 +65,10 @@ pub struct GraphClient {
 /// redirects, and a redirect would carry a bearer token or a form with secrets away.
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
-        // rustls, as Cargo.toml asks: rust_socketio's reqwest also enables native-tls,
-        // which reqwest would otherwise prefer, and its set-up parses the system's CA
-        // bundle with OpenSSL — about 100 ms of CPU and a few MiB that every start paid
-        // (docs/performance.md). rustls' roots are compiled in.
+        // rustls, as Cargo.toml asks. Said explicitly since a dependency once enabled
+        // reqwest's native-tls too, which reqwest then preferred: its set-up parsed the
+        // system's CA bundle with OpenSSL — about 100 ms of CPU and a few MiB that every
+        // start paid (docs/performance.md). rustls' roots are compiled in.
         .use_rustls_tls()
         .user_agent(concat!("graphwatch/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(CONNECT_TIMEOUT)

@@ -1,8 +1,7 @@
 //! What a `notification` event carries, decoded once, inside the link: the argument as
-//! `rust_socketio` hands it over, bounded in size, split into one raw JSON element per
-//! notification (docs/graph-socketio.md §3).
+//! the frame parser hands it over (`super::engineio::notification_argument`), bounded in
+//! size, split into one raw JSON element per notification (docs/graph-socketio.md §3).
 
-use rust_socketio::Payload;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -19,14 +18,22 @@ use crate::event::raw_json;
 ///
 /// Elements are not re-encoded: the text between the brackets is kept as it came (it may
 /// contain insignificant whitespace; the output layer compacts it). Only an argument that
-/// rust_socketio had already decoded to an object is re-encoded, and its key order is then
+/// arrived as an object (not the live shape) is re-encoded, and its key order is then
 /// serde_json's.
+///
+/// The live shape, a string holding `{"value":[…]}` with elements in it, is read in one
+/// pass; only other shapes take a second look.
 pub fn decode_notifications(payload: Value) -> Vec<Box<RawValue>> {
     match payload {
-        Value::String(text) => match serde_json::from_str::<Box<RawValue>>(&text) {
-            Ok(whole) => split_envelope(whole),
-            Err(_) => vec![raw_json(&Value::String(text))],
-        },
+        Value::String(text) => {
+            if let Some(elements) = live_envelope(&text) {
+                return elements;
+            }
+            match serde_json::from_str::<Box<RawValue>>(&text) {
+                Ok(whole) => split_envelope(whole),
+                Err(_) => vec![raw_json(&Value::String(text))],
+            }
+        }
         Value::Object(mut map)
             if map.get("value").is_some_and(Value::is_array)
                 && (map.len() == 1 || map["value"].as_array().is_some_and(|v| !v.is_empty())) =>
@@ -40,13 +47,28 @@ pub fn decode_notifications(payload: Value) -> Vec<Box<RawValue>> {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct Envelope {
+    value: Vec<Box<RawValue>>,
+}
+
+/// The elements of `{"value":[…]}` with at least one element, straight from the text;
+/// `None` for anything else, which [`split_envelope`] then sorts out. The same answer as
+/// that for these texts (a whole text that is JSON, an object, `value` an array, not
+/// empty), in one pass instead of two.
+fn live_envelope(text: &str) -> Option<Vec<Box<RawValue>>> {
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str::<Envelope>(text)
+        .ok()
+        .filter(|envelope| !envelope.value.is_empty())
+        .map(|envelope| envelope.value)
+}
+
 /// `{"value":[…]}` → its elements; anything else whole. An empty `value` beside other
 /// members is not a notification list we understand: kept whole.
 fn split_envelope(whole: Box<RawValue>) -> Vec<Box<RawValue>> {
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        value: Vec<Box<RawValue>>,
-    }
     // A derived struct would also accept an array (`[[…]]`): only objects are envelopes.
     if !whole.get().starts_with('{') {
         return vec![whole];
@@ -70,10 +92,9 @@ fn split_envelope(whole: Box<RawValue>) -> Vec<Box<RawValue>> {
 
 /// The largest `notification` argument passed on, in bytes of JSON text. A live one is
 /// well under 1 KiB per notification; a megabyte is over a thousand in one event. What
-/// the transport buffers before we see it is bounded by tungstenite's defaults (a
-/// 16 MiB frame, refused from its header before it is read, and a 64 MiB message):
-/// `rust_socketio` 0.6 offers no way to lower them (`docs/decisions.md`, "Frame and
-/// payload sizes").
+/// the transport buffers before we see it is bounded by
+/// [`super::socket::MAX_FRAME_BYTES`] (16 MiB, a frame refused from its header before it
+/// is read; `docs/decisions.md`, "Hostile input").
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
 
 /// `Some(payload)` if it is within [`MAX_PAYLOAD_BYTES`]; otherwise `None`, reported on
@@ -112,28 +133,6 @@ fn json_size(value: &Value) -> usize {
     let mut count = Count(0);
     let _ = serde_json::to_writer(&mut count, value);
     count.0
-}
-
-/// One event argument list from `rust_socketio` as the single value we pass on.
-///
-/// 0.6 delivers a string argument as `Payload::Text(vec![Value::String(…)])` (measured in
-/// `tests/socket.rs`); several arguments become an array; binary data is parsed as JSON if
-/// it is UTF-8 JSON, else kept as a (lossy) string. The deprecated `Payload::String` is
-/// handled the same way as a string argument.
-pub fn payload_value(payload: Payload) -> Value {
-    match payload {
-        Payload::Text(mut values) => match values.len() {
-            0 => Value::Null,
-            1 => values.pop().unwrap_or(Value::Null),
-            _ => Value::Array(values),
-        },
-        Payload::Binary(bytes) => match serde_json::from_slice::<Value>(&bytes) {
-            Ok(value) => value,
-            Err(_) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
-        },
-        #[allow(deprecated)]
-        Payload::String(text) => Value::String(text),
-    }
 }
 
 #[cfg(test)]
@@ -235,32 +234,5 @@ mod tests {
             let decoded = decode_notifications(Value::String(deep.clone()));
             assert_eq!(texts(decoded), [deep]);
         }
-    }
-
-    #[test]
-    #[allow(deprecated)]
-    fn payload_variants_become_one_value() {
-        let text = r#"{"value":[]}"#;
-        assert_eq!(
-            payload_value(Payload::Text(vec![Value::String(text.into())])),
-            Value::String(text.into())
-        );
-        assert_eq!(
-            payload_value(Payload::String(text.into())),
-            Value::String(text.into())
-        );
-        assert_eq!(
-            payload_value(Payload::Binary(text.as_bytes().to_vec().into())),
-            json!({"value":[]})
-        );
-        assert_eq!(
-            payload_value(Payload::Binary(vec![0xff, 0x00].into())),
-            Value::String("\u{fffd}\u{0}".into())
-        );
-        assert_eq!(payload_value(Payload::Text(vec![])), Value::Null);
-        assert_eq!(
-            payload_value(Payload::Text(vec![json!(1), json!(2)])),
-            json!([1, 2])
-        );
     }
 }
