@@ -164,7 +164,8 @@ impl fmt::Display for DisconnectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DisconnectReason::ServerDisconnect => f.write_str("the server disconnected"),
-            DisconnectReason::Transport(detail) => write!(f, "transport error: {detail}"),
+            // The detail is already words: "no ping for 45s (…)", "connection reset …".
+            DisconnectReason::Transport(detail) => f.write_str(detail),
             DisconnectReason::Closed => f.write_str("the connection was closed"),
             DisconnectReason::Local => f.write_str("closed by graphwatch"),
         }
@@ -696,8 +697,8 @@ async fn run(
             }
             () = &mut watchdog => {
                 break DisconnectReason::Transport(format!(
-                    "no ping from the server within {} ms (pingInterval + pingTimeout)",
-                    silence.as_millis()
+                    "no ping for {} (the server's pingInterval + pingTimeout)",
+                    crate::util::duration::human(silence)
                 ));
             }
         }
@@ -1026,10 +1027,7 @@ mod tests {
         match next_event(&mut connection).await {
             SocketEvent::Disconnected {
                 reason: DisconnectReason::Transport(text),
-            } => assert!(
-                text.contains("no ping from the server within 200 ms"),
-                "{text}"
-            ),
+            } => assert!(text.contains("no ping for 0.2s"), "{text}"),
             other => panic!("expected the watchdog, got {other:?}"),
         }
         assert_eq!(connection.next().await, None);
