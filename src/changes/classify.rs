@@ -55,7 +55,7 @@ pub struct Classified {
 }
 
 /// The updates a round makes to the index: each item as it is now, `None` if gone.
-pub fn updates_of(changes: &[Change]) -> HashMap<String, Option<Node>> {
+fn updates_of(changes: &[Change]) -> HashMap<String, Option<Node>> {
     changes
         .iter()
         .map(|c| (c.id.clone(), (!c.deleted).then(|| c.node.clone())))

@@ -187,10 +187,6 @@ impl Index {
         let _ = self.db().busy_timeout(wait);
     }
 
-    pub fn label(&self) -> &str {
-        &self.label
-    }
-
     /// The index as the lines written so far left it.
     pub fn before(&self) -> View<'_> {
         View {

@@ -216,12 +216,12 @@ impl ChangesTask {
         loop {
             let started = match &resume {
                 Resume::Cursor(_) => Ok(()),
-                Resume::Fresh => self.build_index(&mut feed, self.options.initial).await,
+                Resume::Fresh => self.list(&mut feed, self.options.initial, false).await,
                 Resume::CursorWithoutIndex(_) => {
                     // The index is newer than the cursor: the first round cannot tell an
                     // unchanged item from one changed since, so it writes both.
                     rules.blind = true;
-                    self.build_index(&mut feed, false).await
+                    self.list(&mut feed, false, false).await
                 }
                 Resume::Elsewhere { saved, now } => {
                     tracing::warn!(
@@ -232,16 +232,7 @@ impl ChangesTask {
             };
             match started {
                 Ok(()) => break,
-                Err(Stop::Delta(e)) if e.is_transient() => {
-                    let retry_in = backoff
-                        .next_delay()
-                        .max(e.retry_after().unwrap_or_default());
-                    self.status(Status::DeltaFailed {
-                        error: e.to_string(),
-                        retry_in,
-                    });
-                    tokio::time::sleep(retry_in).await;
-                }
+                Err(Stop::Delta(e)) if e.is_transient() => self.wait_out(&mut backoff, &e).await,
                 Err(stop) => return stop.into_result(),
             }
         }
@@ -347,18 +338,9 @@ impl ChangesTask {
             if std::mem::take(&mut list_after_round) {
                 // A listing is an enumeration: the index becomes it, and the feed goes on
                 // from its cursor (what changed meanwhile is in the listing).
-                while let Err(stop) = self.relist(&mut feed).await {
+                while let Err(stop) = self.list(&mut feed, true, true).await {
                     match stop {
-                        Stop::Delta(e) if e.is_transient() => {
-                            let retry_in = backoff
-                                .next_delay()
-                                .max(e.retry_after().unwrap_or_default());
-                            self.status(Status::DeltaFailed {
-                                error: e.to_string(),
-                                retry_in,
-                            });
-                            tokio::time::sleep(retry_in).await;
-                        }
+                        Stop::Delta(e) if e.is_transient() => self.wait_out(&mut backoff, &e).await,
                         stop => return stop.into_result(),
                     }
                 }
@@ -366,14 +348,22 @@ impl ChangesTask {
         }
     }
 
-    /// The first enumeration of a target: the index is built from it and committed with
-    /// its cursor; with `initial`, its items are written as `existing` first.
-    async fn build_index(&mut self, feed: &mut DeltaFeed, initial: bool) -> Result<(), Stop> {
+    /// An enumeration that becomes the index, committed with its cursor; with
+    /// `existing`, its items are written as `existing` lines first. The first one of a
+    /// target (`restart` false: a feed with a saved cursor keeps it), or the listing of
+    /// `--initial` for a resumed target (`restart`: the feed goes on from the
+    /// enumeration's cursor, and what changed meanwhile is in the listing).
+    async fn list(
+        &mut self,
+        feed: &mut DeltaFeed,
+        existing: bool,
+        restart: bool,
+    ) -> Result<(), Stop> {
         let started = std::time::Instant::now();
-        let retain = if initial { Retain::All } else { Retain::None };
+        let retain = if existing { Retain::All } else { Retain::None };
         let label = self.target.label.clone();
         let mut stager = Stager::new(&mut self.index, retain, &self.reports, &label);
-        let cursor = feed.enumerate(&mut stager, false).await;
+        let cursor = feed.enumerate(&mut stager, restart).await;
         let items = stager.finish();
         let cursor = cursor.map_err(Stop::Delta)?;
         self.index.adopt_staging();
@@ -387,19 +377,17 @@ impl ChangesTask {
         Ok(())
     }
 
-    /// `--initial` of a resumed target: a fresh enumeration, written as `existing`,
-    /// becomes the index, and the feed continues from its cursor.
-    async fn relist(&mut self, feed: &mut DeltaFeed) -> Result<(), Stop> {
-        let label = self.target.label.clone();
-        let mut stager = Stager::new(&mut self.index, Retain::All, &self.reports, &label);
-        let cursor = feed.enumerate(&mut stager, true).await;
-        let items = stager.finish();
-        let cursor = cursor.map_err(Stop::Delta)?;
-        self.index.adopt_staging();
-        let events = classify::existing(&label, items, &self.index.before(), &self.options.rules);
-        self.write(events).await?;
-        self.commit(&cursor);
-        Ok(())
+    /// A transient failure outside the coalescer's rounds (the start, a listing): said,
+    /// then waited out with `backoff`, or longer if Graph asked.
+    async fn wait_out(&self, backoff: &mut Backoff, e: &DeltaError) {
+        let retry_in = backoff
+            .next_delay()
+            .max(e.retry_after().unwrap_or_default());
+        self.status(Status::DeltaFailed {
+            error: e.to_string(),
+            retry_in,
+        });
+        tokio::time::sleep(retry_in).await;
     }
 
     /// A resync at start (the index is of something else): enumerate from scratch and
@@ -449,11 +437,7 @@ impl ChangesTask {
     async fn write(&self, events: Vec<Event>) -> Result<(), Stop> {
         let (written, done) = tokio::sync::oneshot::channel();
         self.reports
-            .send(Report::Round {
-                target: self.target.id(),
-                events,
-                written,
-            })
+            .send(Report::Round { events, written })
             .map_err(|_| Stop::Ended)?;
         done.await.map_err(|_| Stop::Ended)
     }

@@ -46,16 +46,6 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    /// Every kind, in the order of the contract.
-    pub const ALL: [ChangeKind; 6] = [
-        ChangeKind::Created,
-        ChangeKind::Modified,
-        ChangeKind::Renamed,
-        ChangeKind::Moved,
-        ChangeKind::Deleted,
-        ChangeKind::Existing,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeKind::Created => "created",

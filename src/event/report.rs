@@ -6,20 +6,19 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{Event, TargetId};
+use super::Event;
 
 /// What a supervisor (or a `--changes` task) tells the watch loop.
 #[derive(Debug)]
 pub enum Report {
     /// An event to write.
     Event(Event),
-    /// A delta round of `target` (`--changes`): write and flush `events`, then say so
+    /// A delta round (`--changes`): write and flush `events`, then say so
     /// on `written`. Only then does the task commit the round's cursor and index
     /// updates, so a cursor is never saved before its lines were out (see
     /// [`crate::changes`]). A loop that stops in the middle drops `written`: nothing is
     /// committed, the round repeats next time.
     Round {
-        target: TargetId,
         events: Vec<Event>,
         written: tokio::sync::oneshot::Sender<()>,
     },

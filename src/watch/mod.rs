@@ -167,7 +167,7 @@ pub async fn run(
                 // A delta round: every line written and flushed, then (and only then,
                 // for at-least-once) the task told, which commits its cursor. Stopping
                 // in the middle (--count) tells it nothing: the round repeats next time.
-                Some(Report::Round { target: _, events, written }) => {
+                Some(Report::Round { events, written }) => {
                     // A stdout line on the terminal must not land inside the spinner's.
                     status.clear_spinner_if(!events.is_empty());
                     for event in &events {
