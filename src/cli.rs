@@ -7,6 +7,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::event::schema::LineType;
+use crate::logging::{LogFormat, LogLevel};
 
 const ABOUT: &str =
     "Watch OneDrive drives, SharePoint libraries and lists for changes, live, from the command line";
@@ -27,8 +28,10 @@ Graph options (-o, --graph-url, --login-url, --tenant, --client-id, --access-tok
 work`. See `graphwatch help COMMAND`.
 
 The Graph options output, graph_url, login_url, tenant, client_id, profile and
-access_token_command, and color, can also be set in config.toml (in the config
-directory, or in GRAPHWATCH_CONFIG_DIR); --access-token and --backoff cannot. Precedence, highest
+access_token_command, and color, log_format and log_level, can also be set in
+config.toml (in the config directory, or in GRAPHWATCH_CONFIG_DIR); --access-token and
+--backoff cannot. SIGHUP to a watch without a terminal reloads the log settings of
+config.toml (docs/service.md). Precedence, highest
 first: command-line flag, environment variable, config.toml, built-in default.
 
 Exit status: 0 ok, 1 error, 2 bad usage, 3 not signed in / sign-in failed,
@@ -66,6 +69,29 @@ pub struct GlobalArgs {
     /// When to use colours on the terminal [default: auto; NO_COLOR=1 means never]
     #[arg(long, value_enum, value_name = "WHEN", global = true)]
     pub color: Option<ColorChoice>,
+
+    /// How stderr is written: text for people, json (a JSON object a line) or journald
+    /// (<N> syslog priorities) [default: journald when stderr is the journal, else text]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        global = true,
+        env = "GRAPHWATCH_LOG_FORMAT",
+        hide_short_help = true
+    )]
+    pub log_format: Option<LogFormat>,
+
+    /// How much is logged on stderr [default: warn]; -v, -vv, -vvv and -q win over it
+    #[arg(
+        long,
+        value_enum,
+        value_name = "LEVEL",
+        global = true,
+        env = "GRAPHWATCH_LOG_LEVEL",
+        hide_short_help = true
+    )]
+    pub log_level: Option<LogLevel>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -382,12 +408,13 @@ pub struct WatchArgs {
     pub backoff: Option<String>,
 
     /// At start, wait up to DURATION for Graph to answer (a network not up yet, Graph
-    /// busy) before giving up with exit 1; 0 gives up at once [default: 2m]
+    /// busy) before giving up with exit 1; 0 gives up at once, forever never does
+    /// [default: 2m; forever under systemd]
     #[arg(
         hide_short_help = true,
         long,
         env = "GRAPHWATCH_START_WAIT",
-        value_name = "DURATION",
+        value_name = "DURATION|forever",
         allow_hyphen_values = true
     )]
     pub start_wait: Option<String>,

@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::cli::{ColorChoice, GlobalArgs, GraphArgs, OutputFormat};
 use crate::error::Error;
+use crate::logging::{self, LogFormat, LogLevel};
 use crate::util::url::is_loopback;
 
 /// The default public client: "Microsoft Graph Command Line Tools", a multi-tenant
@@ -41,7 +42,14 @@ pub struct ConfigFile {
     pub output: Option<OutputFormat>,
     pub color: Option<ColorChoice>,
     pub access_token_command: Option<String>,
+    /// How stderr is logged; `SIGHUP` applies a change while a watch runs
+    /// (docs/service.md, "Reload").
+    pub log_format: Option<LogFormat>,
+    pub log_level: Option<LogLevel>,
 }
+
+/// The keys of config.toml, for messages.
+pub const CONFIG_KEYS: &str = "tenant, client_id, profile, graph_url, login_url, output, color, access_token_command, log_format, log_level";
 
 /// A credential that must not end up in logs: `Debug` prints a placeholder.
 #[derive(Clone)]
@@ -81,6 +89,22 @@ pub struct Settings {
     /// `--access-token-command` (or the file's `access_token_command`): run for a token.
     /// Kept out of logs like a secret: a command line may carry one.
     pub access_token_command: Option<Secret>,
+    /// `-v`/`-q`, `--log-level` (`GRAPHWATCH_LOG_LEVEL`), the file's `log_level`, `warn`.
+    pub log_level: LogLevel,
+    /// `--log-format` (`GRAPHWATCH_LOG_FORMAT`), the file's `log_format`, else `journald`
+    /// when stderr is the journal and `text` otherwise.
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// How stderr is logged, with colours or not (the terminal decides).
+    pub fn log_config(&self, color: bool) -> logging::LogConfig {
+        logging::LogConfig {
+            level: self.log_level,
+            format: self.log_format,
+            color,
+        }
+    }
 }
 
 /// The config directory: `GRAPHWATCH_CONFIG_DIR`, else the platform's (XDG on Linux:
@@ -116,7 +140,7 @@ pub fn load_file(dir: &Path) -> anyhow::Result<ConfigFile> {
     };
     parse_file(&text).map_err(|e| {
         Error::usage(format!("{}:{e}", path.display()))
-            .hint("fix or remove the file (keys: tenant, client_id, profile, graph_url, login_url, output, color, access_token_command)")
+            .hint(format!("fix or remove the file (keys: {CONFIG_KEYS})"))
             .into()
     })
 }
@@ -229,7 +253,25 @@ pub fn resolve(global: &GlobalArgs, args: &GraphArgs) -> anyhow::Result<Settings
         color: color_choice(global.color, file.color),
         access_token,
         access_token_command,
+        log_level: log_level(global, file.log_level),
+        log_format: log_format(global, file.log_format),
     })
+}
+
+/// `-v`/`-q` beat `--log-level` (and `GRAPHWATCH_LOG_LEVEL`), which beats the file.
+pub fn log_level(global: &GlobalArgs, file: Option<LogLevel>) -> LogLevel {
+    LogLevel::of_flags(global.verbose, global.quiet)
+        .or(global.log_level)
+        .or(file)
+        .unwrap_or(LogLevel::Warn)
+}
+
+/// `--log-format` (and `GRAPHWATCH_LOG_FORMAT`) beats the file, which beats the journal.
+pub fn log_format(global: &GlobalArgs, file: Option<LogFormat>) -> LogFormat {
+    global
+        .log_format
+        .or(file)
+        .unwrap_or_else(logging::journal_default)
 }
 
 /// An option that may come from a flag, its environment variable or `config.toml`.

@@ -36,6 +36,23 @@ impl Term {
         self.quiet
     }
 
+    /// The process has a controlling terminal (`/dev/tty` opens): it was started from
+    /// one, and SIGHUP then means the terminal went away. A service, a daemon or a
+    /// `setsid` child has none, and SIGHUP means "reload" (watch/signals.rs).
+    pub fn has_controlling_terminal() -> bool {
+        #[cfg(unix)]
+        {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .open("/dev/tty")
+                .is_ok()
+        }
+        #[cfg(not(unix))]
+        {
+            true
+        }
+    }
+
     /// stdout is a terminal: pretty lines may be cut to its width.
     pub fn stdout_is_terminal(&self) -> bool {
         self.stdout_tty

@@ -87,6 +87,8 @@ async fn demo(
         color: settings::color_choice(global.color, None),
         access_token: None,
         access_token_command: None,
+        log_level: settings::log_level(global, None),
+        log_format: settings::log_format(global, None),
     };
     let app = App::from_settings(global, settings)?;
     let ui = app.term;
@@ -113,6 +115,7 @@ async fn demo(
     let hooks = Hooks {
         progress: Some(progress_tx),
         stop: Some(stop_rx),
+        reload: None,
     };
     let options = WatchOptions {
         line: template.map(LineFormat::Template),

@@ -12,7 +12,7 @@ mod stream;
 use crate::cli::{Cli, Command, GlobalArgs, GraphArgs, OutputFormat};
 use crate::error::Error;
 use crate::graph::{self, GraphClient};
-use crate::logging;
+use crate::logging::{self, LogConfig};
 use crate::output::{LineFormat, Render};
 use crate::settings::{self, Settings};
 use crate::term::Term;
@@ -55,7 +55,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schema(args) => schema::run(args.kind),
         Command::Emulator(args) => {
             let term = Term::new(global.quiet, settings::color_choice(global.color, None));
-            logging::init(global.verbose, global.quiet, term.stderr_color());
+            logging::init(LogConfig::of_flags(
+                global.verbose,
+                global.quiet,
+                term.stderr_color(),
+            ));
             limits::raise_open_files_limit();
             graphwatch_emulator::run(args.clone()).await
         }
@@ -93,7 +97,7 @@ impl App {
     /// the user's flags, environment and config file.
     fn from_settings(global: &GlobalArgs, settings: Settings) -> anyhow::Result<App> {
         let term = Term::new(global.quiet, settings.color);
-        logging::init(global.verbose, global.quiet, term.stderr_color());
+        logging::init(settings.log_config(term.stderr_color()));
         limits::raise_open_files_limit();
         tracing::debug!(
             "graph {}, login {}, tenant {}, profile {}, config {}",

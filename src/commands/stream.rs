@@ -2,7 +2,7 @@
 
 use crate::cli::{GlobalArgs, GraphArgs, WatchArgs};
 use crate::target::{DriveSpec, ListSpec, TargetSpec};
-use crate::watch::{self, Hooks, WatchOptions};
+use crate::watch::{self, Hooks, Reload, WatchOptions};
 
 use super::App;
 
@@ -32,13 +32,17 @@ pub(super) async fn run(
     let options = WatchOptions::from_args(args)?;
     let app = App::new(global, graph)?;
     let render = app.render(options.line.clone());
+    let hooks = Hooks {
+        reload: Some(Reload::new(&app.settings, global, app.term.stderr_color())),
+        ..Hooks::default()
+    };
     watch::run(
         app.graph_client(),
         &app.term,
         render,
         &specs,
         options,
-        Hooks::default(),
+        hooks,
     )
     .await
 }

@@ -212,6 +212,8 @@ pub(super) mod tests {
             color: crate::cli::ColorChoice::Never,
             access_token: None,
             access_token_command: None,
+            log_level: crate::logging::LogLevel::Warn,
+            log_format: crate::logging::LogFormat::Text,
         }
     }
 

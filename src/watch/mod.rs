@@ -23,6 +23,8 @@
 
 mod fold;
 pub mod options;
+mod reload;
+mod service;
 mod signals;
 mod status_events;
 mod status_line;
@@ -52,6 +54,8 @@ use crate::util::duration::human;
 
 use fold::Fold;
 pub use options::WatchOptions;
+pub use reload::Reload;
+use service::Service;
 use signals::Signals;
 use status_line::StatusLine;
 
@@ -70,6 +74,8 @@ pub struct Hooks {
     pub progress: Option<latest::Sender<Progress>>,
     /// End the watch as Ctrl-C would (status 0) when this fires.
     pub stop: Option<oneshot::Receiver<()>>,
+    /// What `SIGHUP` reloads (the CLI commands; without it, SIGHUP ends the watch).
+    pub reload: Option<Reload>,
 }
 
 /// Why the loop ended.
@@ -91,7 +97,11 @@ pub async fn run(
     options: WatchOptions,
     mut hooks: Hooks,
 ) -> anyhow::Result<()> {
-    let mut signals = Signals::listen()?;
+    let mut reload = hooks.reload.take();
+    let (mut signals, mut hangups) =
+        Signals::listen(reload.is_some() && !Term::has_controlling_terminal())?;
+    let mut service = Service::from_env();
+    service.status("looking up the targets");
     let deadline = options.timeout.as_ref().map(|(d, _)| Instant::now() + *d);
     let mut stop = hooks.stop.take();
     let mut status = StatusLine::new(term, options.changes.is_some());
@@ -114,7 +124,7 @@ pub async fn run(
         targets,
         lost: lost_at_start,
     } = tokio::select! {
-        resolved = resolve_all(&client, specs, &options, &status) => resolved?,
+        resolved = resolve_all(&client, specs, &options, &status, &service) => resolved?,
         _ = signals.next() => return Ok(()),
         _ = until(deadline) => return timed_out(&options, 0),
         _ = stopped(&mut stop) => return Ok(()),
@@ -125,6 +135,7 @@ pub async fn run(
         state.claim(&labels)?;
     }
     status.spin(&format!("connecting to {}", labels.join(", ")));
+    service.status(&format!("connecting to {}", labels.join(", ")));
 
     // 2. One task per target, all reporting into one channel.
     let mut reports = spawn_all(&targets, &client, &options, state.as_ref())?;
@@ -154,6 +165,15 @@ pub async fn run(
     let mut active = targets.len();
     let mut lost: Vec<String> = lost_at_start.into_iter().map(|(label, _)| label).collect();
     let all = specs.len();
+    for label in &lost {
+        service.lost(label, all, 0);
+    }
+    // WATCHDOG=1 from this loop only, so that a loop that is stuck stops it (service.rs).
+    let mut watchdog = service.watchdog_every().map(|every| {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick
+    });
     let mut last_error: Option<anyhow::Error> = None;
     let end = 'stream: loop {
         // Lines are flushed per burst: before the loop can wait, i.e. once no report is
@@ -185,6 +205,7 @@ pub async fn run(
                     }
                 }
                 Some(Report::Status { label, status: Status::Lost(error) }) => {
+                    service.lost(&label, all, emitter.progress.written);
                     if options.status_events {
                         let lost = Event::status(&label, LinkState::Lost, exit::one_line(&error));
                         if emitter.emit(&lost)? {
@@ -205,6 +226,7 @@ pub async fn run(
                     status.clear_spinner_if(emitter.progress.joined + lost.len() >= all);
                 }
                 Some(Report::Status { label, status: s }) => {
+                    service.saw(&label, &s, all, emitter.progress.written);
                     if matches!(s, Status::Connected { first: true, .. } | Status::Polling { .. }) {
                         emitter.progress.joined += 1;
                         emitter.publish();
@@ -224,8 +246,18 @@ pub async fn run(
             _ = signals.next() => break End::Interrupted,
             _ = until(deadline) => break End::Timeout,
             _ = stopped(&mut stop) => break End::Stopped,
+            _ = tick(&mut watchdog) => service.alive(emitter.progress.written),
+            _ = hangups.next() => {
+                if let Some(reload) = &mut reload {
+                    service.reloading();
+                    let line = reload.apply();
+                    status.note(format!("graphwatch: {line}"));
+                    service.reloaded(&line);
+                }
+            }
         }
     };
+    service.stopping();
     status.clear_spinner_if(true);
     // Whatever ended the loop, no written line stays in the buffer.
     emitter.output.flush()?;
@@ -376,6 +408,7 @@ async fn resolve_all(
     specs: &[TargetSpec],
     options: &WatchOptions,
     status: &StatusLine,
+    service: &Service,
 ) -> anyhow::Result<Resolved> {
     let mut wait = StartWait::new(options);
     let mut targets: Vec<Target> = Vec::with_capacity(specs.len());
@@ -396,7 +429,7 @@ async fn resolve_all(
             };
             match result {
                 Ok(target) => break Some(target),
-                Err(err) => match wait.failed(err, status).await {
+                Err(err) => match wait.failed(err, status, service).await {
                     Ok(()) => {}
                     // One of several targets not there or not readable: the others are
                     // watched (as a target lost later is), and the exit says so.
@@ -458,8 +491,11 @@ struct Resolved {
 /// Start-up's patience with Graph: until `give_up` (`--start-wait` after the start),
 /// each transient failure is followed by a wait (the `--backoff` range, at least what
 /// Graph asked for with `Retry-After`) and another attempt; stderr says once what
-/// graphwatch waits for. The first attempt is never cut short, so `--start-wait 0`
-/// behaves as before: the first failure ends the watch.
+/// graphwatch waits for, and `STATUS=` each time under systemd. The first attempt is
+/// never cut short, so `--start-wait 0` behaves as before: the first failure ends the
+/// watch. `--start-wait forever`, and the default under systemd (`NOTIFY_SOCKET`), never
+/// give up: a service started at boot waits for the network as long as it takes
+/// (docs/reliability.md, "Start-up").
 struct StartWait {
     patience: Duration,
     /// `None` when the end cannot be represented (a patience beyond the clock).
@@ -471,7 +507,11 @@ struct StartWait {
 
 impl StartWait {
     fn new(options: &WatchOptions) -> StartWait {
-        let patience = options.start_wait.unwrap_or(options::DEFAULT_START_WAIT);
+        let patience = options.start_wait.unwrap_or(if service::under_systemd() {
+            options::FOREVER
+        } else {
+            options::DEFAULT_START_WAIT
+        });
         StartWait {
             patience,
             give_up: Instant::now().checked_add(patience),
@@ -484,7 +524,12 @@ impl StartWait {
     }
 
     /// A lookup failed: the error, if it is final; else wait before the next attempt.
-    async fn failed(&mut self, err: anyhow::Error, status: &StatusLine) -> anyhow::Result<()> {
+    async fn failed(
+        &mut self,
+        err: anyhow::Error,
+        status: &StatusLine,
+        service: &Service,
+    ) -> anyhow::Result<()> {
         let Some(cause) = target::transient_cause(&err) else {
             return Err(err);
         };
@@ -501,11 +546,16 @@ impl StartWait {
         }
         let delay = self.backoff.next_delay();
         let delay = cause.retry_after().map_or(delay, |asked| asked.max(delay));
+        let forever = self.patience == options::FOREVER;
         if self.last.is_none() {
             status.note(format!(
-                "graphwatch: {}; waiting up to {} for Graph (--start-wait)",
+                "graphwatch: {}; {} (--start-wait)",
                 what_failed(&err),
-                human(self.patience)
+                if forever {
+                    "waiting for Graph for as long as it takes".to_string()
+                } else {
+                    format!("waiting up to {} for Graph", human(self.patience))
+                }
             ));
             status.spin("waiting for Graph");
         } else {
@@ -515,6 +565,14 @@ impl StartWait {
                 human(delay.min(left))
             );
         }
+        service.waiting(
+            &format!(
+                "waiting for Graph ({}); next try in {}",
+                what_failed(&err),
+                human(delay.min(left))
+            ),
+            delay.min(left),
+        );
         self.last = Some(err);
         tokio::time::sleep(delay.min(left)).await;
         Ok(())
@@ -543,6 +601,16 @@ fn what_failed(err: &anyhow::Error) -> String {
     match line.rsplit_once("; ") {
         Some((what, _hint)) => what.to_string(),
         None => line,
+    }
+}
+
+/// The watchdog's next tick, or never without a watchdog.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

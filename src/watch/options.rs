@@ -90,6 +90,9 @@ pub struct WatchOptions {
 /// network that is really down gets its one-line error while someone still watches.
 pub const DEFAULT_START_WAIT: Duration = Duration::from_secs(120);
 
+/// `--start-wait forever` (or `inf`), and the default under systemd: never give up.
+pub const FOREVER: Duration = Duration::MAX;
+
 impl WatchOptions {
     /// Check the options; a bad value is a one-line usage error (exit 2).
     pub fn from_args(args: &WatchArgs) -> Result<WatchOptions, Error> {
@@ -130,9 +133,10 @@ impl WatchOptions {
         let start_wait = match &args.start_wait {
             // `0`: do not wait at start (a duration elsewhere is never zero).
             Some(text) if matches!(text.trim(), "0" | "0s") => Some(Duration::ZERO),
+            Some(text) if matches!(text.trim(), "forever" | "inf" | "infinity") => Some(FOREVER),
             Some(text) => Some(parse_duration(text).map_err(|why| {
                 Error::usage(format!("--start-wait {text:?} {why}"))
-                    .hint("write a duration such as 2m, 30s or 0 (also GRAPHWATCH_START_WAIT)")
+                    .hint("write a duration such as 2m, 30s, 0 or forever (also GRAPHWATCH_START_WAIT)")
             })?),
             None => None,
         };
@@ -358,5 +362,9 @@ mod tests {
         assert_eq!(ok.start_wait, None, "the default: DEFAULT_START_WAIT");
         let none = args(|a| a.start_wait = Some("0".into())).unwrap();
         assert_eq!(none.start_wait, Some(Duration::ZERO));
+        for forever in ["forever", "inf", " infinity "] {
+            let wait = args(|a| a.start_wait = Some(forever.into())).unwrap();
+            assert_eq!(wait.start_wait, Some(FOREVER), "{forever}");
+        }
     }
 }

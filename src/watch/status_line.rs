@@ -4,6 +4,7 @@
 
 use crate::event::format_time;
 use crate::event::report::Status;
+use crate::logging;
 use crate::term::Term;
 use crate::util::duration::human;
 
@@ -49,6 +50,13 @@ impl StatusLine {
     /// A line that `-q` hides, stamped with the local time (as stdout's pretty lines
     /// are, so the two read together).
     pub fn note(&self, line: String) {
+        if !logging::for_people() {
+            // json or journald: one format on stderr, the journal stamps the time.
+            if !self.term.quiet() {
+                tracing::info!(target: logging::STATUS_TARGET, "{line}");
+            }
+            return;
+        }
         let line = stamped(line);
         match &self.spinner {
             Some(bar) => bar.suspend(|| self.term.note(&line)),
@@ -58,6 +66,10 @@ impl StatusLine {
 
     /// A line that `-q` does not hide (a target lost, a cursor not resumed), stamped.
     pub fn error(&self, line: String) {
+        if !logging::for_people() {
+            tracing::warn!(target: logging::STATUS_TARGET, "{line}");
+            return;
+        }
         let line = stamped(line);
         match &self.spinner {
             Some(bar) => bar.suspend(|| self.term.prompt(&line)),
