@@ -26,6 +26,19 @@ pub fn exit_code(err: &anyhow::Error) -> Code {
     Code::Failure
 }
 
+/// Write the one-line report on stderr as the last line of a failed command: as it is
+/// for people, or in the log format in force (`json`, `journald`, src/logging.rs), so
+/// that a service's stderr is one format to the end.
+pub fn report(err: &anyhow::Error) {
+    let line = format!("graphwatch: {}", one_line(err));
+    if crate::logging::for_people() {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "{line}");
+    } else {
+        tracing::error!(target: "graphwatch::exit", "{line}");
+    }
+}
+
 /// The one-line report: `<what went wrong>; <what to do>`, the context chain joined
 /// with `: ` and no backtrace. Newlines inside messages are folded so that the report
 /// stays one line even when a server sent a multi-line message.

@@ -34,8 +34,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            use std::io::Write as _;
-            let _ = writeln!(std::io::stderr(), "graphwatch: {}", exit::one_line(&err));
+            exit::report(&err);
             ExitCode::from(exit::exit_code(&err) as u8)
         }
     }

@@ -25,6 +25,7 @@ mod options;
 mod properties;
 mod schema;
 mod secrets;
+mod service;
 mod signin;
 mod socket;
 mod stream;

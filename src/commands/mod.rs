@@ -96,7 +96,9 @@ impl App {
     /// An app for settings made by the program itself (the demo's), not resolved from
     /// the user's flags, environment and config file.
     fn from_settings(global: &GlobalArgs, settings: Settings) -> anyhow::Result<App> {
-        let term = Term::new(global.quiet, settings.color);
+        // `--log-level error` is `-q`: errors only, no notes.
+        let quiet = global.quiet || settings.log_level == logging::LogLevel::Error;
+        let term = Term::new(quiet, settings.color);
         logging::init(settings.log_config(term.stderr_color()));
         limits::raise_open_files_limit();
         tracing::debug!(

@@ -88,9 +88,13 @@ impl Service {
     /// times out), hence the margin.
     pub fn waiting(&self, text: &str, delay: Duration) {
         const MARGIN: Duration = Duration::from_secs(180);
-        self.send_status(text);
+        let text = one_line(text);
         let usec = (delay + MARGIN).as_micros().min(u32::MAX as u128);
-        self.send(&[&format!("EXTEND_TIMEOUT_USEC={usec}")]);
+        self.send(&[
+            &format!("STATUS={text}"),
+            &format!("EXTEND_TIMEOUT_USEC={usec}"),
+        ]);
+        self.said.replace(text);
     }
 
     /// A target's link changed; `READY=1` once every target is connected, polled or
