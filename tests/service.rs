@@ -417,3 +417,68 @@ fn which(name: &str) -> Result<std::path::PathBuf, ()> {
         })
         .ok_or(())
 }
+
+/// The watchdog is the loop's: when the loop cannot go on — stdout's reader stopped
+/// reading, the pipe is full, the loop blocks writing — no WATCHDOG=1 is sent (systemd
+/// would restart it), and the pings come back once the reader reads again.
+#[test]
+fn no_watchdog_ping_while_the_loop_is_stuck_on_a_full_stdout() {
+    use std::io::Read as _;
+    let env = Env::start();
+    // --initial writes a line for each: far more than a pipe holds (64 KiB).
+    env.post("/_emulator/bulk", json!({"folders": 1, "files": 2000}));
+    let notify = NotifySocket::bind();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = env
+        .std_cmd(&["drive", "me", "--changes", "--initial", "-o", "json"])
+        .env("GRAPHWATCH_ACCESS_TOKEN", env.mint(ADELE))
+        .env("NOTIFY_SOCKET", &notify.path)
+        .env("WATCHDOG_USEC", "200000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let stderr = || std::fs::read_to_string(log.path()).unwrap_or_default();
+    let wchan = format!("/proc/{}/wchan", child.id());
+    let blocked = || {
+        // `pipe_write`, or `anon_pipe_write` on newer kernels.
+        std::fs::read_to_string(&wchan).is_ok_and(|w| w.contains("pipe_write"))
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while !blocked() {
+        assert!(Instant::now() < deadline, "never blocked on stdout: {}", stderr());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Blocked: what was sent before is drained; over ten periods, no ping.
+    notify.drain();
+    let window = Instant::now() + std::time::Duration::from_secs(2);
+    while let Some(left) = window.checked_duration_since(Instant::now()) {
+        if let Ok(message) = notify.messages.recv_timeout(left) {
+            assert!(
+                !message.lines().any(|l| l == "WATCHDOG=1"),
+                "a ping while the loop was blocked: {message}"
+            );
+        }
+    }
+    assert!(blocked(), "the loop went on meanwhile: the window proves nothing");
+
+    // The reader reads again: the loop goes on, and so do the pings.
+    let mut out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = out.read_to_end(&mut sink);
+    });
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let message = notify
+            .messages
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no ping after stdout was read: {}", stderr()));
+        if message.lines().any(|l| l == "WATCHDOG=1") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
