@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_graphwatch_global_optspecs
-    string join \n v/verbose q/quiet color= h/help V/version
+    string join \n v/verbose q/quiet color= log-format= log-level= h/help V/version
 end
 
 function __fish_graphwatch_needs_command
@@ -27,9 +27,17 @@ end
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -l log-format -d 'How stderr is written: text for people, json (a JSON object a line) or journald (<N> syslog priorities) [default: journald when stderr is the journal, else text]' -r -f -a "text\t'For people: `HH:MM:SS message`'
+json\t'One JSON object a line'
+journald\t'For the journal: `<N>message`, N the syslog priority'"
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -l log-level -d 'How much is logged on stderr [default: warn]; -v, -vv, -vvv and -q win over it' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
-complete -c graphwatch -n "__fish_graphwatch_needs_command" -s h -l help -d 'Print help'
+complete -c graphwatch -n "__fish_graphwatch_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -s V -l version -d 'Print version'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "login" -d 'Sign in (in a browser, or with a device code) and keep the tokens for the profile'
 complete -c graphwatch -n "__fish_graphwatch_needs_command" -f -a "logout" -d 'Forget the profile\'s tokens'
@@ -56,6 +64,14 @@ pretty\t'For people'"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l log-format -d 'How stderr is written: text for people, json (a JSON object a line) or journald (<N> syslog priorities) [default: journald when stderr is the journal, else text]' -r -f -a "text\t'For people: `HH:MM:SS message`'
+json\t'One JSON object a line'
+journald\t'For the journal: `<N>message`, N the syslog priority'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l log-level -d 'How much is logged on stderr [default: warn]; -v, -vv, -vvv and -q win over it' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l browser -d 'Sign in in a web browser (authorization code + PKCE, redirect to http://localhost)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l no-open -d 'With the browser flow: do not open a browser; print the address and take the address the browser ends on, pasted on stdin (SSH, containers)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand login" -l device-code -d 'Sign in with a device code (a code to enter at a web address, on any device)'
@@ -75,6 +91,14 @@ pretty\t'For people'"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l log-format -d 'How stderr is written: text for people, json (a JSON object a line) or journald (<N> syslog priorities) [default: journald when stderr is the journal, else text]' -r -f -a "text\t'For people: `HH:MM:SS message`'
+json\t'One JSON object a line'
+journald\t'For the journal: `<N>message`, N the syslog priority'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -l log-level -d 'How much is logged on stderr [default: warn]; -v, -vv, -vvv and -q win over it' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand logout" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -91,6 +115,14 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l profile
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l log-format -d 'How stderr is written: text for people, json (a JSON object a line) or journald (<N> syslog priorities) [default: journald when stderr is the journal, else text]' -r -f -a "text\t'For people: `HH:MM:SS message`'
+json\t'One JSON object a line'
+journald\t'For the journal: `<N>message`, N the syslog priority'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l log-level -d 'How much is logged on stderr [default: warn]; -v, -vv, -vvv and -q win over it' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -l offline -d 'Show what the token cache says, without asking the sign-in service'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand whoami" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
@@ -110,6 +142,14 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l profi
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l log-format -d 'How stderr is written: text for people, json (a JSON object a line) or journald (<N> syslog priorities) [default: journald when stderr is the journal, else text]' -r -f -a "text\t'For people: `HH:MM:SS message`'
+json\t'One JSON object a line'
+journald\t'For the journal: `<N>message`, N the syslog priority'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -l log-level -d 'How much is logged on stderr [default: warn]; -v, -vv, -vvv and -q win over it' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand endpoint" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -130,7 +170,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s n -l cou
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l backoff -d 'Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]' -r
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l start-wait -d 'At start, wait up to DURATION for Graph to answer (a network not up yet, Graph busy) before giving up with exit 1; 0 gives up at once [default: 2m]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l start-wait -d 'At start, wait up to DURATION for Graph to answer (a network not up yet, Graph busy) before giving up with exit 1; 0 gives up at once, forever never does [default: 2m; forever under systemd]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l fallback-poll -d 'While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]' -r
@@ -148,6 +188,14 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l profile 
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l log-format -d 'How stderr is written: text for people, json (a JSON object a line) or journald (<N> syslog priorities) [default: journald when stderr is the journal, else text]' -r -f -a "text\t'For people: `HH:MM:SS message`'
+json\t'One JSON object a line'
+journald\t'For the journal: `<N>message`, N the syslog priority'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l log-level -d 'How much is logged on stderr [default: warn]; -v, -vv, -vvv and -q win over it' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and, with --changes, `gap` lines when changes may have been missed or come late'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l files-only -d 'Only files: leave out the lines of folders (--changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'
@@ -175,7 +223,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s n -l coun
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l backoff -d 'Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]' -r
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l start-wait -d 'At start, wait up to DURATION for Graph to answer (a network not up yet, Graph busy) before giving up with exit 1; 0 gives up at once [default: 2m]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l start-wait -d 'At start, wait up to DURATION for Graph to answer (a network not up yet, Graph busy) before giving up with exit 1; 0 gives up at once, forever never does [default: 2m; forever under systemd]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l fallback-poll -d 'While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]' -r
@@ -193,6 +241,14 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l path -d '
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l log-format -d 'How stderr is written: text for people, json (a JSON object a line) or journald (<N> syslog priorities) [default: journald when stderr is the journal, else text]' -r -f -a "text\t'For people: `HH:MM:SS message`'
+json\t'One JSON object a line'
+journald\t'For the journal: `<N>message`, N the syslog priority'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l log-level -d 'How much is logged on stderr [default: warn]; -v, -vv, -vvv and -q win over it' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and, with --changes, `gap` lines when changes may have been missed or come late'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l files-only -d 'Only files: leave out the lines of folders (--changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'
@@ -222,7 +278,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s n -l cou
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l backoff -d 'Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]' -r
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l start-wait -d 'At start, wait up to DURATION for Graph to answer (a network not up yet, Graph busy) before giving up with exit 1; 0 gives up at once [default: 2m]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l start-wait -d 'At start, wait up to DURATION for Graph to answer (a network not up yet, Graph busy) before giving up with exit 1; 0 gives up at once, forever never does [default: 2m; forever under systemd]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l fallback-poll -d 'While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]' -r
@@ -240,6 +296,14 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l profile 
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l log-format -d 'How stderr is written: text for people, json (a JSON object a line) or journald (<N> syslog priorities) [default: journald when stderr is the journal, else text]' -r -f -a "text\t'For people: `HH:MM:SS message`'
+json\t'One JSON object a line'
+journald\t'For the journal: `<N>message`, N the syslog priority'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l log-level -d 'How much is logged on stderr [default: warn]; -v, -vv, -vvv and -q win over it' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and, with --changes, `gap` lines when changes may have been missed or come late'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l files-only -d 'Only files: leave out the lines of folders (--changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'
@@ -269,11 +333,19 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l clock
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l log-format -d 'How stderr is written: text for people, json (a JSON object a line) or journald (<N> syslog priorities) [default: journald when stderr is the journal, else text]' -r -f -a "text\t'For people: `HH:MM:SS message`'
+json\t'One JSON object a line'
+journald\t'For the journal: `<N>message`, N the syslog priority'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l log-level -d 'How much is logged on stderr [default: warn]; -v, -vv, -vvv and -q win over it' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l device-code-blocked -d 'The device-code endpoint answers as in a tenant whose Conditional Access policy blocks the device-code flow (`AADSTS53003`)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l authorize-auto-approve -d 'The authorize endpoint approves at once (as the first user, or the `login_hint` one) and redirects, instead of showing its consent page'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -s h -l help -d 'Print help'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -s V -l version -d 'Print version'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -s o -l output -d 'Output format [default: pretty on a terminal, json otherwise]' -r -f -a "json\t'One JSON object per line'
 pretty\t'For people'"
@@ -281,6 +353,14 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -l template 
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -l log-format -d 'How stderr is written: text for people, json (a JSON object a line) or journald (<N> syslog priorities) [default: journald when stderr is the journal, else text]' -r -f -a "text\t'For people: `HH:MM:SS message`'
+json\t'One JSON object a line'
+journald\t'For the journal: `<N>message`, N the syslog priority'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -l log-level -d 'How much is logged on stderr [default: warn]; -v, -vv, -vvv and -q win over it' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -288,16 +368,32 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand demo" -s V -l vers
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand completions" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand completions" -l log-format -d 'How stderr is written: text for people, json (a JSON object a line) or journald (<N> syslog priorities) [default: journald when stderr is the journal, else text]' -r -f -a "text\t'For people: `HH:MM:SS message`'
+json\t'One JSON object a line'
+journald\t'For the journal: `<N>message`, N the syslog priority'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand completions" -l log-level -d 'How much is logged on stderr [default: warn]; -v, -vv, -vvv and -q win over it' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand completions" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand schema" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand schema" -l log-format -d 'How stderr is written: text for people, json (a JSON object a line) or journald (<N> syslog priorities) [default: journald when stderr is the journal, else text]' -r -f -a "text\t'For people: `HH:MM:SS message`'
+json\t'One JSON object a line'
+journald\t'For the journal: `<N>message`, N the syslog priority'"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand schema" -l log-level -d 'How much is logged on stderr [default: warn]; -v, -vv, -vvv and -q win over it' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand schema" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug, -vvv trace)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand schema" -s q -l quiet -d 'Only errors on stderr (prompts that sign-in needs are still shown)'
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand schema" -s h -l help -d 'Print help'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand schema" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand schema" -s V -l version -d 'Print version'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "login" -d 'Sign in (in a browser, or with a device code) and keep the tokens for the profile'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami endpoint drive list watch emulator demo completions schema help" -f -a "logout" -d 'Forget the profile\'s tokens'

@@ -37,7 +37,10 @@ impl NotifySocket {
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = socket.recv(&mut buf) {
-                if tx.send(String::from_utf8_lossy(&buf[..n]).into_owned()).is_err() {
+                if tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -67,7 +70,12 @@ impl NotifySocket {
             if done {
                 return seen;
             }
-            assert!(seen.len() < 1000, "no {state}: {:?}; stderr:\n{}", &seen[seen.len() - 5..], w.stderr());
+            assert!(
+                seen.len() < 1000,
+                "no {state}: {:?}; stderr:\n{}",
+                &seen[seen.len() - 5..],
+                w.stderr()
+            );
         }
     }
 
@@ -212,12 +220,20 @@ fn log_format_json_makes_every_stderr_line_json() {
         .collect();
     assert!(lines.len() > 3, "{stderr}");
     for line in &lines {
-        assert!(line["level"].is_string() && line["message"].is_string(), "{line}");
+        assert!(
+            line["level"].is_string() && line["message"].is_string(),
+            "{line}"
+        );
         assert!(line["timestamp"].is_string(), "{line}");
     }
     let watching = lines
         .iter()
-        .find(|l| l["message"].as_str().unwrap().starts_with("watching drive:me"))
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("watching drive:me")
+        })
         .expect("the status line, as JSON");
     assert_eq!(watching["level"], "INFO");
     assert_eq!(watching["target"], "graphwatch::status");
@@ -235,7 +251,13 @@ fn log_format_json_makes_every_stderr_line_json() {
     let stderr = common::stderr(&output);
     let last: Value = serde_json::from_str(stderr.trim_end().lines().last().unwrap()).unwrap();
     assert_eq!(last["level"], "ERROR");
-    assert!(last["message"].as_str().unwrap().starts_with("graphwatch: "), "{last}");
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("graphwatch: "),
+        "{last}"
+    );
 }
 
 /// `<N>` priorities for the journal: asked for with `--log-format journald`, or by
@@ -270,7 +292,10 @@ fn journald_priorities_when_asked_or_when_stderr_is_the_journal() {
         assert_eq!(status.code(), Some(4));
         std::fs::read_to_string(&log).unwrap()
     };
-    for stderr in [run(None, &["--log-format", "journald"]), run(Some("this"), &[])] {
+    for stderr in [
+        run(None, &["--log-format", "journald"]),
+        run(Some("this"), &[]),
+    ] {
         let last = stderr.trim_end().lines().last().unwrap();
         assert!(last.starts_with("<3>graphwatch: "), "{stderr}");
         assert!(stderr.lines().all(|l| l.starts_with('<')), "{stderr}");
@@ -310,7 +335,11 @@ fn sighup_reloads_the_log_level_and_says_what_needs_a_restart() {
         w.wait_stderr("reconnected");
     };
     reconnect();
-    assert!(!w.stderr().contains("drive:me: connecting to"), "{}", w.stderr());
+    assert!(
+        !w.stderr().contains("drive:me: connecting to"),
+        "{}",
+        w.stderr()
+    );
 
     std::fs::write(&config, "log_level = \"info\"\ntenant = \"contoso.com\"\n").unwrap();
     signal(&w, "HUP");
@@ -325,7 +354,11 @@ fn sighup_reloads_the_log_level_and_says_what_needs_a_restart() {
     let reloaded = notify.until(&w, "READY=1");
     assert!(has_state(&reloaded, "RELOADING=1"), "{reloaded:?}");
     reconnect();
-    assert!(w.stderr().contains("drive:me: connecting to"), "{}", w.stderr());
+    assert!(
+        w.stderr().contains("drive:me: connecting to"),
+        "{}",
+        w.stderr()
+    );
 
     // A broken file: one line, nothing changed, the watch goes on.
     std::fs::write(&config, "log_level = \"loud\"\n").unwrap();
@@ -355,8 +388,8 @@ fn the_systemd_units_verify_and_have_the_service_settings() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/systemd");
     for unit in UNITS {
         let path = root.join(unit);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for setting in [
             "Type=notify",
             "WatchdogSec=",
@@ -374,7 +407,11 @@ fn the_systemd_units_verify_and_have_the_service_settings() {
     for unit in UNITS {
         let text = std::fs::read_to_string(root.join(unit)).unwrap();
         assert!(text.contains("StateDirectory=graphwatch"), "{unit}");
-        assert!(text.contains("--state %S/graphwatch/") || text.contains("--state /var/lib/graphwatch/"), "{unit}");
+        assert!(
+            text.contains("--state %S/graphwatch/")
+                || text.contains("--state /var/lib/graphwatch/"),
+            "{unit}"
+        );
     }
     let Ok(analyze) = which("systemd-analyze") else {
         eprintln!("service: systemd-analyze not installed, verify skipped");
@@ -391,9 +428,10 @@ fn the_systemd_units_verify_and_have_the_service_settings() {
             .unwrap()
             .replace("@.", "@work.");
         let copy = dir.path().join(&name);
-        let text = std::fs::read_to_string(root.join(unit))
-            .unwrap()
-            .replace("/usr/local/bin/graphwatch", assert_cmd::cargo::cargo_bin("graphwatch").to_str().unwrap());
+        let text = std::fs::read_to_string(root.join(unit)).unwrap().replace(
+            "/usr/local/bin/graphwatch",
+            assert_cmd::cargo::cargo_bin("graphwatch").to_str().unwrap(),
+        );
         std::fs::write(&copy, text).unwrap();
         let output = Command::new(&analyze)
             .args(["verify", "--man=no"])
@@ -405,7 +443,10 @@ fn the_systemd_units_verify_and_have_the_service_settings() {
         let ours: Vec<&str> = stderr.lines().filter(|l| l.contains(&name)).collect();
         assert!(ours.is_empty(), "{unit}: {stderr}");
     }
-    eprintln!("service: units verified in {} ms", started.elapsed().as_millis());
+    eprintln!(
+        "service: units verified in {} ms",
+        started.elapsed().as_millis()
+    );
 }
 
 fn which(name: &str) -> Result<std::path::PathBuf, ()> {
@@ -447,7 +488,11 @@ fn no_watchdog_ping_while_the_loop_is_stuck_on_a_full_stdout() {
     };
     let deadline = Instant::now() + PATIENCE;
     while !blocked() {
-        assert!(Instant::now() < deadline, "never blocked on stdout: {}", stderr());
+        assert!(
+            Instant::now() < deadline,
+            "never blocked on stdout: {}",
+            stderr()
+        );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     // Blocked: what was sent before is drained; over ten periods, no ping.
@@ -461,7 +506,10 @@ fn no_watchdog_ping_while_the_loop_is_stuck_on_a_full_stdout() {
             );
         }
     }
-    assert!(blocked(), "the loop went on meanwhile: the window proves nothing");
+    assert!(
+        blocked(),
+        "the loop went on meanwhile: the window proves nothing"
+    );
 
     // The reader reads again: the loop goes on, and so do the pings.
     let mut out = child.stdout.take().unwrap();

@@ -135,8 +135,9 @@ impl WatchOptions {
             Some(text) if matches!(text.trim(), "0" | "0s") => Some(Duration::ZERO),
             Some(text) if matches!(text.trim(), "forever" | "inf" | "infinity") => Some(FOREVER),
             Some(text) => Some(parse_duration(text).map_err(|why| {
-                Error::usage(format!("--start-wait {text:?} {why}"))
-                    .hint("write a duration such as 2m, 30s, 0 or forever (also GRAPHWATCH_START_WAIT)")
+                Error::usage(format!("--start-wait {text:?} {why}")).hint(
+                    "write a duration such as 2m, 30s, 0 or forever (also GRAPHWATCH_START_WAIT)",
+                )
             })?),
             None => None,
         };

@@ -81,9 +81,9 @@ impl Reload {
                     log.color = false;
                 }
             }
-            Some(by) if file.log_format != self.running.log_format => {
-                said.push(format!("log_format left as it is ({by} wins over the file)"))
-            }
+            Some(by) if file.log_format != self.running.log_format => said.push(format!(
+                "log_format left as it is ({by} wins over the file)"
+            )),
             Some(_) => {}
         }
         if log != self.log {
@@ -160,10 +160,9 @@ mod tests {
     #[test]
     fn the_sign_in_and_stdout_keys_need_a_restart() {
         let old = settings::parse_file("tenant = \"a\"\nlog_level = \"warn\"\n").unwrap();
-        let new = settings::parse_file(
-            "tenant = \"b\"\noutput = \"json\"\nlog_level = \"debug\"\n",
-        )
-        .unwrap();
+        let new =
+            settings::parse_file("tenant = \"b\"\noutput = \"json\"\nlog_level = \"debug\"\n")
+                .unwrap();
         assert_eq!(needs_restart(&old, &new), ["tenant", "output"]);
         assert!(needs_restart(&new, &new).is_empty());
     }

@@ -68,8 +68,7 @@ impl Service {
     /// How often the loop must say it is alive: half `WATCHDOG_USEC`, as
     /// sd_watchdog_enabled(3) advises.
     pub fn watchdog_every(&self) -> Option<Duration> {
-        self.watchdog
-            .map(|d| (d / 2).max(Duration::from_millis(1)))
+        self.watchdog.map(|d| (d / 2).max(Duration::from_millis(1)))
     }
 
     /// The loop is turning: `WATCHDOG=1`, and the status with the count written.
@@ -186,7 +185,10 @@ impl Service {
         };
         let mut notes = Vec::new();
         if polling > 0 {
-            notes.push(format!("{} by polling delta", named(Link::Polling).join(", ")));
+            notes.push(format!(
+                "{} by polling delta",
+                named(Link::Polling).join(", ")
+            ));
         }
         if down > 0 {
             notes.push(format!("{} reconnecting", named(Link::Down).join(", ")));
@@ -278,7 +280,14 @@ mod tests {
         };
         service.saw("list:x", &down, 3, 0);
         assert!(!service.ready, "a link that never came up is not ready");
-        service.saw("list:x", &Status::Fallback { every: Duration::from_secs(30) }, 3, 0);
+        service.saw(
+            "list:x",
+            &Status::Fallback {
+                every: Duration::from_secs(30),
+            },
+            3,
+            0,
+        );
         assert!(!service.ready, "falling back is not polling yet");
         service.saw(
             "drive:me",

@@ -93,7 +93,12 @@ impl Env {
         }
         // Not under systemd unless a test says so (tests/service.rs): a test run from a
         // unit would otherwise get `<N>` prefixes and a start-up that never gives up.
-        for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"] {
+        for key in [
+            "NOTIFY_SOCKET",
+            "WATCHDOG_USEC",
+            "WATCHDOG_PID",
+            "JOURNAL_STREAM",
+        ] {
             cmd.env_remove(key);
         }
         // No browser at hand unless a test gives one: `login` chooses the device code.
