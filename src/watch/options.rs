@@ -364,7 +364,11 @@ mod tests {
         let none = args(|a| a.start_wait = Some("0".into())).unwrap();
         assert_eq!(none.start_wait, Some(Duration::ZERO));
         for forever in ["forever", "inf", " infinity "] {
-            let wait = args(|a| a.start_wait = Some(forever.into())).unwrap();
+            let a = WatchArgs {
+                start_wait: Some(forever.into()),
+                ..WatchArgs::default()
+            };
+            let wait = WatchOptions::from_args(&a).unwrap();
             assert_eq!(wait.start_wait, Some(FOREVER), "{forever}");
         }
     }
