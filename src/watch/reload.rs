@@ -27,6 +27,8 @@ pub struct Reload {
     config_dir: PathBuf,
     running: ConfigFile,
     log: LogConfig,
+    /// Colours on stderr as the terminal allows them, for a reload back to `text`.
+    color: bool,
     /// The flag or variable that fixes the level, which the file cannot override.
     level_fixed_by: Option<&'static str>,
     format_fixed_by: Option<&'static str>,
@@ -40,6 +42,7 @@ impl Reload {
             config_dir: settings.config_dir.clone(),
             running: settings::load_file(&settings.config_dir).unwrap_or_default(),
             log: settings.log_config(color),
+            color,
             level_fixed_by: if LogLevel::of_flags(global.verbose, global.quiet).is_some() {
                 Some("-v/-q")
             } else if global.log_level.is_some() {
@@ -77,9 +80,7 @@ impl Reload {
         match self.format_fixed_by {
             None => {
                 log.format = file.log_format.unwrap_or_else(logging::journal_default);
-                if log.format != logging::LogFormat::Text {
-                    log.color = false;
-                }
+                log.color = self.color && log.format == logging::LogFormat::Text;
             }
             Some(by) if file.log_format != self.running.log_format => said.push(format!(
                 "log_format left as it is ({by} wins over the file)"
