@@ -28,7 +28,10 @@ impl StatusLine {
         StatusLine {
             outages: std::cell::RefCell::default(),
             term: *term,
-            spinner: term.spinner("{spinner} {msg}…"),
+            // No spinner between JSON or journald lines, even on a terminal.
+            spinner: logging::for_people()
+                .then(|| term.spinner("{spinner} {msg}…"))
+                .flatten(),
             changes,
         }
     }
