@@ -530,3 +530,84 @@ fn no_watchdog_ping_while_the_loop_is_stuck_on_a_full_stdout() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// With a controlling terminal, SIGHUP means the terminal went away: the watch ends as
+/// it does at SIGTERM (exit 0), and nothing is reloaded. `script` (util-linux, in every
+/// Debian) gives graphwatch a terminal of its own.
+#[test]
+fn sighup_with_a_controlling_terminal_ends_the_watch() {
+    use std::io::{BufRead as _, BufReader};
+    let env = Env::start();
+    let inner = env.std_cmd(&["drive", "me", "-o", "json"]);
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let line: Vec<String> = std::iter::once(inner.get_program().to_str().unwrap())
+        .chain(inner.get_args().map(|a| a.to_str().unwrap()))
+        .map(quote)
+        .collect();
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &format!("exec {}", line.join(" ")), "/dev/null"]);
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    let mut script = cmd
+        .env("GRAPHWATCH_ACCESS_TOKEN", env.mint(ADELE))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, seen) = mpsc::channel();
+    let out = BufReader::new(script.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in out.lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut text = String::new();
+    while !text.contains("watching drive:me") {
+        let line = seen
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|_| panic!("not watching: {text}"));
+        text.push_str(&line);
+        text.push('\n');
+    }
+    // `script` runs graphwatch as its child (`exec` in the shell).
+    let pid = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.split(' ').nth(1)?.parse::<u32>().ok())
+                    == Some(script.id())
+            })
+        })
+        .expect("graphwatch under script");
+    let status = Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + PATIENCE;
+    let exit = loop {
+        if let Some(exit) = script.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not end the watch: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    while let Ok(line) = seen.recv_timeout(std::time::Duration::from_secs(1)) {
+        text.push_str(&line);
+    }
+    assert_eq!(exit.code(), Some(0), "{text}");
+    assert!(!text.contains("SIGHUP:"), "{text}");
+}
