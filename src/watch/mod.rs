@@ -9,7 +9,8 @@
 //!    `--changes` a [`ChangesTask`] owning one — each sending [`Report`]s (events,
 //!    delta rounds, status) into one channel;
 //! 3. stream: select over that channel, Ctrl-C (SIGINT; SIGTERM too), the `--timeout`
-//!    deadline and an optional stop signal (the demo's); every event goes through one
+//!    deadline, an optional stop signal (the demo's), systemd's watchdog tick and
+//!    SIGHUP's reload (docs/service.md; [`Service`] is told what happens); every event goes through one
 //!    [`Emitter::emit`] (stdout, `--exec`, the count), and a round's cursor is
 //!    committed only after its lines were flushed;
 //! 4. finish: let queued `--exec` runs complete, and pick the exit status.

@@ -18,6 +18,9 @@
 //!   not up yet does not run into `TimeoutStartSec=` (start-up waits for as long as it
 //!   takes under systemd).
 //! - `RELOADING=1` … `READY=1` around a `SIGHUP` reload; `STOPPING=1` when the watch ends.
+//!
+//! A send blocks, as libsystemd's does, until systemd has room for the datagram; systemd
+//! reads its socket at once (docs/decisions.md, "Service mode").
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
