@@ -26,6 +26,7 @@ mod properties;
 mod schema;
 mod secrets;
 mod signin;
+mod slow_reader;
 mod socket;
 mod stream;
 mod targets;

@@ -147,8 +147,10 @@ impl Lines {
         if state.pending.contains_key(key) {
             return Offer::Coalesced;
         }
-        if state.full() {
+        if state.full() && !state.dropping {
+            // The gap closes when the queue is down to half: be woken then.
             state.dropping = true;
+            arm(&mut state, MAX_LINES / 2);
         }
         if state.dropping {
             Offer::Dropped
