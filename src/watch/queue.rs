@@ -361,3 +361,151 @@ fn write_all<W: Write>(shared: &Shared, mut out: io::BufWriter<W>) {
     drop(state);
     shared.wake.notify_one();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stdout whose reader reads only once it is opened, and which records what was
+    /// written and, at each flush, how much.
+    #[derive(Clone, Default)]
+    struct Reader {
+        open: Arc<(Mutex<bool>, Condvar)>,
+        written: Arc<Mutex<Vec<u8>>>,
+        flushed_at: Arc<Mutex<Vec<usize>>>,
+    }
+
+    impl Reader {
+        fn resume(&self) {
+            *self.open.0.lock().unwrap() = true;
+            self.open.1.notify_all();
+        }
+        fn lines(&self) -> Vec<String> {
+            String::from_utf8(self.written.lock().unwrap().clone())
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect()
+        }
+    }
+
+    impl Write for Reader {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            let (open, resumed) = &*self.open;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = resumed.wait(open).unwrap();
+            }
+            self.written.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            let (open, resumed) = &*self.open;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = resumed.wait(open).unwrap();
+            }
+            let len = self.written.lock().unwrap().len();
+            self.flushed_at.lock().unwrap().push(len);
+            Ok(())
+        }
+    }
+
+    /// A notification line of about 500 bytes, numbered.
+    fn line(n: usize) -> (String, Vec<u8>) {
+        let key = format!("drive:me\n{{\"sequence\":{n}}}");
+        let mut bytes = format!("{n:>6} ").into_bytes();
+        bytes.resize(500, b'.');
+        bytes.push(b'\n');
+        (key, bytes)
+    }
+
+    fn queued(lines: &Lines) -> usize {
+        lines.shared.lock().lines
+    }
+
+    #[tokio::test]
+    async fn behind_a_stalled_reader_notifications_are_kept_to_the_bound_then_dropped_until_half_is_written(
+    ) {
+        let reader = Reader::default();
+        let lines = Lines::start(reader.clone()).unwrap();
+        let mut kept = 0;
+        let mut n = 0;
+        while lines.offer(&line(n).0) == Offer::Queued {
+            let (key, bytes) = line(n);
+            lines.push(bytes, Some(&key)).unwrap();
+            kept += 1;
+            n += 1;
+        }
+        // The bound, plus what the writer took before its reader stalled (its buffer).
+        assert!(
+            (MAX_LINES..MAX_LINES + WRITE_BUFFER / 500 + 2).contains(&kept),
+            "{kept}"
+        );
+        assert_eq!(queued(&lines), MAX_LINES);
+        // One identical to a queued one is folded into it, not dropped; others are dropped.
+        assert_eq!(lines.offer(&line(kept - 1).0), Offer::Coalesced);
+        assert_eq!(lines.offer(&line(kept + 7).0), Offer::Dropped);
+        assert!(!lines.gap_can_close(), "nothing was written yet");
+        // Status and change lines are never refused.
+        lines.push(b"status\n".to_vec(), None).unwrap();
+
+        reader.resume();
+        loop {
+            lines.woken().await;
+            if lines.gap_can_close() {
+                break;
+            }
+        }
+        assert!(queued(&lines) <= MAX_LINES / 2 + 1, "{}", queued(&lines));
+        assert_eq!(lines.offer(&line(kept + 8).0), Offer::Queued, "the gap closed");
+        lines.finish().await.unwrap();
+        let written = reader.lines();
+        assert_eq!(written.len(), kept + 1);
+        for (i, text) in written.iter().take(kept).enumerate() {
+            assert!(text.starts_with(&format!("{i:>6} ")), "in order: {i} {text}");
+        }
+        assert_eq!(written.last().unwrap(), "status");
+    }
+
+    #[tokio::test]
+    async fn an_ack_is_answered_after_the_lines_before_it_were_flushed() {
+        let reader = Reader::default();
+        reader.resume();
+        let lines = Lines::start(reader.clone()).unwrap();
+        for n in 0..3 {
+            lines.push(line(n).1, None).unwrap();
+        }
+        let (done, written) = oneshot::channel();
+        lines.ack(done);
+        written.await.expect("answered");
+        let flushed = *reader.flushed_at.lock().unwrap().last().unwrap();
+        assert_eq!(flushed, 3 * 501, "the three lines were out before the answer");
+        lines.finish().await.unwrap();
+    }
+
+    struct Closed;
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from(io::ErrorKind::BrokenPipe))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::Error::from(io::ErrorKind::BrokenPipe))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_stdout_is_reported_and_its_round_is_not_acknowledged() {
+        let lines = Lines::start(Closed).unwrap();
+        lines.push(vec![b'x'; WRITE_BUFFER + 1], None).unwrap();
+        let (done, written) = oneshot::channel();
+        lines.ack(done);
+        assert!(written.await.is_err(), "a round whose lines failed is not committed");
+        lines.woken().await;
+        assert!(matches!(lines.failure(), Some(OutputError::BrokenPipe(_))));
+        assert!(matches!(
+            lines.push(b"more\n".to_vec(), None),
+            Err(OutputError::BrokenPipe(_))
+        ));
+    }
+}
