@@ -191,6 +191,10 @@ pub async fn run(
                         }
                     }
                     emitter.lines.ack(written);
+                    // The wake-up for a gap may have been taken by the wait for room.
+                    if emitter.lines.gap_can_close() && emitter.close_gap(&status)? {
+                        break End::Count;
+                    }
                 }
                 Some(Report::Event(event)) => {
                     status.clear_spinner_if(true);
@@ -382,8 +386,8 @@ impl Emitter<'_> {
         // notification costs no render.
         let key = match event {
             Event::Notification { target, data, .. } => {
-                let key = format!("{target}\n{}", data.get());
-                match self.lines.offer(&key) {
+                let key = self.lines.key(target, data.get());
+                match self.lines.offer(key) {
                     Offer::Queued => Some(key),
                     Offer::Coalesced => return Ok(false),
                     Offer::Dropped => {
@@ -397,7 +401,7 @@ impl Emitter<'_> {
         if self.output.write_buffered(event)? == 0 {
             return Ok(false);
         }
-        self.lines.push(self.output.take(), key.as_deref())?;
+        self.lines.push(self.output.take(), key)?;
         if let Some(exec) = &self.exec {
             exec.submit(event);
         }

@@ -30,7 +30,9 @@
 //! An [`Entry::Ack`] is answered by the thread after every line before it was written
 //! and flushed: a round's cursor moves only after that (at-least-once).
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher as _;
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -65,7 +67,7 @@ pub enum Offer {
 enum Entry {
     /// Bytes of one event (several lines with `--jq`); `key`: a notification's, for
     /// folding identical ones.
-    Line { bytes: Vec<u8>, key: Option<Box<str>> },
+    Line { bytes: Vec<u8>, key: Option<u64> },
     /// Answer once everything before it was written and flushed.
     Ack(oneshot::Sender<()>),
 }
@@ -76,12 +78,13 @@ struct State {
     lines: usize,
     bytes: usize,
     /// Notifications waiting, by key: how many of each.
-    pending: HashMap<Box<str>, u32>,
+    pending: HashMap<u64, u32>,
     /// Since the queue was full, notifications are dropped until it is down to half.
     dropping: bool,
-    /// Wake the loop once the queue has at most this many lines (and proportionally as
-    /// few bytes); `None`: nobody waits.
-    wake_at: Option<usize>,
+    /// The loop was woken because a gap can close (it is down to half while dropping).
+    half_told: bool,
+    /// A round waits for room: wake the loop once the queue is not full.
+    room_wanted: bool,
     /// No more entries come: write what is queued and end.
     closed: bool,
     /// The write failed; the thread ended. Taken by the loop once.
@@ -120,6 +123,10 @@ impl Shared {
 pub struct Lines {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// Keys of notifications: SipHash with this process's random keys, so that no
+    /// payload can be made to collide with another (a fold is a loss if two differ);
+    /// eight bytes per waiting line rather than a copy of its `data`.
+    keys: RandomState,
 }
 
 impl Lines {
@@ -137,20 +144,27 @@ impl Lines {
         Ok(Lines {
             shared,
             thread: Some(thread),
+            keys: RandomState::new(),
         })
+    }
+
+    /// The key of a notification of `target` with `data`: identical notifications —
+    /// the same target and the same bytes — have the same key.
+    pub fn key(&self, target: &str, data: &str) -> u64 {
+        self.keys.hash_one((target, data))
     }
 
     /// Whether a notification of `key` would be taken now; call [`Lines::push`] with its
     /// rendered bytes if so. Decided before rendering: a dropped one costs no render.
-    pub fn offer(&self, key: &str) -> Offer {
+    pub fn offer(&self, key: u64) -> Offer {
         let mut state = self.shared.lock();
-        if state.pending.contains_key(key) {
+        if state.pending.contains_key(&key) {
             return Offer::Coalesced;
         }
         if state.full() && !state.dropping {
-            // The gap closes when the queue is down to half: be woken then.
+            // The writer wakes the loop when the queue is down to half: the gap closes.
             state.dropping = true;
-            arm(&mut state, MAX_LINES / 2);
+            state.half_told = false;
         }
         if state.dropping {
             Offer::Dropped
@@ -162,7 +176,7 @@ impl Lines {
     /// Queue the bytes of one event (a notification's with its `key`, after
     /// [`Lines::offer`] said [`Offer::Queued`]). Never refused: bounding is the caller's
     /// (`offer` for notifications, [`Lines::is_full`] for rounds).
-    pub fn push(&self, bytes: Vec<u8>, key: Option<&str>) -> Result<(), OutputError> {
+    pub fn push(&self, bytes: Vec<u8>, key: Option<u64>) -> Result<(), OutputError> {
         let mut state = self.shared.lock();
         if let Some(e) = state.failed.take() {
             return Err(OutputError::from(e));
@@ -172,9 +186,8 @@ impl Lines {
         }
         state.lines += 1;
         state.bytes += bytes.len();
-        let key = key.map(Box::<str>::from);
-        if let Some(key) = &key {
-            *state.pending.entry(key.clone()).or_default() += 1;
+        if let Some(key) = key {
+            *state.pending.entry(key).or_default() += 1;
         }
         state.queue.push_back(Entry::Line { bytes, key });
         drop(state);
@@ -206,18 +219,14 @@ impl Lines {
     }
 
     /// If notifications were being dropped and the queue is down to half: stop
-    /// dropping, and `true` (the loop writes the gap). Otherwise ask to be woken
+    /// dropping, and `true` (the loop writes the gap). The writer wakes the loop
     /// ([`Lines::woken`]) when it is.
     pub fn gap_can_close(&self) -> bool {
         let mut state = self.shared.lock();
-        if !state.dropping {
-            return false;
-        }
-        if state.at_most(MAX_LINES / 2) {
+        if state.dropping && state.at_most(MAX_LINES / 2) {
             state.dropping = false;
             return true;
         }
-        arm(&mut state, MAX_LINES / 2);
         false
     }
 
@@ -225,7 +234,7 @@ impl Lines {
     pub fn wait_for_room(&self) {
         let mut state = self.shared.lock();
         if state.full() {
-            arm(&mut state, MAX_LINES - 1);
+            state.room_wanted = true;
         } else {
             drop(state);
             self.shared.wake.notify_one();
@@ -280,11 +289,6 @@ impl Drop for Lines {
     }
 }
 
-/// Wake the loop once the queue is down to `lines`.
-fn arm(state: &mut State, lines: usize) {
-    state.wake_at = Some(state.wake_at.map_or(lines, |at| at.max(lines)));
-}
-
 /// The thread: write entries in order, flush when the queue is empty (once per burst),
 /// answer acks after a flush; end when closed and empty, or on the first failed write.
 fn write_all<W: Write>(shared: &Shared, mut out: io::BufWriter<W>) {
@@ -327,8 +331,11 @@ fn write_all<W: Write>(shared: &Shared, mut out: io::BufWriter<W>) {
                     }
                 }
             }
-            if state.wake_at.is_some_and(|at| state.at_most(at)) {
-                state.wake_at = None;
+            let room = state.room_wanted && !state.full();
+            let half = state.dropping && !state.half_told && state.at_most(MAX_LINES / 2);
+            if room || half {
+                state.room_wanted &= !room;
+                state.half_told |= half;
                 shared.wake.notify_one();
             }
         }
@@ -411,9 +418,9 @@ mod tests {
         }
     }
 
-    /// A notification line of about 500 bytes, numbered.
-    fn line(n: usize) -> (String, Vec<u8>) {
-        let key = format!("drive:me\n{{\"sequence\":{n}}}");
+    /// A notification line of about 500 bytes, numbered; its key.
+    fn line(n: usize) -> (u64, Vec<u8>) {
+        let key = n as u64;
         let mut bytes = format!("{n:>6} ").into_bytes();
         bytes.resize(500, b'.');
         bytes.push(b'\n');
@@ -431,9 +438,9 @@ mod tests {
         let lines = Lines::start(reader.clone()).unwrap();
         let mut kept = 0;
         let mut n = 0;
-        while lines.offer(&line(n).0) == Offer::Queued {
+        while lines.offer(line(n).0) == Offer::Queued {
             let (key, bytes) = line(n);
-            lines.push(bytes, Some(&key)).unwrap();
+            lines.push(bytes, Some(key)).unwrap();
             kept += 1;
             n += 1;
         }
@@ -444,8 +451,8 @@ mod tests {
         );
         assert_eq!(queued(&lines), MAX_LINES);
         // One identical to a queued one is folded into it, not dropped; others are dropped.
-        assert_eq!(lines.offer(&line(kept - 1).0), Offer::Coalesced);
-        assert_eq!(lines.offer(&line(kept + 7).0), Offer::Dropped);
+        assert_eq!(lines.offer(line(kept - 1).0), Offer::Coalesced);
+        assert_eq!(lines.offer(line(kept + 7).0), Offer::Dropped);
         assert!(!lines.gap_can_close(), "nothing was written yet");
         // Status and change lines are never refused.
         lines.push(b"status\n".to_vec(), None).unwrap();
@@ -458,7 +465,7 @@ mod tests {
             }
         }
         assert!(queued(&lines) <= MAX_LINES / 2 + 1, "{}", queued(&lines));
-        assert_eq!(lines.offer(&line(kept + 8).0), Offer::Queued, "the gap closed");
+        assert_eq!(lines.offer(line(kept + 8).0), Offer::Queued, "the gap closed");
         lines.finish().await.unwrap();
         let written = reader.lines();
         assert_eq!(written.len(), kept + 1);
