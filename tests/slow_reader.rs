@@ -40,7 +40,10 @@ fn wait_log(env: &Env, kind: &str, n: usize) -> Vec<Value> {
         if entries.len() >= n {
             return entries;
         }
-        assert!(Instant::now() < deadline, "no {n} {kind} in the emulator's log");
+        assert!(
+            Instant::now() < deadline,
+            "no {n} {kind} in the emulator's log"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -132,7 +135,11 @@ fn changes_behind_a_stalled_reader_are_all_written_once_the_reader_is_back() {
     wait_log(&env, "burst-done", 1);
     env.post("/_emulator/burst", json!({ "count": 14, "ratePerSec": 1 }));
     wait_log(&env, "burst-done", 2);
-    assert_eq!(env.counter("sockets.disconnected"), 0, "the link outlived the stall");
+    assert_eq!(
+        env.counter("sockets.disconnected"),
+        0,
+        "the link outlived the stall"
+    );
 
     reader.resume();
     let mut created: HashMap<String, usize> = HashMap::new();
@@ -167,12 +174,19 @@ fn changes_behind_a_stalled_reader_are_all_written_once_the_reader_is_back() {
     assert!(
         created.values().all(|&n| n == 1),
         "each file once: {:?}",
-        created.iter().filter(|(_, n)| **n != 1).take(5).collect::<Vec<_>>()
+        created
+            .iter()
+            .filter(|(_, n)| **n != 1)
+            .take(5)
+            .collect::<Vec<_>>()
     );
     assert_eq!(env.counter("sockets.connected"), 1, "never reconnected");
     // Pages of 10,000: a round is one delta request. The bulk's round, the one more that
     // every notification during it asked for, its re-checks, the upload's: not one per
     // notification.
     let rounds = env.counter("requests.delta") - before;
-    assert!(rounds <= 8, "{rounds} delta rounds for 10,015 notifications");
+    assert!(
+        rounds <= 8,
+        "{rounds} delta rounds for 10,015 notifications"
+    );
 }

@@ -655,11 +655,7 @@ mod tests {
         }
         assert_eq!(
             rounds,
-            [
-                Reason::Notification,
-                Reason::Recheck(1),
-                Reason::Recheck(2)
-            ]
+            [Reason::Notification, Reason::Recheck(1), Reason::Recheck(2)]
         );
         assert!(pokes.is_empty(), "every notification was taken in");
         drop(tx);

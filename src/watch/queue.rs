@@ -182,7 +182,9 @@ impl Lines {
             return Err(OutputError::from(e));
         }
         if state.ended {
-            return Err(OutputError::from(io::Error::from(io::ErrorKind::BrokenPipe)));
+            return Err(OutputError::from(io::Error::from(
+                io::ErrorKind::BrokenPipe,
+            )));
         }
         state.lines += 1;
         state.bytes += bytes.len();
@@ -465,12 +467,19 @@ mod tests {
             }
         }
         assert!(queued(&lines) <= MAX_LINES / 2 + 1, "{}", queued(&lines));
-        assert_eq!(lines.offer(line(kept + 8).0), Offer::Queued, "the gap closed");
+        assert_eq!(
+            lines.offer(line(kept + 8).0),
+            Offer::Queued,
+            "the gap closed"
+        );
         lines.finish().await.unwrap();
         let written = reader.lines();
         assert_eq!(written.len(), kept + 1);
         for (i, text) in written.iter().take(kept).enumerate() {
-            assert!(text.starts_with(&format!("{i:>6} ")), "in order: {i} {text}");
+            assert!(
+                text.starts_with(&format!("{i:>6} ")),
+                "in order: {i} {text}"
+            );
         }
         assert_eq!(written.last().unwrap(), "status");
     }
@@ -487,7 +496,11 @@ mod tests {
         lines.ack(done);
         written.await.expect("answered");
         let flushed = *reader.flushed_at.lock().unwrap().last().unwrap();
-        assert_eq!(flushed, 3 * 501, "the three lines were out before the answer");
+        assert_eq!(
+            flushed,
+            3 * 501,
+            "the three lines were out before the answer"
+        );
         lines.finish().await.unwrap();
     }
 
@@ -507,7 +520,10 @@ mod tests {
         lines.push(vec![b'x'; WRITE_BUFFER + 1], None).unwrap();
         let (done, written) = oneshot::channel();
         lines.ack(done);
-        assert!(written.await.is_err(), "a round whose lines failed is not committed");
+        assert!(
+            written.await.is_err(),
+            "a round whose lines failed is not committed"
+        );
         lines.woken().await;
         assert!(matches!(lines.failure(), Some(OutputError::BrokenPipe(_))));
         assert!(matches!(
