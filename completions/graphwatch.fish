@@ -148,7 +148,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l profile 
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and, with --changes, `gap` lines when changes may have been missed or come late'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and `gap` lines: with --changes when changes may have been missed or come late, and with `dropped` when stdout was read too slowly to keep every notification'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l files-only -d 'Only files: leave out the lines of folders (--changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l no-socket -d 'Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)'
@@ -193,7 +193,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l path -d '
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and, with --changes, `gap` lines when changes may have been missed or come late'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and `gap` lines: with --changes when changes may have been missed or come late, and with `dropped` when stdout was read too slowly to keep every notification'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l files-only -d 'Only files: leave out the lines of folders (--changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l no-socket -d 'Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)'
@@ -240,7 +240,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l profile 
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and, with --changes, `gap` lines when changes may have been missed or come late'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and `gap` lines: with --changes when changes may have been missed or come late, and with `dropped` when stdout was read too slowly to keep every notification'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l files-only -d 'Only files: leave out the lines of folders (--changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l no-socket -d 'Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)'
