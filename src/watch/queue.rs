@@ -14,13 +14,14 @@
 //! full depends on what the line is:
 //!
 //! * **A notification** is only a poke, and two with the same bytes carry the same
-//!   information (they have no item id): one identical to a notification still
-//!   waiting here is folded into it ([`Offer::Coalesced`]). Otherwise, when the queue
-//!   is full, it is dropped and counted ([`Offer::Dropped`]); the loop reports the
-//!   count as a `gap`. Once the queue was full, notifications are dropped until it is
-//!   down to half ([`Lines::gap_can_close`]), so that a long overload is one gap of
-//!   many, not many gaps of one, and the gap line sits exactly where the notifications
-//!   are missing.
+//!   information (they have no item id). When the queue is full, one identical to a
+//!   notification still waiting here is folded into it ([`Offer::Coalesced`]), and any
+//!   other is dropped and counted ([`Offer::Dropped`]); the loop reports the count as a
+//!   `gap`. While there is room every notification is queued, duplicates too: a reader
+//!   that keeps up sees the stream as it came. Once the queue was full, notifications
+//!   are dropped until it is down to half ([`Lines::gap_can_close`]), so that a long
+//!   overload is one gap of many, not many gaps of one, and the gap line sits exactly
+//!   where the notifications are missing.
 //! * **Everything else** — `change`, `resync`, `status`, `gap` lines — is never
 //!   dropped. A delta round waits for room ([`Lines::is_full`], [`Lines::woken`])
 //!   before each of its lines: its cursor is committed only after its lines were
@@ -57,8 +58,8 @@ const WRITE_BUFFER: usize = 64 << 10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offer {
     Queued,
-    /// An identical notification of the same target waits to be written: this one is
-    /// folded into it.
+    /// The queue is full, but an identical notification of the same target waits to be
+    /// written: this one is folded into it (nothing is lost).
     Coalesced,
     /// The queue is full (or not yet down to half since it was): dropped, to be counted.
     Dropped,
@@ -158,18 +159,20 @@ impl Lines {
     /// rendered bytes if so. Decided before rendering: a dropped one costs no render.
     pub fn offer(&self, key: u64) -> Offer {
         let mut state = self.shared.lock();
-        if state.pending.contains_key(&key) {
-            return Offer::Coalesced;
+        if !state.dropping && !state.full() {
+            // A reader that keeps up sees every notification, duplicates too (the
+            // contract: one line per element; `--coalesce` folds them on request).
+            return Offer::Queued;
         }
-        if state.full() && !state.dropping {
+        if !state.dropping {
             // The writer wakes the loop when the queue is down to half: the gap closes.
             state.dropping = true;
             state.half_told = false;
         }
-        if state.dropping {
-            Offer::Dropped
+        if state.pending.contains_key(&key) {
+            Offer::Coalesced
         } else {
-            Offer::Queued
+            Offer::Dropped
         }
     }
 
