@@ -1,5 +1,6 @@
 //! The watch loop behind `drive`, `list`, `watch` and `demo`: the engine. It owns stdout
-//! (through one [`Output`]) and the `--state` file, and nothing else writes either.
+//! (rendered by one [`Output`], written by the thread behind [`queue`]) and the
+//! `--state` file, and nothing else writes either.
 //!
 //! Read top to bottom, [`run`] does this:
 //!
@@ -10,9 +11,11 @@
 //!    delta rounds, status) into one channel;
 //! 3. stream: select over that channel, Ctrl-C (SIGINT; SIGTERM too), the `--timeout`
 //!    deadline and an optional stop signal (the demo's); every event goes through one
-//!    [`Emitter::emit`] (stdout, `--exec`, the count), and a round's cursor is
-//!    committed only after its lines were flushed;
-//! 4. finish: let queued `--exec` runs complete, and pick the exit status.
+//!    [`Emitter::emit`] (the stdout queue, `--exec`, the count), and a round's cursor
+//!    is committed only after its lines were written and flushed. The loop never
+//!    blocks on stdout, so the links are read whatever the reader does;
+//! 4. finish: write what is queued, let queued `--exec` runs complete, and pick the
+//!    exit status.
 //!
 //! Exit status (docs/contract.md, "Exit status"): 0 for `--count` reached, `--timeout`
 //! without `--count`, Ctrl-C, or a stop; 124 (`--timeout` before `--count`); when every
@@ -265,10 +268,9 @@ pub async fn run(
         finished = lines.finish() => finished?,
         _ = signals.next() => {}
     }
-    let mut emitter_exec = exec;
 
     // 4. Finish: queued --exec runs complete (a second Ctrl-C does not wait for them).
-    if let Some(exec) = emitter_exec.take() {
+    if let Some(exec) = exec {
         tokio::select! {
             _ = exec.finish() => {}
             _ = signals.next() => {}
