@@ -344,8 +344,9 @@ pub struct WatchArgs {
     #[arg(hide_short_help = true, long, value_name = "DURATION|off")]
     pub coalesce: Option<String>,
 
-    /// Also write `status` lines (connected, disconnected, fallback, lost) and, with
-    /// --changes, `gap` lines when changes may have been missed or come late
+    /// Also write `status` lines (connected, disconnected, fallback, lost) and `gap`
+    /// lines: with --changes when changes may have been missed or come late, and with
+    /// `dropped` when stdout was read too slowly to keep every notification
     #[arg(long)]
     pub status_events: bool,
 

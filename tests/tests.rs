@@ -27,6 +27,7 @@ mod schema;
 mod secrets;
 mod service;
 mod signin;
+mod slow_reader;
 mod socket;
 mod stream;
 mod targets;

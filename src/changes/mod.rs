@@ -622,3 +622,42 @@ async fn socket_lost(supervisor: &mut Option<AbortOnDrop>) -> anyhow::Result<()>
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use coalesce::{Reason, Timings};
+
+    /// Behind a stalled reader a round waits for its lines to be written, outside
+    /// [`Coalescer::during`]. Any number of notifications meanwhile is no queue: the
+    /// channel keeps at most [`POKES`] of `()` and refuses the rest, and once the round
+    /// is written they are one more round, then only its re-checks.
+    #[tokio::test(start_paused = true)]
+    async fn any_number_of_notifications_while_a_round_is_written_are_one_more_round() {
+        let (tx, mut pokes) = mpsc::channel::<()>(POKES);
+        let mut co = Coalescer::new(Timings::default(), Instant::now());
+        tx.try_send(()).unwrap();
+        assert_eq!(co.next_round(Some(&mut pokes)).await, Reason::Notification);
+        co.during(std::future::ready(()), Some(&mut pokes)).await;
+
+        // The round's lines wait for stdout: 100,000 notifications arrive meanwhile.
+        let refused = (0..100_000).filter(|_| tx.try_send(()).is_err()).count();
+        assert_eq!(refused, 100_000 - POKES, "no more than POKES are kept");
+        tokio::time::advance(Duration::from_secs(600)).await;
+        co.finished(false);
+
+        let mut rounds = Vec::new();
+        for _ in 0..3 {
+            let reason = co.next_round(Some(&mut pokes)).await;
+            rounds.push(reason);
+            co.during(std::future::ready(()), Some(&mut pokes)).await;
+            co.finished(true);
+        }
+        assert_eq!(
+            rounds,
+            [Reason::Notification, Reason::Recheck(1), Reason::Recheck(2)]
+        );
+        assert!(pokes.is_empty(), "every notification was taken in");
+        drop(tx);
+    }
+}

@@ -122,10 +122,13 @@ pub enum Event {
     },
     /// `--status-events` with `--changes`: changes may have been missed, or are being
     /// caught up, from `time` on; the stream is complete again after the next round.
+    /// With `dropped`: that many notifications were not written here because stdout
+    /// was not read fast enough (`watch/queue.rs`).
     Gap {
         time: DateTime<Utc>,
         target: String,
         reason: String,
+        dropped: Option<u64>,
     },
 }
 
@@ -228,6 +231,21 @@ impl Event {
             time: Utc::now(),
             target: target.into(),
             reason: reason.into(),
+            dropped: None,
+        }
+    }
+
+    /// A `gap` event now: `dropped` notifications of `target` were not written because
+    /// the reader of stdout fell behind.
+    pub fn dropped(target: impl Into<String>, dropped: u64) -> Event {
+        Event::Gap {
+            time: Utc::now(),
+            target: target.into(),
+            reason: format!(
+                "stdout was not read fast enough: {dropped} notification{} dropped here",
+                if dropped == 1 { " was" } else { "s were" }
+            ),
+            dropped: Some(dropped),
         }
     }
 
@@ -396,6 +414,8 @@ pub enum Line<'a> {
         time: String,
         target: &'a str,
         reason: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        dropped: Option<u64>,
     },
 }
 
@@ -452,10 +472,12 @@ impl<'a> From<&'a Event> for Line<'a> {
                 time,
                 target,
                 reason,
+                dropped,
             } => Line::Gap {
                 time: format_time(*time),
                 target,
                 reason,
+                dropped: *dropped,
             },
         }
     }

@@ -4,7 +4,9 @@
 //! line), pretty lines ([`pretty`]) or a `--template` ([`template`]).
 //!
 //! Every event is flushed as soon as it is written, or once per burst, so `| jq` and
-//! shell loops see it at once. A closed stdout (`| head -1`) is reported as
+//! shell loops see it at once. The watch loop renders events here into memory and
+//! hands them to a thread that writes [`stdout`] (`watch/queue.rs`), so that a reader
+//! that stops reading never stops the links. A closed stdout (`| head -1`) is reported as
 //! [`OutputError::BrokenPipe`] so the program can end quietly.
 
 pub mod exec;
@@ -113,9 +115,12 @@ pub struct Output<W: Write> {
     line: String,
 }
 
-/// Stdout behind a buffer: each event is one `write` when it is flushed. Not the
-/// `StdoutLock`: that is not `Send`, and the watch loop may run on any Tokio worker.
-pub type Stdout = io::BufWriter<io::Stdout>;
+/// The stdout that the watch loop's writer thread writes to (`watch/queue.rs`): events
+/// are rendered here, in memory ([`Output::in_memory`]), and written there, so that a
+/// reader that stops reading blocks that thread and not the links.
+pub fn stdout() -> io::Stdout {
+    io::stdout()
+}
 
 impl Render {
     /// `--jq` or a template win over the format; pretty lines are cut to the terminal's
@@ -131,12 +136,20 @@ impl Render {
     }
 }
 
-impl Output<Stdout> {
-    /// Events on stdout; `terminal`: stdout is one, so pretty lines may ask its width.
-    pub fn stdout(render: Render, terminal: bool) -> Output<Stdout> {
-        let mut output = Output::new(io::BufWriter::new(io::stdout()), render);
+impl Output<Vec<u8>> {
+    /// Events rendered into memory, taken line by line with [`Output::take`];
+    /// `terminal`: stdout is one, so pretty lines may ask its width.
+    pub fn in_memory(render: Render, terminal: bool) -> Output<Vec<u8>> {
+        let mut output = Output::new(Vec::new(), render);
         output.terminal = terminal;
         output
+    }
+
+    /// What was rendered since the last call (the next line gets a buffer of the same
+    /// size, so that rendering it does not grow one byte by byte).
+    pub fn take(&mut self) -> Vec<u8> {
+        let size = self.sink.len();
+        std::mem::replace(&mut self.sink, Vec::with_capacity(size))
     }
 }
 
@@ -164,26 +177,19 @@ impl<W: Write> Output<W> {
         Ok(())
     }
 
-    /// Write one event without flushing it. The caller flushes (see [`Output::flush`])
-    /// before it waits for anything: the watch loop flushes once no further event is
-    /// queued, so a burst costs one `write` instead of one per line, and no line is ever
-    /// left in the buffer while graphwatch waits.
+    /// Write one event without flushing it: the watch loop renders into memory and its
+    /// writer thread flushes once its queue is empty, so a burst costs one `write` per
+    /// buffer instead of one per line, and no line is left in the buffer while it waits.
     /// Returns how many lines the event became: 1, except with `--jq` (0 drops it).
     pub fn write_buffered(&mut self, event: &Event) -> Result<usize, OutputError> {
         self.put_line(event)
     }
 
-    /// Flush what [`Output::write_buffered`] wrote.
     /// The labels of the watch, for the pretty view's target column and colours.
     pub fn targets(&mut self, labels: &[&str]) {
         if let Some(view) = &mut self.pretty {
             view.targets(labels);
         }
-    }
-
-    pub fn flush(&mut self) -> Result<(), OutputError> {
-        self.sink.flush()?;
-        Ok(())
     }
 
     /// Write several events (one burst) and flush once.
@@ -693,7 +699,7 @@ mod tests {
     #[test]
     fn stdout_output_can_move_between_threads() {
         fn send<T: Send>() {}
-        send::<Output<Stdout>>();
+        send::<Output<Vec<u8>>>();
     }
 
     struct ClosedPipe;

@@ -1,5 +1,6 @@
 //! The watch loop behind `drive`, `list`, `watch` and `demo`: the engine. It owns stdout
-//! (through one [`Output`]) and the `--state` file, and nothing else writes either.
+//! (rendered by one [`Output`], written by the thread behind [`queue`]) and the
+//! `--state` file, and nothing else writes either.
 //!
 //! Read top to bottom, [`run`] does this:
 //!
@@ -10,10 +11,12 @@
 //!    delta rounds, status) into one channel;
 //! 3. stream: select over that channel, Ctrl-C (SIGINT; SIGTERM too), the `--timeout`
 //!    deadline, an optional stop signal (the demo's), systemd's watchdog tick and
-//!    SIGHUP's reload (docs/service.md; [`Service`] is told what happens); every event goes through one
-//!    [`Emitter::emit`] (stdout, `--exec`, the count), and a round's cursor is
-//!    committed only after its lines were flushed;
-//! 4. finish: let queued `--exec` runs complete, and pick the exit status.
+//!    SIGHUP's reload (docs/service.md; [`Service`] is told what happens); every event
+//!    goes through one [`Emitter::emit`] (the stdout queue, `--exec`, the count), and a
+//!    round's cursor is committed only after its lines were written and flushed. The
+//!    loop never blocks on stdout, so the links are read whatever the reader does;
+//! 4. finish: write what is queued, let queued `--exec` runs complete, and pick the
+//!    exit status.
 //!
 //! Exit status (docs/contract.md, "Exit status"): 0 for `--count` reached, `--timeout`
 //! without `--count`, Ctrl-C, or a stop; 124 (`--timeout` before `--count`); when every
@@ -24,6 +27,7 @@
 
 mod fold;
 pub mod options;
+mod queue;
 mod reload;
 mod service;
 mod signals;
@@ -47,7 +51,7 @@ use crate::exit;
 use crate::graph::GraphClient;
 use crate::link::supervisor::{Supervisor, ToLoop};
 use crate::output::exec::{ExecOptions, ExecRunner};
-use crate::output::{Output, OutputError, Render, Stdout};
+use crate::output::{Output, OutputError, Render};
 use crate::target::{self, Target, TargetSpec};
 use crate::term::Term;
 use crate::util::backoff::Backoff;
@@ -55,6 +59,7 @@ use crate::util::duration::human;
 
 use fold::Fold;
 pub use options::WatchOptions;
+use queue::{Lines, Offer};
 pub use reload::Reload;
 use service::Service;
 use signals::Signals;
@@ -149,8 +154,13 @@ pub async fn run(
             matches!(render, Render::Pretty { .. }),
         )
         .map(Fold::new);
+    let lines = Lines::start(crate::output::stdout())
+        .map_err(|e| Error::failure(format!("cannot start the stdout writer ({e})")))?;
     let mut emitter = Emitter {
-        output: Output::stdout(render, term.stdout_is_terminal()),
+        output: Output::in_memory(render, term.stdout_is_terminal()),
+        lines,
+        gaps: std::collections::BTreeMap::new(),
+        status_events: options.status_events,
         exec: options
             .exec
             .as_ref()
@@ -177,12 +187,6 @@ pub async fn run(
     });
     let mut last_error: Option<anyhow::Error> = None;
     let end = 'stream: loop {
-        // Lines are flushed per burst: before the loop can wait, i.e. once no report is
-        // queued (and after the loop, whatever ended it). A burst of notifications is then
-        // one write instead of one per line, and no line waits in the buffer.
-        if reports.is_empty() {
-            emitter.output.flush()?;
-        }
         tokio::select! {
             report = reports.recv() => match report {
                 // A delta round: every line written and flushed, then (and only then,
@@ -192,12 +196,29 @@ pub async fn run(
                     // A stdout line on the terminal must not land inside the spinner's.
                     status.clear_spinner_if(!events.is_empty());
                     for event in &events {
+                        // Behind a slow reader a round waits for room: none of its lines
+                        // is dropped, and the links are read meanwhile (queue.rs).
+                        while emitter.lines.is_full() {
+                            emitter.lines.wait_for_room();
+                            tokio::select! {
+                                _ = emitter.lines.woken() => {}
+                                _ = signals.next() => break 'stream End::Interrupted,
+                                _ = until(deadline) => break 'stream End::Timeout,
+                                _ = stopped(&mut stop) => break 'stream End::Stopped,
+                            }
+                            if let Some(e) = emitter.lines.failure() {
+                                return Err(e.into());
+                            }
+                        }
                         if emitter.emit(event)? {
                             break 'stream End::Count;
                         }
                     }
-                    emitter.output.flush()?;
-                    let _ = written.send(());
+                    emitter.lines.ack(written);
+                    // The wake-up for a gap may have been taken by the wait for room.
+                    if emitter.lines.gap_can_close() && emitter.close_gap(&status)? {
+                        break End::Count;
+                    }
                 }
                 Some(Report::Event(event)) => {
                     status.clear_spinner_if(true);
@@ -244,6 +265,15 @@ pub async fn run(
                 }
                 None => break End::AllLost,
             },
+            // The writer made room (a gap can close) or failed.
+            _ = emitter.lines.woken() => {
+                if let Some(e) = emitter.lines.failure() {
+                    return Err(e.into());
+                }
+                if emitter.lines.gap_can_close() && emitter.close_gap(&status)? {
+                    break End::Count;
+                }
+            }
             _ = signals.next() => break End::Interrupted,
             _ = until(deadline) => break End::Timeout,
             _ = stopped(&mut stop) => break End::Stopped,
@@ -260,12 +290,20 @@ pub async fn run(
     };
     service.stopping();
     status.clear_spinner_if(true);
-    // Whatever ended the loop, no written line stays in the buffer.
-    emitter.output.flush()?;
+    // Notifications dropped at the end are said too; then, whatever ended the loop, every
+    // queued line is written (a second Ctrl-C does not wait for a reader that never reads).
+    if emitter.lines.dropping() {
+        emitter.close_gap(&status)?;
+    }
     let written = emitter.progress.written;
+    let Emitter { lines, exec, .. } = emitter;
+    tokio::select! {
+        finished = lines.finish() => finished?,
+        _ = signals.next() => {}
+    }
 
     // 4. Finish: queued --exec runs complete (a second Ctrl-C does not wait for them).
-    if let Some(exec) = emitter.exec.take() {
+    if let Some(exec) = exec {
         tokio::select! {
             _ = exec.finish() => {}
             _ = signals.next() => {}
@@ -345,9 +383,16 @@ fn spawn_all(
 }
 
 /// Where every event of the stream goes, in this order: the filters, `--coalesce` folds
-/// repeats, stdout (buffered; the loop flushes), `--exec`, the count.
+/// repeats, the queue in front of stdout (which folds and, when full, drops
+/// notifications: [`queue`]), `--exec`, the count.
 struct Emitter<'h> {
-    output: Output<Stdout>,
+    /// Renders each event into memory; [`Lines`] writes it.
+    output: Output<Vec<u8>>,
+    lines: Lines,
+    /// Notifications dropped since the queue was full, per target: the next `gap`.
+    gaps: std::collections::BTreeMap<String, u64>,
+    /// `--status-events`: a gap is a line as well as a warning.
+    status_events: bool,
     exec: Option<ExecRunner>,
     count: Option<u64>,
     /// `--files-only`, `--name`, `--change`, `--include`, `--exclude`: before anything.
@@ -359,8 +404,9 @@ struct Emitter<'h> {
 }
 
 impl Emitter<'_> {
-    /// Write one event; `true` once `--count` events were written. An event that `--jq`
-    /// drops is neither run by `--exec` nor counted.
+    /// Queue one event; `true` once `--count` events were queued. An event that `--jq`
+    /// drops, a notification folded into an identical one that waits, or one dropped
+    /// because the queue is full, is neither run by `--exec` nor counted.
     fn emit(&mut self, event: &Event) -> Result<bool, OutputError> {
         if !self.filter.keeps(event) {
             return Ok(false);
@@ -370,15 +416,65 @@ impl Emitter<'_> {
                 return Ok(false);
             }
         }
+        // A notification's key: the same target and the same bytes of `data` is the
+        // same poke (`--coalesce`'s rule too). Decided before rendering: a dropped
+        // notification costs no render.
+        let key = match event {
+            Event::Notification { target, data, .. } => {
+                let key = self.lines.key(target, data.get());
+                match self.lines.offer(key) {
+                    Offer::Queued => Some(key),
+                    Offer::Coalesced => return Ok(false),
+                    Offer::Dropped => {
+                        *self.gaps.entry(target.clone()).or_default() += 1;
+                        return Ok(false);
+                    }
+                }
+            }
+            _ => None,
+        };
         if self.output.write_buffered(event)? == 0 {
             return Ok(false);
         }
+        self.lines.push(self.output.take(), key)?;
         if let Some(exec) = &self.exec {
             exec.submit(event);
         }
         self.progress.written += 1;
         self.publish();
         Ok(self.count.is_some_and(|n| self.progress.written >= n))
+    }
+
+    /// The queue has room again after dropping notifications: one `gap` line per target
+    /// that lost some (with `--status-events`), and one warning on stderr with the
+    /// count. `true` once `--count` lines were queued.
+    fn close_gap(&mut self, status: &StatusLine) -> Result<bool, OutputError> {
+        let gaps = std::mem::take(&mut self.gaps);
+        if gaps.is_empty() {
+            return Ok(false);
+        }
+        let total: u64 = gaps.values().sum();
+        let each: Vec<String> = gaps.iter().map(|(t, n)| format!("{n} of {t}")).collect();
+        status.error(format!(
+            "graphwatch: stdout was not read fast enough: {total} notification{} dropped ({}; {} lines could wait); {}",
+            if total == 1 { " was" } else { "s were" },
+            each.join(", "),
+            queue::MAX_LINES,
+            if self.status_events {
+                "a gap line marks where"
+            } else {
+                "--status-events marks where with a gap line"
+            }
+        ));
+        if !self.status_events {
+            return Ok(false);
+        }
+        for (target, dropped) in gaps {
+            if self.emit(&Event::dropped(target, dropped))? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn publish(&self) {

@@ -9,9 +9,12 @@
 //!   watching everything it was asked to.
 //! - `WATCHDOG=1` at half `WATCHDOG_USEC`, from the watch loop itself, never from a
 //!   thread of its own: the loop sends it between two reports, so a loop that is stuck
-//!   (stdout blocked, the one runtime thread blocked) stops sending it and systemd
-//!   restarts the service. A link that is down is not stuck: it reconnects with backoff,
-//!   which a restart would not do better.
+//!   (the one runtime thread blocked) stops sending it and systemd restarts the service.
+//!   A link that is down is not stuck: it reconnects with backoff, which a restart would
+//!   not do better. Nor is a reader of stdout that stopped reading: stdout is written by
+//!   a thread of its own behind a bounded queue (docs/reliability.md, "Behind a slow
+//!   reader"), the loop goes on reading the links, and a restart would meet the same
+//!   reader.
 //! - `STATUS=` a short state for people: waiting for Graph, connecting, watching N of M
 //!   targets and what is down, events written.
 //! - `EXTEND_TIMEOUT_USEC=` while start-up waits for Graph, so that a network that is

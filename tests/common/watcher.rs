@@ -30,7 +30,22 @@ impl Watcher {
         Watcher::spawn_cmd(cmd)
     }
 
-    pub fn spawn_cmd(mut cmd: std::process::Command) -> Watcher {
+    pub fn spawn_cmd(cmd: std::process::Command) -> Watcher {
+        let (open, gate) = mpsc::channel();
+        let _ = open.send(());
+        Watcher::spawn_gated(cmd, gate)
+    }
+
+    /// A watcher whose stdout nobody reads until [`Reader::resume`]: a stalled reader
+    /// (`graphwatch … | (sleep 1000)`). stderr is read as usual.
+    pub fn start_stalled(env: &Env, args: &[&str]) -> (Watcher, Reader) {
+        let mut cmd = env.std_cmd(args);
+        cmd.env("GRAPHWATCH_ACCESS_TOKEN", env.mint(ADELE));
+        let (open, gate) = mpsc::channel();
+        (Watcher::spawn_gated(cmd, gate), Reader(open))
+    }
+
+    fn spawn_gated(mut cmd: std::process::Command, gate: Receiver<()>) -> Watcher {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -40,6 +55,9 @@ impl Watcher {
         let (tx, lines) = mpsc::channel();
         let out = BufReader::new(child.stdout.take().unwrap());
         std::thread::spawn(move || {
+            if gate.recv().is_err() {
+                return;
+            }
             for line in out.lines() {
                 let Ok(line) = line else { break };
                 if tx.send(line).is_err() {
@@ -158,6 +176,16 @@ impl Watcher {
 
     pub fn pid(&self) -> String {
         self.child.id().to_string()
+    }
+}
+
+/// The reader of a stalled watcher's stdout, not reading yet.
+pub struct Reader(mpsc::Sender<()>);
+
+impl Reader {
+    /// Start reading stdout.
+    pub fn resume(self) {
+        let _ = self.0.send(());
     }
 }
 
