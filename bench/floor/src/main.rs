@@ -3,7 +3,7 @@
 //! do per event and nothing else: read the websocket, parse the Engine.IO / socket.io
 //! header, unescape the event's string argument, split `{"value":[…]}` into its elements
 //! (borrowed, not re-encoded) and write each as one line into one output buffer, which
-//! is written to stdout whenever no further frame is already buffered.
+//! is written to stdout whenever no further frame is already buffered or it holds 64 KiB.
 //!
 //!     graphwatch-floor NOTIFICATION_URL [COUNT]
 //!
@@ -18,6 +18,9 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::Message;
+
+/// The output buffer is written out when it holds this much (a Linux pipe's capacity).
+const OUT_BYTES: usize = 64 * 1024;
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
@@ -69,11 +72,17 @@ async fn run(url: &str, limit: u64) {
         .unwrap_or_else(|e| fail(format!("websocket: {e}")));
     let event_head = format!("42{namespace},");
     let joined_head = format!("40{namespace},");
-    let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut out: Vec<u8> = Vec::with_capacity(OUT_BYTES + 4096);
     let mut stdout = std::io::stdout().lock();
     let mut written: u64 = 0;
     loop {
-        // Write what is buffered only when the next frame is not already here.
+        // Write what is buffered when the next frame is not already here, or when it
+        // fills a pipe's worth (64 KiB).
+        if out.len() >= OUT_BYTES {
+            stdout.write_all(&out).unwrap_or_else(|e| fail(e));
+            stdout.flush().unwrap_or_else(|e| fail(e));
+            out.clear();
+        }
         let message = match ws.next().now_or_never() {
             Some(message) => message,
             None => {
