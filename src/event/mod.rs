@@ -156,19 +156,8 @@ impl LinkState {
 impl Event {
     /// A `notification` event now, taking `subscriptionId` from the data.
     pub fn notification(target: impl Into<String>, data: Box<RawValue>) -> Event {
-        #[derive(Deserialize)]
-        struct Ids {
-            #[serde(rename = "subscriptionId")]
-            subscription_id: Option<String>,
-        }
         let data = compact(data);
-        // (A derived struct would also accept an array: look only into objects.)
-        let subscription_id = data
-            .get()
-            .starts_with('{')
-            .then(|| serde_json::from_str::<Ids>(data.get()).ok())
-            .flatten()
-            .and_then(|ids| ids.subscription_id);
+        let subscription_id = subscription_id(&data);
         Event::Notification {
             time: Utc::now(),
             target: target.into(),
@@ -298,6 +287,67 @@ impl Event {
     }
 }
 
+/// The `subscriptionId` of a notification element: its first top-level member of that
+/// name if that is a string, `None` for anything else (another type, no such member, not
+/// an object). The live service sends it first, so the look stops there: the rest of the
+/// element is not read (docs/performance.md, "Where the time goes now").
+fn subscription_id(data: &RawValue) -> Option<String> {
+    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+
+    /// Fills `found`, then stops the parse with an error: serde_json would otherwise
+    /// insist on reading the object to its end.
+    struct Find<'s>(&'s mut Option<String>);
+    impl<'de> Visitor<'de> for Find<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(is_it) = map.next_key_seed(KeyIs)? {
+                if is_it {
+                    *self.0 = map.next_value::<Option<String>>().ok().flatten();
+                    return Err(de::Error::custom("found"));
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Whether a key is `subscriptionId`, compared where it lies (unescaped if need be).
+    struct KeyIs;
+    impl<'de> Visitor<'de> for KeyIs {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a key")
+        }
+        fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+            Ok(key == "subscriptionId")
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for KeyIs {
+        type Value = bool;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Find<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    // (deserialize_map would also take an array as a sequence: look only into objects.)
+    if !data.get().starts_with('{') {
+        return None;
+    }
+    let mut found = None;
+    let mut de = serde_json::Deserializer::from_str(data.get());
+    let _ = Find(&mut found).deserialize(&mut de);
+    found
+}
+
 /// `value` as raw JSON text (for events built from a parsed value). Encoding a `Value`
 /// cannot fail; `null` stands in should it ever.
 pub fn raw_json(value: &Value) -> Box<RawValue> {
@@ -309,10 +359,7 @@ pub fn raw_json(value: &Value) -> Box<RawValue> {
 /// escaped, so after this the text has no raw newline.)
 pub fn compact(raw: Box<RawValue>) -> Box<RawValue> {
     let text = raw.get();
-    if !text
-        .bytes()
-        .any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
-    {
+    if !has_whitespace(text.as_bytes()) {
         return raw;
     }
     let mut out = String::with_capacity(text.len());
@@ -340,6 +387,20 @@ pub fn compact(raw: Box<RawValue>) -> Box<RawValue> {
     RawValue::from_string(out).unwrap_or(raw)
 }
 
+/// Whether `bytes` hold a JSON whitespace byte. In blocks without an early exit, which
+/// the compiler turns into vector compares: the text of every notification is looked at
+/// here, and almost none has any.
+fn has_whitespace(bytes: &[u8]) -> bool {
+    let is_space = |b: &u8| matches!(*b, b' ' | b'\n' | b'\r' | b'\t');
+    let mut blocks = bytes.chunks_exact(32);
+    for block in &mut blocks {
+        if block.iter().fold(false, |any, b| any | is_space(b)) {
+            return true;
+        }
+    }
+    blocks.remainder().iter().any(is_space)
+}
+
 /// Raw JSON parsed for a look inside (pretty lines, names, ids); `null` if it is not JSON.
 pub(crate) fn parse(raw: &RawValue) -> Value {
     serde_json::from_str(raw.get()).unwrap_or(Value::Null)
@@ -355,7 +416,53 @@ pub(crate) fn item_name(item: &Value) -> Option<&str> {
 
 /// The time as the contract writes it (docs/contract.md): UTC, RFC 3339, milliseconds, `Z`.
 pub fn format_time(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+    TimeText::of(time).as_str().to_string()
+}
+
+/// [`format_time`]'s text on the stack: written for every line, so neither chrono's
+/// formatting machinery nor a `String` per line (docs/performance.md, "Where the time
+/// goes now").
+pub struct TimeText {
+    fixed: [u8; 24],
+    /// Years outside 0–9999 and leap seconds, in chrono's words.
+    other: Option<String>,
+}
+
+impl TimeText {
+    pub fn of(time: DateTime<Utc>) -> TimeText {
+        use chrono::{Datelike, Timelike};
+        let mut fixed = *b"0000-00-00T00:00:00.000Z";
+        let year = time.year();
+        let nanos = time.nanosecond();
+        if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+            return TimeText {
+                fixed,
+                other: Some(time.to_rfc3339_opts(SecondsFormat::Millis, true)),
+            };
+        }
+        let mut put = |at: usize, width: usize, mut value: u32| {
+            for i in (at..at + width).rev() {
+                fixed[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year as u32);
+        put(5, 2, time.month());
+        put(8, 2, time.day());
+        put(11, 2, time.hour());
+        put(14, 2, time.minute());
+        put(17, 2, time.second());
+        put(20, 3, nanos / 1_000_000);
+        TimeText { fixed, other: None }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.other {
+            Some(text) => text,
+            // ASCII digits and separators only.
+            None => std::str::from_utf8(&self.fixed).unwrap_or_default(),
+        }
+    }
 }
 
 /// The wire shape of each event; field order here is the order on the line.

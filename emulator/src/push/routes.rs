@@ -123,7 +123,9 @@ async fn stall(State(state): State<AppState>, body: Option<Json<StallBody>>) -> 
 /// hold are not affected. Logs `sockets-held`. Answers `{"held": <TCP connections>}`.
 async fn hold(State(state): State<AppState>) -> Json<Value> {
     let n = state.push.connections.hold_socketio();
-    state.control.event("sockets-held", format!("connections={n}"));
+    state
+        .control
+        .event("sockets-held", format!("connections={n}"));
     Json(json!({ "held": n }))
 }
 
