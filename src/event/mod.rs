@@ -289,63 +289,87 @@ impl Event {
 
 /// The `subscriptionId` of a notification element: its first top-level member of that
 /// name if that is a string, `None` for anything else (another type, no such member, not
-/// an object). The live service sends it first, so the look stops there: the rest of the
-/// element is not read (docs/performance.md, "Where the time goes now").
+/// an object).
+///
+/// The live service sends it as the first member: that shape is read off the text,
+/// without a pass over the rest of the element; every notification comes through here
+/// (docs/performance.md, "Where the time goes now"). Anything else takes serde_json.
 fn subscription_id(data: &RawValue) -> Option<String> {
-    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-
-    /// Fills `found`, then stops the parse with an error: serde_json would otherwise
-    /// insist on reading the object to its end.
-    struct Find<'s>(&'s mut Option<String>);
-    impl<'de> Visitor<'de> for Find<'_> {
-        type Value = ();
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-            while let Some(is_it) = map.next_key_seed(KeyIs)? {
-                if is_it {
-                    *self.0 = map.next_value::<Option<String>>().ok().flatten();
-                    return Err(de::Error::custom("found"));
-                }
-                map.next_value::<IgnoredAny>()?;
+    const FIRST: &str = r#"{"subscriptionId":""#;
+    let text = data.get();
+    if let Some(rest) = text.strip_prefix(FIRST) {
+        // Valid JSON (a RawValue), so the string ends at the first quote not escaped.
+        let bytes = rest.as_bytes();
+        let mut end = 0;
+        while let Some(&b) = bytes.get(end) {
+            match b {
+                b'"' => break,
+                b'\\' => end += 2,
+                _ => end += 1,
             }
-            Ok(())
         }
+        let inner = rest.get(..end)?;
+        if !inner.contains('\\') {
+            return Some(inner.to_string());
+        }
+        return serde_json::from_str(text.get(FIRST.len() - 1..FIRST.len() + end + 1)?).ok();
     }
-
-    /// Whether a key is `subscriptionId`, compared where it lies (unescaped if need be).
-    struct KeyIs;
-    impl<'de> Visitor<'de> for KeyIs {
-        type Value = bool;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a key")
-        }
-        fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
-            Ok(key == "subscriptionId")
-        }
-    }
-    impl<'de> DeserializeSeed<'de> for KeyIs {
-        type Value = bool;
-        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-            d.deserialize_str(self)
-        }
-    }
-    impl<'de> DeserializeSeed<'de> for Find<'_> {
-        type Value = ();
-        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_map(self)
-        }
-    }
-
-    // (deserialize_map would also take an array as a sequence: look only into objects.)
-    if !data.get().starts_with('{') {
+    // (A map visitor would also be handed an array by serde_json: only objects.)
+    if !text.starts_with('{') {
         return None;
     }
-    let mut found = None;
-    let mut de = serde_json::Deserializer::from_str(data.get());
-    let _ = Find(&mut found).deserialize(&mut de);
-    found
+    serde_json::from_str::<FirstId>(text)
+        .ok()
+        .and_then(|first| first.0)
+}
+
+/// The first `subscriptionId` member of an object, if a string (or `null`): later ones
+/// are skipped like any other member, so both ways of [`subscription_id`] agree.
+struct FirstId(Option<String>);
+
+impl<'de> Deserialize<'de> for FirstId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = FirstId;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FirstId, A::Error> {
+                let mut first: Option<Option<String>> = None;
+                while let Some(is_it) = map.next_key_seed(KeyIs)? {
+                    if is_it && first.is_none() {
+                        first = Some(map.next_value()?);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(FirstId(first.flatten()))
+            }
+        }
+
+        /// Whether a key is `subscriptionId`, compared where it lies (unescaped if need be).
+        struct KeyIs;
+        impl<'de> Visitor<'de> for KeyIs {
+            type Value = bool;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+                Ok(key == "subscriptionId")
+            }
+        }
+        impl<'de> DeserializeSeed<'de> for KeyIs {
+            type Value = bool;
+            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+                d.deserialize_str(self)
+            }
+        }
+
+        deserializer.deserialize_map(Members)
+    }
 }
 
 /// `value` as raw JSON text (for events built from a parsed value). Encoding a `Value`
@@ -387,18 +411,24 @@ pub fn compact(raw: Box<RawValue>) -> Box<RawValue> {
     RawValue::from_string(out).unwrap_or(raw)
 }
 
-/// Whether `bytes` hold a JSON whitespace byte. In blocks without an early exit, which
-/// the compiler turns into vector compares: the text of every notification is looked at
-/// here, and almost none has any.
+/// Whether valid JSON text holds whitespace: any byte up to the space, since the other
+/// control bytes cannot occur in JSON at all. Eight bytes at a time (the "has a byte
+/// less than n" word test): the text of every notification is looked at here, and almost
+/// none has any (docs/performance.md, "Where the time goes now").
 fn has_whitespace(bytes: &[u8]) -> bool {
-    let is_space = |b: &u8| matches!(*b, b' ' | b'\n' | b'\r' | b'\t');
-    let mut blocks = bytes.chunks_exact(32);
-    for block in &mut blocks {
-        if block.iter().fold(false, |any, b| any | is_space(b)) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let Ok(word) = <[u8; 8]>::try_from(word) else {
+            break;
+        };
+        let w = u64::from_le_bytes(word);
+        if w.wrapping_sub(ONES * 0x21) & !w & HIGH != 0 {
             return true;
         }
     }
-    blocks.remainder().iter().any(is_space)
+    words.remainder().iter().any(|&b| b <= b' ')
 }
 
 /// Raw JSON parsed for a look inside (pretty lines, names, ids); `null` if it is not JSON.
@@ -564,6 +594,30 @@ impl<'a> From<&'a Event> for Line<'a> {
                 target,
                 reason,
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_whitespace_test_agrees_with_a_byte_by_byte_look() {
+        let naive = |b: &[u8]| b.iter().any(|&c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'));
+        // No other control bytes: they cannot occur in JSON text.
+        let alphabet: &[u8] = b"{}[]:,\"\\a0\x7f\x80\xc3\xa9\xff!\x21\x20\n\r\t";
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for len in 0..80 {
+            for _ in 0..200 {
+                let text: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        alphabet[(seed % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                assert_eq!(super::has_whitespace(&text), naive(&text), "{text:?}");
+            }
         }
     }
 }

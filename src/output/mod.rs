@@ -545,7 +545,7 @@ mod tests {
                 + chrono::Duration::microseconds(999_999),
             Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
             Utc.with_ymd_and_hms(-1, 6, 1, 12, 0, 0).unwrap(),
-            DateTime::from_timestamp(1_700_000_059, 1_999_000_000).unwrap(),
+            DateTime::from_timestamp(1_700_000_039, 1_999_000_000).unwrap(),
             DateTime::from_timestamp(1_764_587_025, 7_000_000).unwrap(),
         ] {
             assert_eq!(
