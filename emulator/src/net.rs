@@ -3,6 +3,9 @@
 //! without a websocket close frame or a socket.io `41` (KILL), and a link that goes
 //! silent both ways for a while (STALL). Those are the failures a real client meets on a
 //! real network, and the ones a client's ping watchdog and reconnect logic exist for.
+//! One more switch is for benchmarks, not faults: HOLD keeps what the server writes in
+//! memory until it is released, so a whole burst can be queued before the client reads
+//! any of it (bench/run's "queued" regime).
 
 use std::collections::HashMap;
 use std::io;
@@ -37,6 +40,12 @@ struct ConnState {
     socketio: Option<bool>,
     killed: bool,
     stalled_until: Option<Instant>,
+    /// While set, writes go to `held` instead of the socket.
+    holding: bool,
+    /// What was written during a hold and is not sent yet (from `held_sent` on); sent
+    /// before anything written after the release.
+    held: Vec<u8>,
+    held_sent: usize,
     /// Reads and writes of an upgraded websocket are polled from different tasks, so
     /// each direction keeps its own waker for the end of a stall or a kill.
     read_waker: Option<Waker>,
@@ -116,6 +125,47 @@ impl Connections {
             }
         });
         conns.len()
+    }
+
+    /// From now on, keep what the server writes on every socket.io connection in memory
+    /// instead of sending it; reads go on. Returns how many connections were hit.
+    pub fn hold_socketio(&self) -> usize {
+        let conns = self.socketio_conns();
+        for conn in &conns {
+            conn.state.lock().unwrap().holding = true;
+        }
+        conns.len()
+    }
+
+    /// Held connections and the bytes they hold, not yet sent.
+    pub fn held(&self) -> (usize, usize) {
+        let live = self.live.lock().unwrap();
+        let mut conns = 0;
+        let mut bytes = 0;
+        for conn in live.values() {
+            let st = conn.state.lock().unwrap();
+            if st.holding || st.held_sent < st.held.len() {
+                conns += 1;
+                bytes += st.held.len() - st.held_sent;
+            }
+        }
+        (conns, bytes)
+    }
+
+    /// End every hold: what was held is sent first, as fast as the peer reads it. Both
+    /// directions are woken, because the writer may be idle: the read side, which is
+    /// always waiting for the peer, sends the held bytes then. Returns the connections
+    /// and the bytes they held.
+    pub fn release_held(&self) -> (usize, usize) {
+        let (conns, bytes) = self.held();
+        for conn in self.live.lock().unwrap().values() {
+            let mut st = conn.state.lock().unwrap();
+            if st.holding {
+                st.holding = false;
+                st.wake();
+            }
+        }
+        (conns, bytes)
     }
 
     /// End every stall now, so a shutdown is not held up by a silent connection.
@@ -234,6 +284,43 @@ impl TrackedStream {
         }
     }
 
+    /// Send what a hold kept, before anything else. `Ready(Ok(true))` while the hold
+    /// lasts (a write is to be kept too), `Ready(Ok(false))` once nothing is held.
+    fn drain_held(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        let conn = self.conn.clone();
+        let mut st = conn.state.lock().unwrap();
+        if st.holding {
+            return Poll::Ready(Ok(true));
+        }
+        while st.held_sent < st.held.len() {
+            let Some(inner) = self.inner.as_mut() else {
+                return Poll::Ready(Err(reset()));
+            };
+            let from = st.held_sent;
+            match Pin::new(inner).poll_write(cx, &st.held[from..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => st.held_sent += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        if !st.held.is_empty() {
+            st.held = Vec::new();
+            st.held_sent = 0;
+            // The read side may have sent the last of it and taken the socket's one
+            // write-readiness slot from a writer that waits: let the writer look again.
+            if let Some(w) = st.write_waker.take() {
+                w.wake();
+            }
+        }
+        Poll::Ready(Ok(false))
+    }
+
+    /// Keep `data` while a hold lasts.
+    fn keep(&self, data: &[u8]) {
+        self.conn.state.lock().unwrap().held.extend_from_slice(data);
+    }
+
     fn sniff(&mut self, fresh: &[u8]) {
         let want = SOCKETIO_PREFIX.len() - self.sniffed.len();
         self.sniffed
@@ -279,6 +366,9 @@ impl AsyncRead for TrackedStream {
             Gate::Pending => return Poll::Pending,
             Gate::Open => {}
         }
+        // After a release the writer may have nothing new to write: the read side, always
+        // polled, sends the held bytes (a write error shows up on the next write).
+        let _ = this.drain_held(cx);
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(Err(reset()));
         };
@@ -304,9 +394,17 @@ impl AsyncWrite for TrackedStream {
         match this.gate(cx, Dir::Write) {
             Gate::Dead => Poll::Ready(Err(reset())),
             Gate::Pending => Poll::Pending,
-            Gate::Open => match this.inner.as_mut() {
-                Some(inner) => Pin::new(inner).poll_write(cx, data),
-                None => Poll::Ready(Err(reset())),
+            Gate::Open => match this.drain_held(cx) {
+                Poll::Ready(Ok(true)) => {
+                    this.keep(data);
+                    Poll::Ready(Ok(data.len()))
+                }
+                Poll::Ready(Ok(false)) => match this.inner.as_mut() {
+                    Some(inner) => Pin::new(inner).poll_write(cx, data),
+                    None => Poll::Ready(Err(reset())),
+                },
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
             },
         }
     }
@@ -320,9 +418,21 @@ impl AsyncWrite for TrackedStream {
         match this.gate(cx, Dir::Write) {
             Gate::Dead => Poll::Ready(Err(reset())),
             Gate::Pending => Poll::Pending,
-            Gate::Open => match this.inner.as_mut() {
-                Some(inner) => Pin::new(inner).poll_write_vectored(cx, bufs),
-                None => Poll::Ready(Err(reset())),
+            Gate::Open => match this.drain_held(cx) {
+                Poll::Ready(Ok(true)) => {
+                    let mut n = 0;
+                    for buf in bufs {
+                        this.keep(buf);
+                        n += buf.len();
+                    }
+                    Poll::Ready(Ok(n))
+                }
+                Poll::Ready(Ok(false)) => match this.inner.as_mut() {
+                    Some(inner) => Pin::new(inner).poll_write_vectored(cx, bufs),
+                    None => Poll::Ready(Err(reset())),
+                },
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
             },
         }
     }
@@ -336,9 +446,15 @@ impl AsyncWrite for TrackedStream {
         match this.gate(cx, Dir::Write) {
             Gate::Dead => Poll::Ready(Err(reset())),
             Gate::Pending => Poll::Pending,
-            Gate::Open => match this.inner.as_mut() {
-                Some(inner) => Pin::new(inner).poll_flush(cx),
-                None => Poll::Ready(Err(reset())),
+            Gate::Open => match this.drain_held(cx) {
+                // Nothing of a hold is sent, so there is nothing to flush.
+                Poll::Ready(Ok(true)) => Poll::Ready(Ok(())),
+                Poll::Ready(Ok(false)) => match this.inner.as_mut() {
+                    Some(inner) => Pin::new(inner).poll_flush(cx),
+                    None => Poll::Ready(Err(reset())),
+                },
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
             },
         }
     }
@@ -445,5 +561,52 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(290));
         let n = client.read(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"ping");
+    }
+
+    #[tokio::test]
+    async fn a_hold_keeps_writes_until_the_release_and_an_idle_writer_still_sends_them() {
+        let connections = Arc::new(Connections::default());
+        let mut listener = TrackedListener::new(
+            TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            connections.clone(),
+        );
+        let (mut client, mut server) = pair(&mut listener).await;
+        let mut buf = [0u8; 64];
+        client.write_all(b"GET /socket.io/?EIO=4").await.unwrap();
+        server.read_exact(&mut buf[..21]).await.unwrap();
+
+        assert_eq!(connections.hold_socketio(), 1);
+        server.write_all(b"first ").await.unwrap();
+        server.flush().await.unwrap();
+        server.write_all(b"second").await.unwrap();
+        assert_eq!(connections.held(), (1, 12));
+        // On loopback a sent byte is readable once the write returns: none was sent.
+        let nothing = client.try_read(&mut buf);
+        assert!(
+            matches!(&nothing, Err(e) if e.kind() == io::ErrorKind::WouldBlock),
+            "{nothing:?}"
+        );
+
+        // The writer has nothing more to write; only the read side waits, as a
+        // websocket server's does. The release must get the held bytes out anyway.
+        let (mut rd, mut wr) = tokio::io::split(server);
+        let reader = tokio::spawn(async move {
+            let mut b = [0u8; 8];
+            let n = rd.read(&mut b).await.unwrap();
+            b[..n].to_vec()
+        });
+        assert_eq!(connections.release_held(), (1, 12));
+        let got = tokio::time::timeout(Duration::from_secs(30), client.read_exact(&mut buf[..12]))
+            .await
+            .expect("the held bytes were never sent");
+        got.unwrap();
+        assert_eq!(&buf[..12], b"first second");
+        assert_eq!(connections.held(), (0, 0));
+        // After the release, writes go straight through.
+        wr.write_all(b"!").await.unwrap();
+        client.read_exact(&mut buf[..1]).await.unwrap();
+        assert_eq!(&buf[..1], b"!");
+        client.write_all(b"pong").await.unwrap();
+        assert_eq!(reader.await.unwrap(), b"pong");
     }
 }

@@ -409,6 +409,7 @@ impl Push {
         }
         // A stalled connection would hold up the graceful close below.
         self.connections.unstall_all();
+        self.connections.release_held();
         if let Some(io) = self.io.get() {
             let _ = tokio::time::timeout(Duration::from_secs(2), io.close()).await;
         }

@@ -159,19 +159,8 @@ impl LinkState {
 impl Event {
     /// A `notification` event now, taking `subscriptionId` from the data.
     pub fn notification(target: impl Into<String>, data: Box<RawValue>) -> Event {
-        #[derive(Deserialize)]
-        struct Ids {
-            #[serde(rename = "subscriptionId")]
-            subscription_id: Option<String>,
-        }
         let data = compact(data);
-        // (A derived struct would also accept an array: look only into objects.)
-        let subscription_id = data
-            .get()
-            .starts_with('{')
-            .then(|| serde_json::from_str::<Ids>(data.get()).ok())
-            .flatten()
-            .and_then(|ids| ids.subscription_id);
+        let subscription_id = subscription_id(&data);
         Event::Notification {
             time: Utc::now(),
             target: target.into(),
@@ -316,6 +305,91 @@ impl Event {
     }
 }
 
+/// The `subscriptionId` of a notification element: its first top-level member of that
+/// name if that is a string, `None` for anything else (another type, no such member, not
+/// an object).
+///
+/// The live service sends it as the first member: that shape is read off the text,
+/// without a pass over the rest of the element; every notification comes through here
+/// (docs/performance.md, "Where the time goes now"). Anything else takes serde_json.
+fn subscription_id(data: &RawValue) -> Option<String> {
+    const FIRST: &str = r#"{"subscriptionId":""#;
+    let text = data.get();
+    if let Some(rest) = text.strip_prefix(FIRST) {
+        // Valid JSON (a RawValue), so the string ends at the first quote not escaped.
+        let bytes = rest.as_bytes();
+        let mut end = 0;
+        while let Some(&b) = bytes.get(end) {
+            match b {
+                b'"' => break,
+                b'\\' => end += 2,
+                _ => end += 1,
+            }
+        }
+        let inner = rest.get(..end)?;
+        if !inner.contains('\\') {
+            return Some(inner.to_string());
+        }
+        return serde_json::from_str(text.get(FIRST.len() - 1..FIRST.len() + end + 1)?).ok();
+    }
+    // (A map visitor would also be handed an array by serde_json: only objects.)
+    if !text.starts_with('{') {
+        return None;
+    }
+    serde_json::from_str::<FirstId>(text)
+        .ok()
+        .and_then(|first| first.0)
+}
+
+/// The first `subscriptionId` member of an object, if a string (or `null`): later ones
+/// are skipped like any other member, so both ways of [`subscription_id`] agree.
+struct FirstId(Option<String>);
+
+impl<'de> Deserialize<'de> for FirstId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = FirstId;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FirstId, A::Error> {
+                let mut first: Option<Option<String>> = None;
+                while let Some(is_it) = map.next_key_seed(KeyIs)? {
+                    if is_it && first.is_none() {
+                        first = Some(map.next_value()?);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(FirstId(first.flatten()))
+            }
+        }
+
+        /// Whether a key is `subscriptionId`, compared where it lies (unescaped if need be).
+        struct KeyIs;
+        impl<'de> Visitor<'de> for KeyIs {
+            type Value = bool;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+                Ok(key == "subscriptionId")
+            }
+        }
+        impl<'de> DeserializeSeed<'de> for KeyIs {
+            type Value = bool;
+            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+                d.deserialize_str(self)
+            }
+        }
+
+        deserializer.deserialize_map(Members)
+    }
+}
+
 /// `value` as raw JSON text (for events built from a parsed value). Encoding a `Value`
 /// cannot fail; `null` stands in should it ever.
 pub fn raw_json(value: &Value) -> Box<RawValue> {
@@ -327,10 +401,7 @@ pub fn raw_json(value: &Value) -> Box<RawValue> {
 /// escaped, so after this the text has no raw newline.)
 pub fn compact(raw: Box<RawValue>) -> Box<RawValue> {
     let text = raw.get();
-    if !text
-        .bytes()
-        .any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
-    {
+    if !has_whitespace(text.as_bytes()) {
         return raw;
     }
     let mut out = String::with_capacity(text.len());
@@ -358,6 +429,26 @@ pub fn compact(raw: Box<RawValue>) -> Box<RawValue> {
     RawValue::from_string(out).unwrap_or(raw)
 }
 
+/// Whether valid JSON text holds whitespace: any byte up to the space, since the other
+/// control bytes cannot occur in JSON at all. Eight bytes at a time (the "has a byte
+/// less than n" word test): the text of every notification is looked at here, and almost
+/// none has any (docs/performance.md, "Where the time goes now").
+fn has_whitespace(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let Ok(word) = <[u8; 8]>::try_from(word) else {
+            break;
+        };
+        let w = u64::from_le_bytes(word);
+        if w.wrapping_sub(ONES * 0x21) & !w & HIGH != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b <= b' ')
+}
+
 /// Raw JSON parsed for a look inside (pretty lines, names, ids); `null` if it is not JSON.
 pub(crate) fn parse(raw: &RawValue) -> Value {
     serde_json::from_str(raw.get()).unwrap_or(Value::Null)
@@ -373,7 +464,53 @@ pub(crate) fn item_name(item: &Value) -> Option<&str> {
 
 /// The time as the contract writes it (docs/contract.md): UTC, RFC 3339, milliseconds, `Z`.
 pub fn format_time(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+    TimeText::of(time).as_str().to_string()
+}
+
+/// [`format_time`]'s text on the stack: written for every line, so neither chrono's
+/// formatting machinery nor a `String` per line (docs/performance.md, "Where the time
+/// goes now").
+pub struct TimeText {
+    fixed: [u8; 24],
+    /// Years outside 0–9999 and leap seconds, in chrono's words.
+    other: Option<String>,
+}
+
+impl TimeText {
+    pub fn of(time: DateTime<Utc>) -> TimeText {
+        use chrono::{Datelike, Timelike};
+        let mut fixed = *b"0000-00-00T00:00:00.000Z";
+        let year = time.year();
+        let nanos = time.nanosecond();
+        if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+            return TimeText {
+                fixed,
+                other: Some(time.to_rfc3339_opts(SecondsFormat::Millis, true)),
+            };
+        }
+        let mut put = |at: usize, width: usize, mut value: u32| {
+            for i in (at..at + width).rev() {
+                fixed[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year as u32);
+        put(5, 2, time.month());
+        put(8, 2, time.day());
+        put(11, 2, time.hour());
+        put(14, 2, time.minute());
+        put(17, 2, time.second());
+        put(20, 3, nanos / 1_000_000);
+        TimeText { fixed, other: None }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.other {
+            Some(text) => text,
+            // ASCII digits and separators only.
+            None => std::str::from_utf8(&self.fixed).unwrap_or_default(),
+        }
+    }
 }
 
 /// The wire shape of each event; field order here is the order on the line.
@@ -479,6 +616,30 @@ impl<'a> From<&'a Event> for Line<'a> {
                 reason,
                 dropped: *dropped,
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_whitespace_test_agrees_with_a_byte_by_byte_look() {
+        let naive = |b: &[u8]| b.iter().any(|&c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'));
+        // No other control bytes: they cannot occur in JSON text.
+        let alphabet: &[u8] = b"{}[]:,\"\\a0\x7f\x80\xc3\xa9\xff!\x21\x20\n\r\t";
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for len in 0..80 {
+            for _ in 0..200 {
+                let text: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        alphabet[(seed % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                assert_eq!(super::has_whitespace(&text), naive(&text), "{text:?}");
+            }
         }
     }
 }

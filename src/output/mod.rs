@@ -53,6 +53,32 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// A notification's JSON line and its newline, written straight into the buffer: the
+/// same bytes as [`Line`]'s serialisation (a test holds them together), without
+/// serde's pass over the constant keys or a `String` for the time. Every notification
+/// is written here, so this is the output's share of graphwatch's cost per event
+/// (docs/performance.md, "Where the time goes now").
+fn write_notification<W: Write>(
+    sink: &mut W,
+    time: chrono::DateTime<chrono::Utc>,
+    target: &str,
+    subscription_id: Option<&str>,
+    data: &serde_json::value::RawValue,
+) -> io::Result<()> {
+    sink.write_all(b"{\"type\":\"notification\",\"time\":\"")?;
+    sink.write_all(crate::event::TimeText::of(time).as_str().as_bytes())?;
+    sink.write_all(b"\",\"target\":")?;
+    serde_json::to_writer(&mut *sink, target).map_err(io::Error::from)?;
+    sink.write_all(b",\"subscriptionId\":")?;
+    match subscription_id {
+        Some(id) => serde_json::to_writer(&mut *sink, id).map_err(io::Error::from)?,
+        None => sink.write_all(b"null")?,
+    }
+    sink.write_all(b",\"data\":")?;
+    sink.write_all(data.get().as_bytes())?;
+    sink.write_all(b"}\n")
+}
+
 /// How events are rendered.
 #[derive(Debug, Clone)]
 pub enum Render {
@@ -213,6 +239,22 @@ impl<W: Write> Output<W> {
         match &self.render {
             Render::Jq(filter) => return self.put_jq(filter.clone(), event),
             Render::Json => {
+                if let Event::Notification {
+                    time,
+                    target,
+                    subscription_id,
+                    data,
+                } = event
+                {
+                    write_notification(
+                        &mut self.sink,
+                        *time,
+                        target,
+                        subscription_id.as_deref(),
+                        data,
+                    )?;
+                    return Ok(1);
+                }
                 // Straight into the buffer: no String per line. serde_json hands back the
                 // sink's own io::Error, so a closed pipe is still a BrokenPipe.
                 serde_json::to_writer(&mut self.sink, &Line::from(event))
@@ -415,6 +457,78 @@ mod tests {
     }
 
     #[test]
+    fn notification_lines_are_the_bytes_of_the_line_shape() {
+        // write_notification against serde's serialisation of Line, the contract's shape.
+        let cases = [
+            ("drive:me", r#"{"subscriptionId":"s1","resource":"r"}"#),
+            ("drive:me", r#"{"resource":"r","subscriptionId":"later"}"#),
+            (
+                "list:a \"b\"\\c\u{1}é",
+                r#"{"subscriptionId":"\u0073\"q","x":[1,{"subscriptionId":"no"}]}"#,
+            ),
+            (
+                "drive:me",
+                r#"{"subscriptionId":7,"subscriptionId":"second"}"#,
+            ),
+            ("drive:me", r#"{"subscriptionId":null}"#),
+            ("drive:me", r#"{"x":{"subscriptionId":"nested only"}}"#),
+            ("drive:me", r#"["s"]"#),
+            ("drive:me", "42"),
+            (
+                "drive:me",
+                r#"{ "subscriptionId" : "spaced" , "a" : [ 1 , 2 ] }"#,
+            ),
+        ];
+        for (target, data) in cases {
+            let mut event =
+                Event::notification(target, RawValue::from_string(data.into()).unwrap());
+            if let Event::Notification { time, .. } = &mut event {
+                *time = at();
+            }
+            let mut output = Output::new(Vec::new(), Render::Json);
+            output.write(&event).unwrap();
+            let written = String::from_utf8(output.into_inner()).unwrap();
+            assert_eq!(written, format!("{}\n", event.to_json_line()), "{data}");
+            let line: Value = serde_json::from_str(&written).unwrap();
+            assert_eq!(line["target"], target);
+        }
+    }
+
+    #[test]
+    fn the_subscription_id_is_the_first_top_level_string_member_of_that_name() {
+        let id = |data: &str| match Event::notification(
+            "t",
+            RawValue::from_string(data.into()).unwrap(),
+        ) {
+            Event::Notification {
+                subscription_id, ..
+            } => subscription_id,
+            _ => unreachable!(),
+        };
+        assert_eq!(
+            id(r#"{"subscriptionId":"s1","resource":"r"}"#).as_deref(),
+            Some("s1")
+        );
+        assert_eq!(
+            id(r#"{"a":{"subscriptionId":"x"},"subscriptionId":"s2"}"#).as_deref(),
+            Some("s2")
+        );
+        assert_eq!(
+            id(r#"{"subscripti\u006fnId":"esc\"aped"}"#).as_deref(),
+            Some("esc\"aped")
+        );
+        assert_eq!(
+            id(r#"{"subscriptionId":"first","subscriptionId":"second"}"#).as_deref(),
+            Some("first")
+        );
+        assert_eq!(id(r#"{"subscriptionId":7}"#), None);
+        assert_eq!(id(r#"{"subscriptionId":null}"#), None);
+        assert_eq!(id(r#"{"x":{"subscriptionId":"nested only"}}"#), None);
+        assert_eq!(id(r#"["subscriptionId"]"#), None);
+        assert_eq!(id("\"subscriptionId\""), None);
+    }
+
+    #[test]
     fn notification_of_another_shape_has_null_subscription_id_and_whole_data() {
         let mut event = Event::notification("drive:me", json!(42).raw());
         if let Event::Notification { time, .. } = &mut event {
@@ -429,6 +543,23 @@ mod tests {
     #[test]
     fn time_has_milliseconds_and_z() {
         assert_eq!(format_time(at()), "2026-11-26T10:00:00.123Z");
+        // The same text as chrono's, across the range and at its edges.
+        for time in [
+            at(),
+            Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap()
+                + chrono::Duration::microseconds(999_999),
+            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-1, 6, 1, 12, 0, 0).unwrap(),
+            DateTime::from_timestamp(1_700_000_039, 1_999_000_000).unwrap(),
+            DateTime::from_timestamp(1_764_587_025, 7_000_000).unwrap(),
+        ] {
+            assert_eq!(
+                format_time(time),
+                time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "{time:?}"
+            );
+        }
         assert_eq!(
             format_time(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()),
             "2026-01-02T03:04:05.000Z"

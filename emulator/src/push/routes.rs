@@ -34,6 +34,8 @@ pub fn control_router() -> Router<AppState> {
         .route("/_emulator/sockets/kill", post(kill))
         .route("/_emulator/sockets/stall", post(stall))
         .route("/_emulator/sockets/flap", post(flap))
+        .route("/_emulator/sockets/hold", post(hold).get(held))
+        .route("/_emulator/sockets/release", post(release))
         .route("/_emulator/subscriptions/expire", post(expire))
         .route("/_emulator/subscriptions", get(list))
         .route("/_emulator/burst", post(burst))
@@ -109,6 +111,40 @@ async fn stall(State(state): State<AppState>, body: Option<Json<StallBody>>) -> 
         }
     });
     Json(json!({ "stalled": n, "ms": ms })).into_response()
+}
+
+/// `POST /_emulator/sockets/hold` — for benchmarks: from now on, what the server writes
+/// on every socket.io TCP connection is kept in the emulator's memory instead of being
+/// sent, until `sockets/release`; the server goes on reading (pongs, packets). With a
+/// burst sent meanwhile the whole burst is queued before the client reads any of it, so
+/// the client then reads full socket buffers and its own cost is measured without the
+/// server's pacing (bench/run's "queued" regime). Pings are held too: a hold longer than
+/// pingTimeout ends with the server dropping the socket. Connections opened during the
+/// hold are not affected. Logs `sockets-held`. Answers `{"held": <TCP connections>}`.
+async fn hold(State(state): State<AppState>) -> Json<Value> {
+    let n = state.push.connections.hold_socketio();
+    state
+        .control
+        .event("sockets-held", format!("connections={n}"));
+    Json(json!({ "held": n }))
+}
+
+/// `GET /_emulator/sockets/hold` — `{"held": <connections held or still sending what
+/// they held>, "bytes": <bytes not sent yet>}`.
+async fn held(State(state): State<AppState>) -> Json<Value> {
+    let (n, bytes) = state.push.connections.held();
+    Json(json!({ "held": n, "bytes": bytes }))
+}
+
+/// `POST /_emulator/sockets/release` — end every hold: what was held is sent first, as
+/// fast as the client reads it, then everything written since. Logs `sockets-released`.
+/// Answers `{"released": <TCP connections>, "bytes": <bytes held>}`.
+async fn release(State(state): State<AppState>) -> Json<Value> {
+    let (n, bytes) = state.push.connections.release_held();
+    state
+        .control
+        .event("sockets-released", format!("connections={n} bytes={bytes}"));
+    Json(json!({ "released": n, "bytes": bytes }))
 }
 
 #[derive(Deserialize)]
