@@ -334,7 +334,10 @@ impl GraphClient {
             // A Retry-After beyond the cap is not shortened: the error carries it.
             let too_long = retry_after.is_some_and(|wait| wait > self.max_retry_after);
             if let (true, Some(wait)) = (throttled, retry_after) {
-                self.pace.hold_for(wait);
+                // The others hold for at most what one request waits out by itself: a
+                // day-long `Retry-After` (or a hostile one) must not freeze every target;
+                // the request that got it carries it to its caller.
+                self.pace.hold_for(wait.min(self.max_retry_after));
             }
             if (throttled || status.is_server_error()) && attempt < MAX_ATTEMPTS && !too_long {
                 // The backoff steps on either way: the attempt counts.
@@ -464,6 +467,27 @@ fn is_idempotent(method: &Method) -> bool {
 mod tests {
     use super::*;
     use crate::util::url::segment;
+
+    /// A throttled request holds every other one until its `Retry-After` ends, and no
+    /// more than `MAX_IN_FLIGHT` are in flight at once.
+    #[tokio::test(start_paused = true)]
+    async fn one_retry_after_holds_every_request_and_the_flight_is_bounded() {
+        let pace = Pace::new();
+        let start = tokio::time::Instant::now();
+        pace.hold_for(Duration::from_secs(3));
+        // A shorter hold later does not cut the longer one short.
+        pace.hold_for(Duration::from_secs(1));
+        let permit = pace.admit().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+        drop(permit);
+
+        let permits: Vec<_> =
+            futures_util::future::join_all((0..MAX_IN_FLIGHT).map(|_| pace.admit())).await;
+        let waiting = tokio::time::timeout(Duration::from_secs(60), pace.admit()).await;
+        assert!(waiting.is_err(), "a request beyond {MAX_IN_FLIGHT} waits");
+        drop(permits);
+        let _admitted = pace.admit().await;
+    }
 
     fn client(base: &str) -> GraphClient {
         GraphClient::new(
