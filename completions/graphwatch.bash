@@ -185,7 +185,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__drive)
-            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --log-format --log-level --help --version"
+            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --shard --rescan --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --log-format --log-level --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -240,6 +240,14 @@ _graphwatch() {
                     return 0
                     ;;
                 --start-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rescan)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -657,7 +665,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__list)
-            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --path --verbose --quiet --color --log-format --log-level --help --version"
+            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --shard --rescan --changes --state --poll --no-socket --fallback-poll --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --path --verbose --quiet --color --log-format --log-level --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -712,6 +720,14 @@ _graphwatch() {
                     return 0
                     ;;
                 --start-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rescan)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -945,7 +961,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__watch)
-            opts="-n -o -v -q -h -V --drive --list --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --log-format --log-level --help --version"
+            opts="-n -o -v -q -h -V --drive --list --followed-sites --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --shard --rescan --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --log-format --log-level --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1008,6 +1024,14 @@ _graphwatch() {
                     return 0
                     ;;
                 --start-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rescan)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

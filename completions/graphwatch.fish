@@ -171,6 +171,8 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l timeout 
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l backoff -d 'Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l start-wait -d 'At start, wait up to DURATION for Graph to answer (a network not up yet, Graph busy) before giving up with exit 1; 0 gives up at once, forever never does [default: 2m; forever under systemd]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l shard -d 'Watch only shard I of N of the targets (by a stable hash of each label): N processes given the same SPECs and --shard 1/N … N/N watch each target once' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l rescan -d 'Read SITE/* and --followed-sites again every DURATION and watch the libraries and lists added since [default: 15m]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l fallback-poll -d 'While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]' -r
@@ -224,6 +226,8 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l timeout -
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l backoff -d 'Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l start-wait -d 'At start, wait up to DURATION for Graph to answer (a network not up yet, Graph busy) before giving up with exit 1; 0 gives up at once, forever never does [default: 2m; forever under systemd]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l shard -d 'Watch only shard I of N of the targets (by a stable hash of each label): N processes given the same SPECs and --shard 1/N … N/N watch each target once' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l rescan -d 'Read SITE/* and --followed-sites again every DURATION and watch the libraries and lists added since [default: 15m]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l fallback-poll -d 'While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]' -r
@@ -279,6 +283,8 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l timeout 
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l backoff -d 'Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l start-wait -d 'At start, wait up to DURATION for Graph to answer (a network not up yet, Graph busy) before giving up with exit 1; 0 gives up at once, forever never does [default: 2m; forever under systemd]' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l shard -d 'Watch only shard I of N of the targets (by a stable hash of each label): N processes given the same SPECs and --shard 1/N … N/N watch each target once' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l rescan -d 'Read SITE/* and --followed-sites again every DURATION and watch the libraries and lists added since [default: 15m]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l state -d 'Keep each target\'s delta cursor in FILE: a restart writes what changed while it was down' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l poll -d 'Also run a delta round when INTERVAL passed without one [default: 5m; 1m with --no-socket]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l fallback-poll -d 'While the socket cannot be opened, run a delta round every INTERVAL [default: 30s]' -r
@@ -304,6 +310,7 @@ warn\t''
 info\t''
 debug\t''
 trace\t''"
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l followed-sites -d 'Every document library of the sites you follow (read again every --rescan)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and `gap` lines: with --changes when changes may have been missed or come late, and with `dropped` when stdout was read too slowly to keep every notification'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l files-only -d 'Only files: leave out the lines of folders (--changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'

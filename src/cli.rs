@@ -253,10 +253,17 @@ Each --drive and --list takes a SPEC as `graphwatch drive` and `graphwatch list`
 each output line names its target (\"target\":\"drive:me\"). A target that fails for
 good (access denied, not found) is reported and the others go on.
 
+A whole site is SITE/* (site:SITE-ID/*, https://HOST/sites/NAME/*, in --drive or --list):
+every document library and list of it; --followed-sites: every library of the sites you
+follow. Both are read again every --rescan and new libraries are watched too.
+--shard I/N splits the targets over N processes (docs/scale.md).
+
 Examples:
   graphwatch watch --drive me --list site-eng/Issues
   graphwatch watch --drive me --drive group:02bd9fd6-8f93-4758-87c3-1fb73740a315 -o json
-  graphwatch watch --drive me --list site-eng/Issues --changes --status-events";
+  graphwatch watch --drive me --list site-eng/Issues --changes --status-events
+  graphwatch watch --drive 'https://contoso.sharepoint.com/sites/eng/*' --changes --state eng.db
+  graphwatch watch --followed-sites --shard 1/2 --changes --state shard1.db";
 
 /// The help of `drive`, `list` and `watch`: the examples right after the usage, so
 /// that they are on the first screen; `-h` lists the common options, `--help` all.
@@ -300,7 +307,7 @@ pub struct ListArgs {
 
 /// `graphwatch watch --drive … --list …`: at least one target.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("targets").required(true).multiple(true).args(["drives", "lists"])))]
+#[command(group(clap::ArgGroup::new("targets").required(true).multiple(true).args(["drives", "lists", "followed_sites"])))]
 pub struct WatchManyArgs {
     /// A drive or document library to watch (repeatable)
     #[arg(long = "drive", value_name = "SPEC")]
@@ -309,6 +316,10 @@ pub struct WatchManyArgs {
     /// A SharePoint list to watch (repeatable)
     #[arg(long = "list", value_name = "SPEC")]
     pub lists: Vec<String>,
+
+    /// Every document library of the sites you follow (read again every --rescan)
+    #[arg(long)]
+    pub followed_sites: bool,
 
     #[command(flatten)]
     pub watch: WatchArgs,
@@ -419,6 +430,26 @@ pub struct WatchArgs {
         allow_hyphen_values = true
     )]
     pub start_wait: Option<String>,
+
+    /// Watch only shard I of N of the targets (by a stable hash of each label): N
+    /// processes given the same SPECs and --shard 1/N … N/N watch each target once
+    #[arg(
+        hide_short_help = true,
+        long,
+        value_name = "I/N",
+        help_heading = "Many targets"
+    )]
+    pub shard: Option<String>,
+
+    /// Read SITE/* and --followed-sites again every DURATION and watch the libraries and
+    /// lists added since [default: 15m]
+    #[arg(
+        hide_short_help = true,
+        long,
+        value_name = "DURATION",
+        help_heading = "Many targets"
+    )]
+    pub rescan: Option<String>,
 
     /// On notifications, ask delta what changed and write one `change` line per changed item
     #[arg(long, help_heading = "Changes mode")]

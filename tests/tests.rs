@@ -21,6 +21,7 @@ mod generated;
 mod hostile;
 mod jq;
 mod kinds;
+mod many;
 mod options;
 mod properties;
 mod schema;

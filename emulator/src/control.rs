@@ -542,6 +542,8 @@ pub fn router() -> Router<AppState> {
             get(get_settings).patch(patch_settings),
         )
         .route("/_emulator/bulk", post(bulk))
+        .route("/_emulator/sites", post(bulk_sites))
+        .route("/_emulator/libraries", post(add_library))
 }
 
 fn bad_request(message: impl Into<String>) -> Response {
@@ -760,6 +762,98 @@ async fn bulk(State(state): State<AppState>, body: Bytes) -> Response {
         ),
     );
     Json(json!({ "created": files, "folders": folders })).into_response()
+}
+
+/// The most sites one `POST /_emulator/sites` may make.
+const MAX_BULK_SITES: usize = 20_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SitesBody {
+    count: usize,
+    /// Ids start `site-{prefix}-`; `bulk` when absent.
+    #[serde(default)]
+    prefix: Option<String>,
+    /// Document libraries per site (at least 1, the default one).
+    #[serde(default)]
+    libraries: Option<usize>,
+    /// Generic lists per site (besides the hidden one every site has).
+    #[serde(default)]
+    lists: usize,
+    /// Adele follows them (`GET /me/followedSites`); true when absent.
+    #[serde(default)]
+    follow: Option<bool>,
+}
+
+/// `POST /_emulator/sites {"count": N, "prefix"?, "libraries"?, "lists"?, "follow"?}` —
+/// make N sites at once, each with its libraries, lists and one hidden list, followed by
+/// Adele unless `"follow": false` (see [`crate::store::Data::bulk_sites`]). Answers
+/// `{"sites": [ID, …]}`.
+async fn bulk_sites(State(state): State<AppState>, body: Bytes) -> Response {
+    let body: SitesBody = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => {
+            return bad_request(format!(
+                "expected {{\"count\": N, \"prefix\"?: P, \"libraries\"?: L, \"lists\"?: K, \"follow\"?: B}}: {e}"
+            ))
+        }
+    };
+    let libraries = body.libraries.unwrap_or(1);
+    if body.count == 0 || body.count > MAX_BULK_SITES || libraries > 100 || body.lists > 100 {
+        return bad_request(format!(
+            "count must be 1 to {MAX_BULK_SITES}, libraries and lists at most 100"
+        ));
+    }
+    let lag = state.settings().delta_lag_ms;
+    let prefix = body.prefix.unwrap_or_else(|| "bulk".to_string());
+    let follower = body.follow.unwrap_or(true).then_some(seed::ADELE_ID);
+    let made = state.store.write(|d| {
+        let at = Stamp::new(seed::ADELE_ID, lag);
+        d.bulk_sites(&at, &prefix, body.count, libraries, body.lists, follower)
+    });
+    match made {
+        Ok(ids) => {
+            state.mark_dirty();
+            state
+                .control
+                .event("sites", format!("prefix={prefix} count={}", ids.len()));
+            Json(json!({ "sites": ids })).into_response()
+        }
+        Err(e) => (e.status, Json(json!({ "error": e.message }))).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LibraryBody {
+    site: String,
+    name: String,
+}
+
+/// `POST /_emulator/libraries {"site": ID, "name": NAME}` — add a document library to a
+/// site, as a site owner does in SharePoint; Graph tells nobody (there is no
+/// notification for "library added"), so clients find it by listing the site's drives
+/// again. Answers `{"drive": DRIVE-ID}`.
+async fn add_library(State(state): State<AppState>, body: Bytes) -> Response {
+    let body: LibraryBody = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => return bad_request(format!("expected {{\"site\": ID, \"name\": NAME}}: {e}")),
+    };
+    let lag = state.settings().delta_lag_ms;
+    let made = state.store.write(|d| {
+        let at = Stamp::new(seed::ADELE_ID, lag);
+        d.add_library(&at, &body.site, &body.name)
+    });
+    match made {
+        Ok(drive) => {
+            state.mark_dirty();
+            state
+                .control
+                .event("library", format!("site={} drive={drive}", body.site));
+            Json(json!({ "drive": drive })).into_response()
+        }
+        Err(e) => (e.status, Json(json!({ "error": e.message }))).into_response(),
+    }
 }
 
 #[cfg(test)]

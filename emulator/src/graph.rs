@@ -6,7 +6,7 @@
 //! route table cannot express, so one catch-all route parses the path itself.
 
 mod delta;
-mod render;
+pub(crate) mod render;
 
 use std::collections::HashMap;
 
@@ -218,6 +218,7 @@ fn method_not_allowed() -> GraphError {
 fn route(req: &Req<'_>, words: &[&str]) -> Result<Response, GraphError> {
     match words {
         ["me"] => get_user(req, &req.user),
+        ["me", "followedSites"] => followed_sites(req),
         ["me", "drive", tail @ ..] => drive_route(req, &DriveSel::User(req.user.clone()), tail),
         ["users", u] => get_user(req, u),
         ["users", u, "drive", tail @ ..] => drive_route(req, &DriveSel::User(u.to_string()), tail),
@@ -276,6 +277,25 @@ fn get_user(req: &Req<'_>, id: &str) -> Result<Response, GraphError> {
         .read(|d| d.user(id).map(render::user))
         .ok_or_else(|| GraphError::not_found(&format!("user {id}")))?;
     ok(&req.state.base_url, "users/$entity", user)
+}
+
+/// `GET /me/followedSites`: the sites the signed-in user follows, as Graph lists them
+/// (site resources; delegated permissions only — there is no `/users/{id}/followedSites`
+/// for an app).
+fn followed_sites(req: &Req<'_>) -> Result<Response, GraphError> {
+    get_only(req)?;
+    let sites = req.state.store.read(|d| {
+        d.user(&req.user)
+            .map(|u| {
+                u.followed_sites
+                    .iter()
+                    .filter_map(|id| d.site(id))
+                    .map(render::site)
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    Ok(Json(render::collection(&req.state.base_url, "sites", sites)).into_response())
 }
 
 fn get_group(req: &Req<'_>, id: &str) -> Result<Response, GraphError> {

@@ -18,6 +18,7 @@ use crate::seed;
 
 pub(crate) mod bulk;
 mod columns;
+pub(crate) mod sites;
 
 pub use columns::{lookup_id, user_by_lookup_id, Column, ColumnType, SYSTEM_LOOKUP_ID};
 
@@ -79,6 +80,9 @@ pub struct User {
     pub surname: String,
     pub job_title: String,
     pub drive_id: String,
+    /// Sites the user follows (`GET /me/followedSites`), by id, in the order followed.
+    #[serde(default)]
+    pub followed_sites: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -185,6 +189,10 @@ pub struct List {
     pub display_name: String,
     /// `genericList` or `documentLibrary`.
     pub template: String,
+    /// `list.hidden`: SharePoint's own lists that its UI does not show (e.g.
+    /// `TaxonomyHiddenList`); Graph returns them in `/sites/{id}/lists` all the same.
+    #[serde(default)]
+    pub hidden: bool,
     pub web_url: String,
     pub resource_id: String,
     pub site_id: String,
@@ -1193,6 +1201,7 @@ impl Data {
                         .replace("%20", " "),
                     display_name: spec.name.to_string(),
                     template: "documentLibrary".to_string(),
+                    hidden: false,
                     web_url: drive.web_url.clone(),
                     resource_id: drive.resource_id.clone(),
                     site_id: spec.site_id.unwrap_or_default().to_string(),
@@ -1213,6 +1222,7 @@ impl Data {
             name: "Issues".to_string(),
             display_name: "Issues".to_string(),
             template: "genericList".to_string(),
+            hidden: false,
             web_url: format!("{site_web}/Lists/Issues"),
             resource_id: seed::ISSUES_LIST_RESOURCE.to_string(),
             site_id: seed::SITE_ID.to_string(),
@@ -1282,6 +1292,7 @@ fn seed_users() -> Vec<User> {
             surname: "Vance".to_string(),
             job_title: "Retail Manager".to_string(),
             drive_id: seed::ADELE_DRIVE.to_string(),
+            followed_sites: vec![seed::SITE_ID.to_string()],
         },
         User {
             id: seed::MEGAN_ID.to_string(),
@@ -1291,6 +1302,7 @@ fn seed_users() -> Vec<User> {
             surname: "Bowen".to_string(),
             job_title: "Marketing Manager".to_string(),
             drive_id: seed::MEGAN_DRIVE.to_string(),
+            followed_sites: Vec::new(),
         },
     ]
 }

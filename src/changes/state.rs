@@ -192,7 +192,10 @@ impl StateFile {
             })
             .take(40)
             .collect();
-        self.beside(&format!("{slug}-{:016x}.lock", fnv1a(label.as_bytes())))
+        self.beside(&format!(
+            "{slug}-{:016x}.lock",
+            crate::util::hash::fnv1a(label.as_bytes())
+        ))
     }
 
     /// `.NAME.SUFFIX` in the state file's directory.
@@ -356,14 +359,6 @@ fn holder_pid(file: &mut File) -> Option<u32> {
         .read_to_string(&mut text)
         .ok()?;
     text.trim().parse().ok()
-}
-
-/// FNV-1a, 64 bits: a hash that is the same in every build and process, for lock-file
-/// names that several graphwatch processes must agree on.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

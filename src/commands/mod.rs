@@ -47,7 +47,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             stream::run(global, &args.graph, &args.watch, vec![spec]).await
         }
         Command::Watch(args) => {
-            let specs = stream::specs(&args.drives, &args.lists)?;
+            let specs = stream::specs(&args.drives, &args.lists, args.followed_sites)?;
             stream::run(global, &args.graph, &args.watch, specs).await
         }
         Command::Demo(args) => demo::run(global, args).await,

@@ -38,6 +38,10 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Requests of one process in flight at once, whatever the number of targets: 500
+/// targets starting, or a rescan of every followed site, queue here instead of opening
+/// 500 connections and being throttled by Graph as one burst (docs/scale.md, "Pacing").
+const MAX_IN_FLIGHT: usize = 16;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a request carries.
@@ -58,6 +62,54 @@ pub struct GraphClient {
     tokens: TokenSource,
     /// Longest `Retry-After` waited out inside a request (see [`MAX_RETRY_AFTER`]).
     max_retry_after: Duration,
+    /// Shared by every clone: one process's requests, paced together.
+    pace: std::sync::Arc<Pace>,
+}
+
+/// What every request of a process shares: at most [`MAX_IN_FLIGHT`] in flight, and a
+/// hold when Graph throttled one of them. Graph throttles per app and tenant (and per
+/// user), not per request: after a 429 with `Retry-After`, every other request would
+/// get one too, so all of them wait it out, not only the one that was told.
+struct Pace {
+    in_flight: tokio::sync::Semaphore,
+    /// Until when Graph asked to be left alone.
+    hold: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Pace {
+    fn new() -> Pace {
+        Pace {
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
+            hold: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Wait out a hold, then take a place among the requests in flight.
+    async fn admit(&self) -> tokio::sync::SemaphorePermit<'_> {
+        loop {
+            let until = *self.hold.lock().unwrap_or_else(|e| e.into_inner());
+            match until {
+                Some(at) if at > tokio::time::Instant::now() => tokio::time::sleep_until(at).await,
+                _ => break,
+            }
+        }
+        // The semaphore is never closed.
+        self.in_flight
+            .acquire()
+            .await
+            .expect("the request semaphore is never closed")
+    }
+
+    /// Graph asked for `wait`: hold every request until then (a later end wins).
+    fn hold_for(&self, wait: Duration) {
+        let Some(at) = tokio::time::Instant::now().checked_add(wait) else {
+            return;
+        };
+        let mut hold = self.hold.lock().unwrap_or_else(|e| e.into_inner());
+        if hold.is_none_or(|h| h < at) {
+            *hold = Some(at);
+        }
+    }
 }
 
 /// The HTTP client every part of graphwatch uses: rustls, timeouts, our user agent.
@@ -85,6 +137,7 @@ impl GraphClient {
             base,
             tokens,
             max_retry_after: MAX_RETRY_AFTER,
+            pace: std::sync::Arc::new(Pace::new()),
         }
     }
 
@@ -214,6 +267,7 @@ impl GraphClient {
         let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             tracing::debug!("{request}");
+            let permit = self.pace.admit().await;
             let started = std::time::Instant::now();
             let mut builder = self
                 .http
@@ -229,7 +283,9 @@ impl GraphClient {
                         .body(bytes.to_vec())
                 }
             }
-            let response = match builder.send().await {
+            let sent = builder.send().await;
+            drop(permit);
+            let response = match sent {
                 Ok(response) => response,
                 Err(e) => {
                     // A request that never reached the server is safe to repeat;
@@ -277,6 +333,12 @@ impl GraphClient {
                 || status == StatusCode::SERVICE_UNAVAILABLE;
             // A Retry-After beyond the cap is not shortened: the error carries it.
             let too_long = retry_after.is_some_and(|wait| wait > self.max_retry_after);
+            if let (true, Some(wait)) = (throttled, retry_after) {
+                // The others hold for at most what one request waits out by itself: a
+                // day-long `Retry-After` (or a hostile one) must not freeze every target;
+                // the request that got it carries it to its caller.
+                self.pace.hold_for(wait.min(self.max_retry_after));
+            }
             if (throttled || status.is_server_error()) && attempt < MAX_ATTEMPTS && !too_long {
                 // The backoff steps on either way: the attempt counts.
                 let wait = backoff.next_delay();
@@ -405,6 +467,27 @@ fn is_idempotent(method: &Method) -> bool {
 mod tests {
     use super::*;
     use crate::util::url::segment;
+
+    /// A throttled request holds every other one until its `Retry-After` ends, and no
+    /// more than `MAX_IN_FLIGHT` are in flight at once.
+    #[tokio::test(start_paused = true)]
+    async fn one_retry_after_holds_every_request_and_the_flight_is_bounded() {
+        let pace = Pace::new();
+        let start = tokio::time::Instant::now();
+        pace.hold_for(Duration::from_secs(3));
+        // A shorter hold later does not cut the longer one short.
+        pace.hold_for(Duration::from_secs(1));
+        let permit = pace.admit().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+        drop(permit);
+
+        let permits: Vec<_> =
+            futures_util::future::join_all((0..MAX_IN_FLIGHT).map(|_| pace.admit())).await;
+        let waiting = tokio::time::timeout(Duration::from_secs(60), pace.admit()).await;
+        assert!(waiting.is_err(), "a request beyond {MAX_IN_FLIGHT} waits");
+        drop(permits);
+        let _admitted = pace.admit().await;
+    }
 
     fn client(base: &str) -> GraphClient {
         GraphClient::new(

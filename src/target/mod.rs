@@ -13,12 +13,17 @@
 //! `drive:contoso.sharepoint.com/sites/eng/Shared%20Documents`).
 
 //!
-//! [`spec`] parses what the user typed; [`resolve`] asks Graph what it names.
+//! [`spec`] parses what the user typed; [`resolve`] asks Graph what it names;
+//! [`expand`] finds the many targets of `SITE/*` and `--followed-sites`; [`Shard`] says
+//! which of them this process watches (`--shard I/N`).
 
+pub mod expand;
 mod resolve;
+mod shard;
 mod spec;
 
-pub use resolve::{resolve, socketio_failed, transient_cause};
+pub use resolve::{resolve, socketio_failed, targets, transient_cause};
+pub use shard::Shard;
 pub use spec::{DriveSpec, ListSpec, SiteRef, TargetSpec};
 
 use crate::event::TargetId;

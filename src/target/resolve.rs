@@ -19,7 +19,7 @@ const MAX_PAGES: usize = 50;
 
 /// Turn a failed lookup into an exit-4 error when it means "not there" or "not
 /// yours"; anything else (throttling, network, sign-in) keeps its own meaning.
-fn lookup_failed(err: GraphError, what: &str) -> anyhow::Error {
+pub(super) fn lookup_failed(err: GraphError, what: &str) -> anyhow::Error {
     // "Not signed in" says it all; "cannot look up X: not signed in" only adds noise.
     // A token failure that may pass (if `is_transient` says so) stays a Graph error in
     // the chain, so that start-up finds it with [`transient_cause`] and retries it.
@@ -119,6 +119,22 @@ pub async fn resolve(client: &GraphClient, spec: &TargetSpec) -> anyhow::Result<
     match spec {
         TargetSpec::Drive(d) => resolve_drive(client, d).await,
         TargetSpec::List(l) => resolve_list(client, l).await,
+        TargetSpec::Site(_) | TargetSpec::FollowedSites => Err(Error::usage(format!(
+            "{} stands for many targets; this takes one",
+            spec.label()
+        ))
+        .hint("name one library or list")
+        .into()),
+    }
+}
+
+/// Every target a SPEC names: one for a drive or list, those found for `SITE/*` and
+/// `--followed-sites` ([`super::expand`]).
+pub async fn targets(client: &GraphClient, spec: &TargetSpec) -> anyhow::Result<Vec<Target>> {
+    match spec {
+        TargetSpec::Site(site) => super::expand::site(client, site).await,
+        TargetSpec::FollowedSites => super::expand::followed_sites(client).await,
+        _ => Ok(vec![resolve(client, spec).await?]),
     }
 }
 
@@ -191,7 +207,11 @@ async fn subsite(
 }
 
 /// Every element of a collection, following `@odata.nextLink`.
-async fn collection(client: &GraphClient, path: &str, what: &str) -> anyhow::Result<Vec<Value>> {
+pub(super) async fn collection(
+    client: &GraphClient,
+    path: &str,
+    what: &str,
+) -> anyhow::Result<Vec<Value>> {
     let mut page: Value = client
         .get_json(path)
         .await

@@ -9,7 +9,8 @@ use crate::error::Error;
 use crate::util::url::segment;
 
 const DRIVE_FORMS: &str = "use me, a drive id, user:UPN-or-ID, group:GROUP-ID, site:SITE-ID, \
-     https://HOST/sites/NAME or https://HOST/sites/NAME/LIBRARY";
+     https://HOST/sites/NAME or https://HOST/sites/NAME/LIBRARY (a whole site: site:SITE-ID/* or \
+     https://HOST/sites/NAME/*)";
 const LIST_FORMS: &str = "use https://HOST/sites/NAME/Lists/LIST, SITE-ID/LIST or \
      HOST:/sites/NAME/LIST (LIST: a list id or display name)";
 
@@ -135,11 +136,91 @@ pub enum ListSpec {
     InSite { site: SiteRef, list: String },
 }
 
-/// A SPEC of either kind, as `watch --drive … --list …` collects them.
+/// A SPEC of either kind, as `watch --drive … --list …` collects them; or one that
+/// stands for many targets, expanded through Graph at start and again every
+/// `--rescan` ([`super::expand`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetSpec {
     Drive(DriveSpec),
     List(ListSpec),
+    /// `SITE/*`: every document library and list of a site.
+    Site(SiteRef),
+    /// `--followed-sites`: every document library of the sites the user follows.
+    FollowedSites,
+}
+
+impl TargetSpec {
+    /// A drive or list SPEC, or `SITE/*` (given to `--drive` or `--list` alike: it
+    /// means the whole site either way).
+    pub fn parse_drive(spec: &str) -> Result<TargetSpec, Error> {
+        match site_wildcard(spec, bad_drive)? {
+            Some(site) => Ok(TargetSpec::Site(site)),
+            None => DriveSpec::parse(spec).map(TargetSpec::Drive),
+        }
+    }
+
+    /// See [`TargetSpec::parse_drive`].
+    pub fn parse_list(spec: &str) -> Result<TargetSpec, Error> {
+        match site_wildcard(spec, bad_list)? {
+            Some(site) => Ok(TargetSpec::Site(site)),
+            None => ListSpec::parse(spec).map(TargetSpec::List),
+        }
+    }
+
+    /// The label before resolution: what a failure of the SPEC is reported under.
+    pub fn label(&self) -> String {
+        match self {
+            TargetSpec::Drive(drive) => drive.label(),
+            TargetSpec::List(list) => list.label(),
+            TargetSpec::Site(site) => format!("site:{site}/*"),
+            TargetSpec::FollowedSites => "followed-sites".into(),
+        }
+    }
+
+    /// Whether it stands for targets found through Graph, which may grow later.
+    pub fn is_expanded(&self) -> bool {
+        matches!(self, TargetSpec::Site(_) | TargetSpec::FollowedSites)
+    }
+}
+
+/// `SITE/*`, if `spec` ends in `/*`: `site:SITE-ID/*`, `SITE-ID/*`, `HOST:/sites/NAME/*`
+/// or `https://HOST/sites/NAME/*` (any site address as the other forms take it, then
+/// `/*`). `None` for every other SPEC.
+fn site_wildcard(spec: &str, bad: fn(&str, &str) -> Error) -> Result<Option<SiteRef>, Error> {
+    let spec = spec.trim();
+    let Some(site) = spec.strip_suffix("/*") else {
+        return Ok(None);
+    };
+    if let Some(why) = too_long(spec) {
+        return Err(bad(spec, &why));
+    }
+    if is_url(site) {
+        let url = SharePointUrl::parse(site).map_err(|why| bad(spec, &why))?;
+        return Ok(Some(SiteRef::Path {
+            host: url.host,
+            segments: url.segments,
+        }));
+    }
+    if let Some((host, path)) = site.split_once(":/") {
+        check_word(host, false).map_err(|why| bad(spec, &why))?;
+        let segments = decoded_segments(path).map_err(|why| bad(spec, &why))?;
+        return Ok(Some(SiteRef::Path {
+            host: host.to_ascii_lowercase(),
+            segments,
+        }));
+    }
+    let id = match site.split_once(':') {
+        Some((prefix, id)) if prefix.eq_ignore_ascii_case("site") => id,
+        Some(_) => {
+            return Err(bad(
+                spec,
+                "a whole site is site:SITE-ID/* or https://HOST/sites/NAME/*",
+            ))
+        }
+        None => site,
+    };
+    check_word(id, false).map_err(|why| bad(spec, &why))?;
+    Ok(Some(SiteRef::Id(id.to_string())))
 }
 
 /// The longest SPEC taken: a SharePoint URL with a deep path is a few hundred
@@ -470,6 +551,47 @@ pub mod tests {
             let err = ListSpec::parse(bad).unwrap_err();
             assert_eq!(err.code, Code::Usage, "{bad}");
             assert!(err.to_string().starts_with("list SPEC"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_whole_site_is_site_slash_star_in_every_site_form() {
+        let eng = SiteRef::Path {
+            host: "contoso.sharepoint.com".into(),
+            segments: vec!["sites".into(), "eng team".into()],
+        };
+        for (given, site) in [
+            ("site:site-eng/*", SiteRef::Id("site-eng".into())),
+            ("site-eng/*", SiteRef::Id("site-eng".into())),
+            (
+                "https://Contoso.sharepoint.com/sites/eng%20team/*",
+                eng.clone(),
+            ),
+            ("contoso.sharepoint.com:/sites/eng team/*", eng.clone()),
+        ] {
+            assert_eq!(
+                TargetSpec::parse_drive(given).unwrap(),
+                TargetSpec::Site(site.clone()),
+                "{given}"
+            );
+            assert_eq!(
+                TargetSpec::parse_list(given).unwrap(),
+                TargetSpec::Site(site),
+                "{given}"
+            );
+        }
+        assert_eq!(
+            TargetSpec::Site(eng).label(),
+            "site:contoso.sharepoint.com:/sites/eng team/*"
+        );
+        // Without `/*` the forms mean what they meant.
+        assert_eq!(
+            TargetSpec::parse_drive("site:site-eng").unwrap(),
+            TargetSpec::Drive(DriveSpec::Site("site-eng".into()))
+        );
+        for bad in ["user:x/*", "/*", "a b/*", "https:///*"] {
+            let err = TargetSpec::parse_drive(bad).unwrap_err();
+            assert_eq!(err.code, Code::Usage, "{bad}");
         }
     }
 

@@ -13,6 +13,28 @@ pub fn raise_open_files_limit() {
     unix::raise_open_files_limit();
 }
 
+/// The soft limit on open files now; `None` when unlimited or not known (not Unix).
+pub fn open_files_limit() -> Option<u64> {
+    #[cfg(unix)]
+    return rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    #[cfg(not(unix))]
+    None
+}
+
+/// Descriptors a watch holds besides its targets': the runtime, stdio, the pooled
+/// connections to Graph (at most `graph::MAX_IN_FLIGHT` busy, a few idle), a DNS
+/// lookup, an `--exec` child's pipes.
+pub const BASE_DESCRIPTORS: u64 = 64;
+
+/// Whether `targets` targets, each holding `per_target` descriptors, fit under `limit`;
+/// the number needed when they do not.
+pub fn open_files_short(targets: u64, per_target: u64, limit: Option<u64>) -> Option<u64> {
+    let needed = targets
+        .saturating_mul(per_target)
+        .saturating_add(BASE_DESCRIPTORS);
+    limit.filter(|limit| needed > *limit).map(|_| needed)
+}
+
 #[cfg(unix)]
 mod unix {
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
@@ -77,7 +99,16 @@ mod unix {
 
 #[cfg(all(test, unix))]
 mod tests {
+    use super::open_files_short;
     use super::unix::wanted;
+
+    #[test]
+    fn many_targets_under_a_low_limit_are_short_of_descriptors() {
+        assert_eq!(open_files_short(500, 1, Some(1024)), None);
+        assert_eq!(open_files_short(2000, 1, Some(1024)), Some(2064));
+        assert_eq!(open_files_short(500, 4, Some(1024)), Some(2064));
+        assert_eq!(open_files_short(100_000, 4, None), None);
+    }
 
     #[test]
     fn the_soft_limit_asked_for_is_the_hard_one_under_the_ceiling() {

@@ -4,6 +4,7 @@
 pub mod backoff;
 pub mod duration;
 pub mod fs;
+pub mod hash;
 pub mod limits;
 pub mod redact;
 pub mod text;

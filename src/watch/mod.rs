@@ -5,16 +5,19 @@
 //! Read top to bottom, [`run`] does this:
 //!
 //! 1. resolve every target (a spinner on stderr while it does, on a terminal only),
-//!    waiting for Graph if it cannot be reached yet ([`resolve_all`]);
+//!    waiting for Graph if it cannot be reached yet ([`resolve_all`]); `SITE/*` and
+//!    `--followed-sites` expand to many, of which `--shard` keeps its own;
 //! 2. start one task per target — a [`Supervisor`] keeping the link alive, or with
 //!    `--changes` a [`ChangesTask`] owning one — each sending [`Report`]s (events,
 //!    delta rounds, status) into one channel;
 //! 3. stream: select over that channel, Ctrl-C (SIGINT; SIGTERM too), the `--timeout`
 //!    deadline, an optional stop signal (the demo's), systemd's watchdog tick and
-//!    SIGHUP's reload (docs/service.md; [`Service`] is told what happens); every event
-//!    goes through one [`Emitter::emit`] (the stdout queue, `--exec`, the count), and a
-//!    round's cursor is committed only after its lines were written and flushed. The
-//!    loop never blocks on stdout, so the links are read whatever the reader does;
+//!    SIGHUP's reload (docs/service.md; [`Service`] is told what happens) and, with
+//!    `SITE/*` or `--followed-sites`, each `--rescan`'s targets (the new ones start);
+//!    every event goes through one [`Emitter::emit`] (the stdout queue, `--exec`, the
+//!    count), and a round's cursor is committed only after its lines were written and
+//!    flushed. The loop never blocks on stdout, so the links are read whatever the
+//!    reader does;
 //! 4. finish: write what is queued, let queued `--exec` runs complete, and pick the
 //!    exit status.
 //!
@@ -136,15 +139,51 @@ pub async fn run(
         _ = stopped(&mut stop) => return Ok(()),
     };
     let labels: Vec<&str> = targets.iter().map(|t| t.label.as_str()).collect();
+    // One socket per target, and with --state a lock file and the database's three
+    // (docs/scale.md, "Descriptors"): past the limit, links wait and retry (EMFILE is
+    // transient), which is better said at once.
+    let per_target = if state.is_some() { 5 } else { 1 };
+    let limit = crate::util::limits::open_files_limit();
+    if let Some(needed) =
+        crate::util::limits::open_files_short(targets.len() as u64, per_target, limit)
+    {
+        status.note(format!(
+            "graphwatch: {} targets need about {needed} open files, more than this process may open ({}); \
+             the links beyond it will wait and retry: raise the limit (ulimit -n, LimitNOFILE= in a systemd unit) \
+             or split the targets with --shard",
+            targets.len(),
+            limit.unwrap_or_default()
+        ));
+    }
     if let Some(state) = &mut state {
         // Each target's entry has one owner: a second process on it stops here (exit 2).
         state.claim(&labels)?;
     }
-    status.spin(&format!("connecting to {}", labels.join(", ")));
-    service.status(&format!("connecting to {}", labels.join(", ")));
+    let connecting = match labels.len() {
+        0..=3 => format!("connecting to {}", labels.join(", ")),
+        n => format!("connecting to {n} targets"),
+    };
+    status.spin(&connecting);
+    service.status(&connecting);
 
     // 2. One task per target, all reporting into one channel.
-    let mut reports = spawn_all(&targets, &client, &options, state.as_ref())?;
+    let (reports_tx, mut reports) = mpsc::unbounded_channel();
+    spawn_all(&targets, &client, &options, state.as_ref(), &reports_tx)?;
+    // With SPECs that may grow, targets start later too: the loop keeps a sender (and
+    // counts the tasks itself to know when every one is lost).
+    let expanded: Vec<TargetSpec> = specs.iter().filter(|s| s.is_expanded()).cloned().collect();
+    let mut rescans = (!expanded.is_empty()).then(|| {
+        rescan(
+            client.clone(),
+            expanded,
+            options.rescan.unwrap_or(options::DEFAULT_RESCAN),
+        )
+    });
+    let reports_tx = rescans.is_some().then_some(reports_tx);
+    let mut known: Vec<(target::TargetKind, String)> = targets
+        .iter()
+        .map(|t| (t.kind.clone(), t.label.clone()))
+        .collect();
 
     // 3. The stream.
     let fold = options
@@ -175,7 +214,7 @@ pub async fn run(
     let changes_mode = options.changes.is_some();
     let mut active = targets.len();
     let mut lost: Vec<String> = lost_at_start.into_iter().map(|(label, _)| label).collect();
-    let all = specs.len();
+    let mut all = targets.len() + lost.len();
     for label in &lost {
         service.lost(label, all, 0);
     }
@@ -238,6 +277,7 @@ pub async fn run(
                     if active == 0 {
                         // The last one: main reports it, with its exit code.
                         last_error = Some(error);
+                        break End::AllLost;
                     } else {
                         status.error(format!(
                             "graphwatch: {label}: stopped watching: {}",
@@ -272,6 +312,38 @@ pub async fn run(
                 }
                 if emitter.lines.gap_can_close() && emitter.close_gap(&status)? {
                     break End::Count;
+                }
+            }
+            Some(found) = next_rescan(&mut rescans) => {
+                let Some(tx) = &reports_tx else { continue };
+                for target in found {
+                    if options.shard.is_some_and(|shard| !shard.owns(&target.label))
+                        || known.iter().any(|(kind, _)| *kind == target.kind)
+                    {
+                        continue;
+                    }
+                    let target = unique_label(target, &known);
+                    let started = match &mut state {
+                        Some(state) => state.claim(&[target.label.as_str()]),
+                        None => Ok(()),
+                    }
+                    .and_then(|()| spawn_all(std::slice::from_ref(&target), &client, &options, state.as_ref(), tx));
+                    match started {
+                        Ok(()) => {
+                            status.note(format!(
+                                "graphwatch: {}: new since the start ({}); watching it",
+                                target.label, target.display_name
+                            ));
+                            known.push((target.kind.clone(), target.label.clone()));
+                            active += 1;
+                            all += 1;
+                        }
+                        Err(error) => status.error(format!(
+                            "graphwatch: {}: found by a rescan but not watched: {}",
+                            target.label,
+                            exit::one_line(&error)
+                        )),
+                    }
                 }
             }
             _ = signals.next() => break End::Interrupted,
@@ -326,16 +398,17 @@ pub async fn run(
     }
 }
 
-/// Start one task per target: with `--changes` a [`ChangesTask`] with the target's
-/// item index (in the `--state` file, or in memory), else a [`Supervisor`]. An index
-/// that cannot be opened is a usage error naming the file (exit 2).
+/// Start one task per target, each reporting into `reports_tx`: with `--changes` a
+/// [`ChangesTask`] with the target's item index (in the `--state` file, or in memory),
+/// else a [`Supervisor`]. An index that cannot be opened is a usage error naming the
+/// file (exit 2), before any of the tasks starts.
 fn spawn_all(
     targets: &[Target],
     client: &GraphClient,
     options: &WatchOptions,
     state: Option<&StateFile>,
-) -> anyhow::Result<mpsc::UnboundedReceiver<Report>> {
-    let (reports_tx, reports) = mpsc::unbounded_channel();
+    reports_tx: &mpsc::UnboundedSender<Report>,
+) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for target in targets {
         match &options.changes {
@@ -379,7 +452,60 @@ fn spawn_all(
     for task in tasks {
         tokio::spawn(task.run());
     }
-    Ok(reports)
+    Ok(())
+}
+
+/// Every `every`, expand `specs` again and send what they name now; a failed rescan is
+/// logged and tried at the next one (the targets already found go on regardless).
+fn rescan(
+    client: GraphClient,
+    specs: Vec<TargetSpec>,
+    every: Duration,
+) -> mpsc::Receiver<Vec<Target>> {
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let mut found = Vec::new();
+            for spec in &specs {
+                match target::targets(&client, spec).await {
+                    Ok(targets) => found.extend(targets),
+                    Err(error) => tracing::warn!(
+                        "{}: cannot look for new libraries and lists ({}); trying again in {}",
+                        spec.label(),
+                        exit::one_line(&error),
+                        human(every)
+                    ),
+                }
+            }
+            if tx.send(found).await.is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+async fn next_rescan(rescans: &mut Option<mpsc::Receiver<Vec<Target>>>) -> Option<Vec<Target>> {
+    match rescans {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Labels key the `--state` file and name each line's target: two targets must never
+/// share one. A label already taken (a library renamed to the URL of one that is gone,
+/// and found again) falls back to the resource, which is unique.
+fn unique_label(mut target: Target, known: &[(target::TargetKind, String)]) -> Target {
+    if known.iter().any(|(_, label)| *label == target.label) {
+        target.label = match &target.kind {
+            target::TargetKind::Drive { drive_id } => format!("drive:{drive_id}"),
+            target::TargetKind::List { site_id, list_id } => format!("list:{site_id}/{list_id}"),
+        };
+    }
+    target
 }
 
 /// Where every event of the stream goes, in this order: the filters, `--coalesce` folds
@@ -509,10 +635,14 @@ async fn resolve_all(
 ) -> anyhow::Result<Resolved> {
     let mut wait = StartWait::new(options);
     let mut targets: Vec<Target> = Vec::with_capacity(specs.len());
+    // Whether each target came from an expanded SPEC (`SITE/*`): a library found there
+    // and also named is watched once, not refused as named twice.
+    let mut found_by_expansion: Vec<bool> = Vec::with_capacity(specs.len());
     let mut lost: Vec<(String, anyhow::Error)> = Vec::new();
+    let mut left_to_other_shards = 0;
     for spec in specs {
         let resolved = loop {
-            let attempt = target::resolve(client, spec);
+            let attempt = target::targets(client, spec);
             let result = match wait.give_up {
                 // After a failure, an attempt still in flight at the end of the wait is
                 // cut short (a black-holed network takes minutes per attempt).
@@ -525,16 +655,13 @@ async fn resolve_all(
                 _ => attempt.await,
             };
             match result {
-                Ok(target) => break Some(target),
+                Ok(found) => break Some(found),
                 Err(err) => match wait.failed(err, status, service).await {
                     Ok(()) => {}
                     // One of several targets not there or not readable: the others are
                     // watched (as a target lost later is), and the exit says so.
                     Err(err) if specs.len() > 1 && exit::exit_code(&err) == Code::Target => {
-                        let label = match spec {
-                            TargetSpec::Drive(drive) => drive.label(),
-                            TargetSpec::List(list) => list.label(),
-                        };
+                        let label = spec.label();
                         status.error(format!(
                             "graphwatch: {label}: stopped watching: {}",
                             exit::one_line(&err)
@@ -546,15 +673,32 @@ async fn resolve_all(
                 },
             }
         };
-        let Some(target) = resolved else { continue };
-        tracing::info!(
-            "{} is {} ({})",
-            target.label,
-            target.kind,
-            target.display_name
-        );
-        // `--drive me --drive b!…` naming the same drive twice would print everything twice.
-        if let Some(same) = targets.iter().find(|t| t.kind == target.kind) {
+        let Some(found) = resolved else { continue };
+        for target in found {
+            if options
+                .shard
+                .is_some_and(|shard| !shard.owns(&target.label))
+            {
+                left_to_other_shards += 1;
+                continue;
+            }
+            tracing::info!(
+                "{} is {} ({})",
+                target.label,
+                target.kind,
+                target.display_name
+            );
+            let expanded = spec.is_expanded();
+            // `--drive me --drive b!…` naming the same drive twice would print everything twice.
+            let Some(at) = targets.iter().position(|t| t.kind == target.kind) else {
+                targets.push(target);
+                found_by_expansion.push(expanded);
+                continue;
+            };
+            if expanded || found_by_expansion[at] {
+                continue;
+            }
+            let same = &targets[at];
             return Err(Error::usage(format!(
                 "{} and {} are the same {}",
                 same.label,
@@ -568,12 +712,22 @@ async fn resolve_all(
             .hint("name each target once")
             .into());
         }
-        targets.push(target);
     }
     if targets.is_empty() {
         if let Some((_, last)) = lost.pop() {
             return Err(last);
         }
+        return Err(match options.shard {
+            Some(shard) => Error::target(format!(
+                "--shard {shard} holds none of the {left_to_other_shards} targets"
+            ))
+            .hint("give fewer shards than targets"),
+            None => {
+                Error::target("there is nothing to watch: the sites named have no library or list")
+                    .hint("check the SPECs (see `graphwatch watch --help`)")
+            }
+        }
+        .into());
     }
     Ok(Resolved { targets, lost })
 }

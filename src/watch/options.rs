@@ -14,6 +14,7 @@ use crate::event::filter::Filter;
 use crate::event::ChangeKind;
 use crate::link::supervisor::SupervisorOptions;
 use crate::output::{JqFilter, LineFormat, Template};
+use crate::target::Shard;
 use crate::util::duration::parse_duration;
 use regex::Regex;
 
@@ -83,7 +84,18 @@ pub struct WatchOptions {
     /// `--start-wait`: how long start-up waits for Graph to answer; `None` for
     /// [`DEFAULT_START_WAIT`].
     pub start_wait: Option<Duration>,
+    /// `--shard I/N`: only the targets of this shard.
+    pub shard: Option<Shard>,
+    /// `--rescan`: how often `SITE/*` and `--followed-sites` are expanded again; `None`
+    /// for [`DEFAULT_RESCAN`].
+    pub rescan: Option<Duration>,
 }
+
+/// How often expanded SPECs are read again by default. Graph tells nobody that a library
+/// was added, so this is how late a new one is found; each rescan costs a site 3
+/// requests (1 per followed site, plus 1), which at 15 minutes is far below any
+/// throttling limit even for hundreds of sites (docs/scale.md).
+pub const DEFAULT_RESCAN: Duration = Duration::from_secs(15 * 60);
 
 /// How long start-up waits for Graph by default: long enough for a laptop's Wi-Fi or a
 /// VPN to come up after a wake or a boot, short enough that a wrong `--graph-url` or a
@@ -176,6 +188,14 @@ impl WatchOptions {
             changes: changes_options(args)?,
             supervisor,
             start_wait,
+            shard: args.shard.as_deref().map(Shard::parse).transpose()?,
+            rescan: match &args.rescan {
+                Some(text) => Some(parse_duration(text).map_err(|why| {
+                    Error::usage(format!("--rescan {text:?} {why}"))
+                        .hint("write a duration such as 15m or 1h")
+                })?),
+                None => None,
+            },
         })
     }
 }

@@ -147,7 +147,7 @@ pub fn list(data: &Data, l: &List) -> Value {
         "displayName": l.display_name,
         "createdBy": {"user": {"displayName": "System Account"}},
         "parentReference": {"siteId": l.site_id},
-        "list": {"contentTypesEnabled": false, "hidden": false, "template": l.template},
+        "list": {"contentTypesEnabled": false, "hidden": l.hidden, "template": l.template},
     })
 }
 

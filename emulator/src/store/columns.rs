@@ -229,6 +229,7 @@ mod tests {
             surname: "A".into(),
             job_title: String::new(),
             drive_id: "d".into(),
+            followed_sites: Vec::new(),
         }]
     }
 
