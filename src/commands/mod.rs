@@ -5,6 +5,7 @@
 mod account;
 pub mod completions;
 mod demo;
+mod emulator;
 mod endpoint;
 mod schema;
 mod stream;
@@ -55,9 +56,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schema(args) => schema::run(args.kind),
         Command::Emulator(args) => {
             let term = Term::new(global.quiet, settings::color_choice(global.color, None));
-            logging::init(global.verbose, global.quiet, term.stderr_color());
+            // Inherited across exec: the emulator serves many clients at once.
             limits::raise_open_files_limit();
-            graphwatch_emulator::run(args.clone()).await
+            emulator::replace_self(&term, args, global.verbose, global.quiet)
         }
     }
 }
