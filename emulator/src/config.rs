@@ -213,7 +213,10 @@ impl EmulatorArgs {
         value("ping-interval-ms", ping_interval_ms.to_string());
         value("ping-timeout-ms", ping_timeout_ms.to_string());
         value("approve-after-polls", approve_after_polls.to_string());
-        value("auth-code-lifetime-secs", auth_code_lifetime_secs.to_string());
+        value(
+            "auth-code-lifetime-secs",
+            auth_code_lifetime_secs.to_string(),
+        );
         value(
             "device-code-interval-secs",
             device_code_interval_secs.to_string(),

@@ -61,7 +61,15 @@ fn program(ui: &Term) -> anyhow::Result<PathBuf> {
     ) else {
         return Err(missing().into());
     };
-    let mut build: Vec<OsString> = vec!["build".into(), "-p".into(), PROGRAM.into()];
+    // `--workspace`: the features are then resolved as for the build that made this
+    // executable (which has the emulator's library among its dependencies), so only
+    // the emulator's `main` is compiled, not its dependencies again.
+    let mut build: Vec<OsString> = vec![
+        "build".into(),
+        "--workspace".into(),
+        "--bin".into(),
+        PROGRAM.into(),
+    ];
     match dir.file_name().and_then(|n| n.to_str()) {
         Some("debug") => {}
         Some("release") => build.push("--release".into()),
