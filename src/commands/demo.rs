@@ -52,7 +52,6 @@ pub(super) async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<
         .as_deref()
         .map(options::template)
         .transpose()?;
-    let started = Instant::now();
     let mut emulator_args = graphwatch_emulator::EmulatorArgs::default();
     emulator_args.settings.notify_delay_ms = NOTIFY_DELAY_MS;
     emulator_args.settings.notify_duplicates = DUPLICATES;
@@ -60,6 +59,8 @@ pub(super) async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<
     let emulator = emulator::spawn(&ui, &emulator_args, global.verbose, global.quiet)
         .await
         .context("cannot start the emulator")?;
+    // From here: a first `cargo run -- demo` may have built the emulator above.
+    let started = Instant::now();
     // Dropping `emulator` at the end ends it.
     demo(global, args, template, &emulator.base_url, started).await
 }

@@ -16,24 +16,10 @@ use anyhow::Context as _;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 use crate::error::Error;
+use crate::logging;
 use crate::term::Term;
 
 const PROGRAM: &str = "graphwatch-emulator";
-
-/// The emulator's own log filter, as graphwatch's (`logging::init`) has it: its crate at
-/// the verbosity asked for, every other crate at `warn` (their debug lines carry URLs
-/// with secrets in them).
-fn log_filter(verbose: u8, quiet: bool) -> String {
-    let ours = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        (false, _) => "trace",
-    };
-    let others = if quiet { "error" } else { "warn" };
-    format!("{others},graphwatch_emulator={ours}")
-}
 
 /// Where the emulator program is, building it first when Cargo runs us and it is not
 /// built yet.
@@ -113,7 +99,7 @@ pub(super) fn replace_self(
     let mut command = std::process::Command::new(&program);
     command
         .args(args.to_args())
-        .env("RUST_LOG", log_filter(verbose, quiet));
+        .env("RUST_LOG", logging::directives(verbose, quiet));
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt as _;
@@ -156,9 +142,10 @@ pub(crate) async fn spawn(
     }
     command
         .args(args.to_args())
-        .env("RUST_LOG", log_filter(verbose, quiet))
+        .env("RUST_LOG", logging::directives(verbose, quiet))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true);
     #[cfg(target_os = "linux")]
     // SAFETY: prctl is async-signal-safe and touches no memory of ours. The child dies
@@ -174,6 +161,19 @@ pub(crate) async fn spawn(
     let mut child = command
         .spawn()
         .with_context(|| format!("cannot run {}", program.display()))?;
+    // Its stderr is passed on, but for its banner ("… Ctrl-C stops it"): the demo says
+    // where the emulator is in its own words, and stops it itself.
+    let stderr = child.stderr.take().context("the emulator's stderr")?;
+    let passed_on = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt as _;
+        let mut lines = BufReader::new(stderr).lines();
+        let mut out = tokio::io::stderr();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if !line.starts_with("graphwatch emulator on ") {
+                let _ = out.write_all(format!("{line}\n").as_bytes()).await;
+            }
+        }
+    });
     let stdout = child.stdout.take().context("the emulator's stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let first = lines
@@ -182,6 +182,8 @@ pub(crate) async fn spawn(
         .context("cannot read the emulator's first line")?;
     let Some(base_url) = first.filter(|l| l.starts_with("http://")) else {
         let status = child.wait().await.ok();
+        // Its own message first, then ours.
+        let _ = passed_on.await;
         return Err(Error::failure(format!(
             "the emulator ({}) ended before it listened{}",
             program.display(),
