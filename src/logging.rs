@@ -11,8 +11,9 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// `-q` errors only; default warnings; `-v` info, `-vv` debug, `-vvv` trace.
-pub fn init(verbose: u8, quiet: bool, color: bool) {
+/// The filter, as `RUST_LOG` directives: also what the emulator program is started with
+/// (src/commands/emulator.rs), so that its other crates stay at `warn` too.
+pub fn directives(verbose: u8, quiet: bool) -> String {
     let ours = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -21,9 +22,12 @@ pub fn init(verbose: u8, quiet: bool, color: bool) {
         (false, _) => "trace",
     };
     let others = if quiet { "error" } else { "warn" };
-    let filter = EnvFilter::new(format!(
-        "{others},graphwatch={ours},graphwatch_emulator={ours}"
-    ));
+    format!("{others},graphwatch={ours},graphwatch_emulator={ours}")
+}
+
+/// `-q` errors only; default warnings; `-v` info, `-vv` debug, `-vvv` trace.
+pub fn init(verbose: u8, quiet: bool, color: bool) {
+    let filter = EnvFilter::new(directives(verbose, quiet));
     // A second init (tests calling into the library twice) is harmless: keep the first.
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
