@@ -165,15 +165,16 @@ Examples:
     #[command(before_help = WATCH_EXAMPLES, after_help = WATCH_FOOTER, help_template = WATCH_TEMPLATE)]
     Watch(WatchManyArgs),
 
-    /// Serve the local Graph emulator until stopped
+    /// Serve the local Graph emulator until stopped (the graphwatch-emulator program)
     Emulator(graphwatch_emulator::EmulatorArgs),
 
-    /// See it work with no account: watch the built-in emulator while it makes changes
+    /// See it work with no account: watch the local emulator while it makes changes
     #[command(after_help = "\
-Starts the emulator in this process on a free port, signs in to it through the real
-device-code sign-in (approved automatically; nothing is written to your token cache),
-watches its OneDrive and its Issues list, uploads, updates, renames and deletes a file,
-adds and edits a list item, prints the notifications as they arrive, and exits 0.
+Starts the emulator (the graphwatch-emulator program beside graphwatch) on a free port,
+signs in to it through the real device-code sign-in (approved automatically; nothing is
+written to your token cache), watches its OneDrive and its Issues list, uploads,
+updates, renames and deletes a file, adds and edits a list item, prints the
+notifications as they arrive, and exits 0.
 
 Examples:
   graphwatch demo

@@ -205,7 +205,17 @@ pub fn for_people() -> bool {
 /// itself, shown without `-v` in text too).
 pub const STATUS_TARGET: &str = "graphwatch::status";
 
+/// The filter, as `RUST_LOG` directives: also what the emulator program is started with
+/// (src/commands/emulator.rs), so that its other crates stay at `warn` too.
+pub fn directives(verbose: u8, quiet: bool) -> String {
+    level_directives(LogLevel::of_flags(verbose, quiet).unwrap_or(LogLevel::Warn))
+}
+
 fn filter(level: LogLevel) -> EnvFilter {
+    EnvFilter::new(level_directives(level))
+}
+
+fn level_directives(level: LogLevel) -> String {
     let ours = level.name();
     let others = if level == LogLevel::Error {
         "error"
@@ -218,9 +228,7 @@ fn filter(level: LogLevel) -> EnvFilter {
         LogLevel::Warn | LogLevel::Info => "info",
         LogLevel::Debug | LogLevel::Trace => ours,
     };
-    EnvFilter::new(format!(
-        "{others},graphwatch={ours},graphwatch_emulator={ours},{STATUS_TARGET}={status}"
-    ))
+    format!("{others},graphwatch={ours},graphwatch_emulator={ours},{STATUS_TARGET}={status}")
 }
 
 fn format_layer(config: LogConfig) -> FormatLayer {

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use graphwatch::cli::{self, Command};
+use graphwatch::cli;
 use graphwatch::{commands, exit, is_broken_pipe};
 
 fn main() -> ExitCode {
@@ -13,14 +13,13 @@ fn main() -> ExitCode {
     // (src/link/socket.rs), as are the supervisors, delta rounds and the loop that
     // writes stdout — a little work per event for each. Worker threads
     // would only add a cross-thread wake-up per event (latency), their stacks and malloc
-    // arenas (idle RSS), and their start-up. The emulator serves many clients, and the
-    // demo runs it in the same process: those keep the multi-threaded runtime.
+    // arenas (idle RSS), and their start-up. The emulator, which serves many clients on
+    // a multi-threaded runtime, is a program of its own (src/commands/emulator.rs).
     // Measured in docs/performance.md.
-    let mut builder = match cli.command {
-        Command::Emulator(_) | Command::Demo(_) => tokio::runtime::Builder::new_multi_thread(),
-        _ => tokio::runtime::Builder::new_current_thread(),
-    };
-    let runtime = match builder.enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("graphwatch: cannot start the async runtime: {e}; check the system's limits");

@@ -549,6 +549,44 @@ fn demo_exits_0_and_prints_the_changes() {
     assert!(!env.config_dir().join("tokens").exists());
 }
 
+/// A graphwatch without the emulator program beside it, not run by Cargo: `demo` and
+/// `emulator` say in one line what is missing and how to build it (exit 1), and write
+/// nothing on stdout.
+#[test]
+fn demo_and_emulator_without_the_emulator_program_say_how_to_build_it() {
+    let env = env();
+    let alone = tempfile::tempdir().unwrap();
+    let exe = alone.path().join("graphwatch");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("graphwatch"), &exe).unwrap();
+    for args in [&["demo"][..], &["emulator", "--port", "0"]] {
+        // The test's clean environment, on the lone copy, and no Cargo around it.
+        let template = env.bare_cmd(args);
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args(template.get_args());
+        for (key, value) in template.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        let out = cmd
+            .env_remove("CARGO")
+            .env_remove("CARGO_MANIFEST_DIR")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: stdout {:?}", out.stdout);
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("graphwatch-emulator")
+                && stderr.contains("cargo build --release -p graphwatch-emulator"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn completions_prints_a_script() {
     let env = env();

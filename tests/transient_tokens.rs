@@ -570,33 +570,20 @@ fn stale_temporary_files_of_the_cache_are_removed_at_start() {
 }
 
 /// Not dumpable: no core dump, no same-user debugger. Visible from outside as
-/// `/proc/PID/*` owned by root while the process runs as someone else.
+/// `/proc/PID/*` owned by root while the process runs as someone else. Checked on a
+/// watch, the process that holds the refresh token for hours. (`graphwatch emulator`
+/// is the emulator program in graphwatch's place, and an exec makes a process
+/// dumpable again: not the process to look at.)
 #[cfg(target_os = "linux")]
 #[test]
 fn graphwatch_is_not_dumpable() {
-    use std::io::BufRead as _;
     let env = Env::start();
     let who = RunAs::for_config_dir(&env);
-    struct Killed(std::process::Child);
-    impl Drop for Killed {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut child = Killed(
-        who.apply(env.bare_cmd(&["emulator"]))
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn graphwatch emulator"),
-    );
-    let mut first = String::new();
-    std::io::BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    assert!(first.starts_with("http://"), "{first:?}");
-    let proc = Path::new("/proc").join(child.0.id().to_string());
+    let out = who.apply(env.std_cmd(&["login"])).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let w = Watcher::spawn_cmd(who.apply(env.std_cmd(&["drive", "me"])));
+    w.wait_stderr("watching drive:me");
+    let proc = Path::new("/proc").join(w.child.id().to_string());
     let status = std::fs::read_to_string(proc.join("status")).unwrap();
     let uid: u32 = status
         .lines()
@@ -605,7 +592,7 @@ fn graphwatch_is_not_dumpable() {
         .and_then(|u| u.parse().ok())
         .expect("a Uid line");
     let owner = std::fs::metadata(proc.join("environ")).unwrap().uid();
-    drop(child);
+    drop(w);
     assert_ne!(uid, 0, "the child runs as someone other than root");
     assert_eq!(
         owner, 0,

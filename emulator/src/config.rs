@@ -176,10 +176,133 @@ impl Default for EmulatorArgs {
 }
 
 impl EmulatorArgs {
+    /// The command line that gives the `graphwatch-emulator` program exactly these
+    /// arguments: how `graphwatch emulator` and `graphwatch demo` start it (the emulator
+    /// is a program of its own, so that the watcher does not carry its code; see
+    /// docs/decisions.md, "The emulator: a program of its own"). Every field is written,
+    /// so what the caller parsed (flags and environment) is what the program gets.
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        // Destructured without `..`: a new field does not compile until it is written here.
+        let EmulatorArgs {
+            port,
+            ping_interval_ms,
+            ping_timeout_ms,
+            persist,
+            settings,
+        } = self;
+        let Settings {
+            approve_after_polls,
+            device_code_blocked,
+            authorize_auto_approve,
+            auth_code_lifetime_secs,
+            device_code_interval_secs,
+            device_code_lifetime_secs,
+            token_lifetime_secs,
+            subscription_lifetime_secs,
+            notify_delay_ms,
+            notify_duplicates,
+            delta_page_size,
+            delta_lag_ms,
+            clock_skew_secs,
+        } = settings;
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        let mut value = |flag: &str, value: String| {
+            args.push(format!("--{flag}={value}").into());
+        };
+        value("port", port.to_string());
+        value("ping-interval-ms", ping_interval_ms.to_string());
+        value("ping-timeout-ms", ping_timeout_ms.to_string());
+        value("approve-after-polls", approve_after_polls.to_string());
+        value(
+            "auth-code-lifetime-secs",
+            auth_code_lifetime_secs.to_string(),
+        );
+        value(
+            "device-code-interval-secs",
+            device_code_interval_secs.to_string(),
+        );
+        value(
+            "device-code-lifetime-secs",
+            device_code_lifetime_secs.to_string(),
+        );
+        value("token-lifetime-secs", token_lifetime_secs.to_string());
+        value(
+            "subscription-lifetime-secs",
+            subscription_lifetime_secs.to_string(),
+        );
+        value("notify-delay-ms", notify_delay_ms.to_string());
+        value("notify-duplicates", notify_duplicates.to_string());
+        value("delta-page-size", delta_page_size.to_string());
+        value("delta-lag-ms", delta_lag_ms.to_string());
+        value("clock-skew-secs", clock_skew_secs.to_string());
+        for (flag, on) in [
+            ("device-code-blocked", device_code_blocked),
+            ("authorize-auto-approve", authorize_auto_approve),
+        ] {
+            if *on {
+                args.push(format!("--{flag}").into());
+            }
+        }
+        if let Some(path) = persist {
+            let mut arg = std::ffi::OsString::from("--persist=");
+            arg.push(path);
+            args.push(arg);
+        }
+        args
+    }
+
     pub fn ping_interval(&self) -> Duration {
         Duration::from_millis(self.ping_interval_ms)
     }
     pub fn ping_timeout(&self) -> Duration {
         Duration::from_millis(self.ping_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+
+    fn parse(args: Vec<std::ffi::OsString>) -> EmulatorArgs {
+        let argv = std::iter::once("graphwatch-emulator".into()).chain(args);
+        Cli::try_parse_from(argv).expect("to_args parses").args
+    }
+
+    /// Every knob away from its default survives the trip through the command line, and
+    /// so do the defaults.
+    #[test]
+    fn to_args_gives_the_program_the_same_arguments() {
+        let changed = EmulatorArgs {
+            port: 4711,
+            ping_interval_ms: 1,
+            ping_timeout_ms: 2,
+            persist: Some("/tmp/some state.json".into()),
+            settings: Settings {
+                approve_after_polls: 3,
+                device_code_blocked: true,
+                authorize_auto_approve: true,
+                auth_code_lifetime_secs: 4,
+                device_code_interval_secs: 5,
+                device_code_lifetime_secs: 6,
+                token_lifetime_secs: 7,
+                subscription_lifetime_secs: 8,
+                notify_delay_ms: 9,
+                notify_duplicates: 10,
+                delta_page_size: 11,
+                delta_lag_ms: 12,
+                clock_skew_secs: -13,
+            },
+        };
+        for args in [changed, EmulatorArgs::default()] {
+            let again = parse(args.to_args());
+            assert_eq!(format!("{again:?}"), format!("{args:?}"));
+        }
     }
 }

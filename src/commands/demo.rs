@@ -1,6 +1,7 @@
 //! `graphwatch demo`: the whole thing in one command, with no account and no network.
 //!
-//! It starts the emulator in this process on a free port, signs in to it through the
+//! It starts the emulator program (`graphwatch-emulator`, a child process; see
+//! `commands/emulator.rs`) on a free port, signs in to it through the
 //! real device-code sign-in (`auth::login`, the code behind `graphwatch login`; the
 //! emulator approves it by itself, and the prompt is shown as usual) into a temporary
 //! config directory — the user's own token cache is never touched — and then runs the
@@ -19,7 +20,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::sync::watch as latest;
 
-use super::App;
+use super::{emulator, App};
 use crate::changes::classify::Rules;
 use crate::changes::{coalesce, ChangesOptions};
 use crate::cli::{DemoArgs, GlobalArgs};
@@ -51,16 +52,17 @@ pub(super) async fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<
         .as_deref()
         .map(options::template)
         .transpose()?;
-    let started = Instant::now();
     let mut emulator_args = graphwatch_emulator::EmulatorArgs::default();
     emulator_args.settings.notify_delay_ms = NOTIFY_DELAY_MS;
     emulator_args.settings.notify_duplicates = DUPLICATES;
-    let emulator = graphwatch_emulator::start(emulator_args)
+    let ui = Term::new(global.quiet, settings::color_choice(global.color, None));
+    let emulator = emulator::spawn(&ui, &emulator_args, global.verbose, global.quiet)
         .await
         .context("cannot start the emulator")?;
-    let result = demo(global, args, template, &emulator.base_url, started).await;
-    emulator.shutdown().await;
-    result
+    // From here: a first `cargo run -- demo` may have built the emulator above.
+    let started = Instant::now();
+    // Dropping `emulator` at the end ends it.
+    demo(global, args, template, &emulator.base_url, started).await
 }
 
 async fn demo(

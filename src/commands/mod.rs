@@ -5,6 +5,7 @@
 mod account;
 pub mod completions;
 mod demo;
+mod emulator;
 mod endpoint;
 mod schema;
 mod stream;
@@ -12,7 +13,7 @@ mod stream;
 use crate::cli::{Cli, Command, GlobalArgs, GraphArgs, OutputFormat};
 use crate::error::Error;
 use crate::graph::{self, GraphClient};
-use crate::logging::{self, LogConfig};
+use crate::logging;
 use crate::output::{LineFormat, Render};
 use crate::settings::{self, Settings};
 use crate::term::Term;
@@ -55,13 +56,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schema(args) => schema::run(args.kind),
         Command::Emulator(args) => {
             let term = Term::new(global.quiet, settings::color_choice(global.color, None));
-            logging::init(LogConfig::of_flags(
-                global.verbose,
-                global.quiet,
-                term.stderr_color(),
-            ));
+            // Inherited across exec: the emulator serves many clients at once.
             limits::raise_open_files_limit();
-            graphwatch_emulator::run(args.clone()).await
+            emulator::replace_self(&term, args, global.verbose, global.quiet)
         }
     }
 }
