@@ -19,6 +19,7 @@ mod filters;
 mod fuzz_corpus;
 mod generated;
 mod hostile;
+mod ids;
 mod jq;
 mod kinds;
 mod options;
