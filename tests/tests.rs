@@ -27,6 +27,7 @@ mod properties;
 mod schema;
 mod secrets;
 mod signin;
+mod sink_nats;
 mod socket;
 mod stream;
 mod targets;

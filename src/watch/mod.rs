@@ -45,6 +45,7 @@ use crate::graph::GraphClient;
 use crate::link::supervisor::{Supervisor, ToLoop};
 use crate::output::exec::{ExecOptions, ExecRunner};
 use crate::output::{Output, OutputError, Render, Stdout};
+use crate::sink::Sink;
 use crate::target::{self, Target, TargetSpec};
 use crate::term::Term;
 use crate::util::backoff::Backoff;
@@ -124,6 +125,19 @@ pub async fn run(
         // Each target's entry has one owner: a second process on it stops here (exit 2).
         state.claim(&labels)?;
     }
+    // The sink before any task: a watch whose events cannot be delivered has not begun.
+    let sink = match &options.sink {
+        Some(sink) => {
+            status.spin(&format!("connecting to the sink {}", sink.spec.display()));
+            tokio::select! {
+                sink = Sink::connect(sink) => Some(sink?),
+                _ = signals.next() => return Ok(()),
+                _ = until(deadline) => return timed_out(&options, 0),
+                _ = stopped(&mut stop) => return Ok(()),
+            }
+        }
+        None => None,
+    };
     status.spin(&format!("connecting to {}", labels.join(", ")));
 
     // 2. One task per target, all reporting into one channel.
@@ -148,6 +162,7 @@ pub async fn run(
         fold,
         progress: Progress::default(),
         hooks: &hooks,
+        sink,
     };
     emitter.output.targets(&labels);
     let changes_mode = options.changes.is_some();
@@ -155,12 +170,26 @@ pub async fn run(
     let mut lost: Vec<String> = lost_at_start.into_iter().map(|(label, _)| label).collect();
     let all = specs.len();
     let mut last_error: Option<anyhow::Error> = None;
+    // The sink's acknowledgement of what was written, awaited where stdout is flushed;
+    // Ctrl-C, --timeout and a stop still end the watch while the sink is down (what was
+    // not acknowledged is not committed: it comes again).
+    macro_rules! delivered {
+        ($label:lifetime) => {
+            tokio::select! {
+                done = emitter.deliver() => done?,
+                _ = signals.next() => break $label End::Interrupted,
+                _ = until(deadline) => break $label End::Timeout,
+                _ = stopped(&mut stop) => break $label End::Stopped,
+            }
+        };
+    }
     let end = 'stream: loop {
         // Lines are flushed per burst: before the loop can wait, i.e. once no report is
         // queued (and after the loop, whatever ended it). A burst of notifications is then
         // one write instead of one per line, and no line waits in the buffer.
         if reports.is_empty() {
             emitter.output.flush()?;
+            delivered!('stream);
         }
         tokio::select! {
             report = reports.recv() => match report {
@@ -176,6 +205,7 @@ pub async fn run(
                         }
                     }
                     emitter.output.flush()?;
+                    delivered!('stream);
                     let _ = written.send(());
                 }
                 Some(Report::Event(event)) => {
@@ -227,8 +257,16 @@ pub async fn run(
         }
     };
     status.clear_spinner_if(true);
-    // Whatever ended the loop, no written line stays in the buffer.
+    // Whatever ended the loop, no written line stays in the buffer, and what the sink
+    // holds is delivered (a second Ctrl-C does not wait: a round not acknowledged was
+    // not committed and comes again).
     emitter.output.flush()?;
+    if !matches!(end, End::Interrupted) {
+        tokio::select! {
+            done = emitter.deliver() => done?,
+            _ = signals.next() => {}
+        }
+    }
     let written = emitter.progress.written;
 
     // 4. Finish: queued --exec runs complete (a second Ctrl-C does not wait for them).
@@ -323,6 +361,9 @@ struct Emitter<'h> {
     fold: Option<Fold>,
     progress: Progress,
     hooks: &'h Hooks,
+    /// `--sink`: gets every event the filters keep, as its contract JSON line (`--jq`,
+    /// `--template` and `-o` shape stdout only).
+    sink: Option<Sink>,
 }
 
 impl Emitter<'_> {
@@ -337,6 +378,9 @@ impl Emitter<'_> {
                 return Ok(false);
             }
         }
+        if let Some(sink) = &mut self.sink {
+            sink.push(event);
+        }
         if self.output.write_buffered(event)? == 0 {
             return Ok(false);
         }
@@ -346,6 +390,14 @@ impl Emitter<'_> {
         self.progress.written += 1;
         self.publish();
         Ok(self.count.is_some_and(|n| self.progress.written >= n))
+    }
+
+    /// Wait until the sink acknowledged everything pushed (at once without a sink).
+    async fn deliver(&mut self) -> anyhow::Result<()> {
+        match &mut self.sink {
+            Some(sink) => sink.deliver().await,
+            None => Ok(()),
+        }
     }
 
     fn publish(&self) {
