@@ -28,6 +28,7 @@ mod schema;
 mod secrets;
 mod signin;
 mod sink_nats;
+mod sink_webhook;
 mod socket;
 mod stream;
 mod targets;
