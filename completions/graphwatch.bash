@@ -161,7 +161,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__drive)
-            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --sink --sink-creds --sink-ca --sink-batch --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -208,6 +208,18 @@ _graphwatch() {
                     return 0
                     ;;
                 --exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sink)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sink-creds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sink-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -609,7 +621,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__list)
-            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --path --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --sink --sink-creds --sink-ca --sink-batch --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --path --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -656,6 +668,18 @@ _graphwatch() {
                     return 0
                     ;;
                 --exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sink)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sink-creds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sink-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -865,7 +889,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__watch)
-            opts="-n -o -v -q -h -V --drive --list --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --help --version"
+            opts="-n -o -v -q -h -V --drive --list --template --jq --coalesce --status-events --files-only --name --change --include --exclude --count --timeout --exec --sink --sink-creds --sink-ca --sink-batch --backoff --start-wait --changes --state --poll --no-socket --fallback-poll --path --initial --folders --notifications --debounce --output --graph-url --login-url --tenant --client-id --access-token --access-token-command --profile --verbose --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -920,6 +944,18 @@ _graphwatch() {
                     return 0
                     ;;
                 --exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sink)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sink-creds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sink-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -258,10 +258,10 @@ pub async fn run(
     };
     status.clear_spinner_if(true);
     // Whatever ended the loop, no written line stays in the buffer, and what the sink
-    // holds is delivered (a second Ctrl-C does not wait: a round not acknowledged was
-    // not committed and comes again).
+    // holds is delivered — unless Ctrl-C or --timeout ended it, which do not wait for a
+    // sink that is down (a round not acknowledged was not committed: it comes again).
     emitter.output.flush()?;
-    if !matches!(end, End::Interrupted) {
+    if !matches!(end, End::Interrupted | End::Timeout) {
         tokio::select! {
             done = emitter.deliver() => done?,
             _ = signals.next() => {}
