@@ -79,6 +79,41 @@ fn every_event_is_published_once_with_its_id_as_nats_msg_id() {
 }
 
 #[test]
+fn tls_url_with_sink_ca_publishes_over_tls() {
+    let env = env();
+    let bus = NatsServer::start_tls(&env.config_dir().join("js"));
+    let url = bus.url("graph.changes");
+    assert!(url.starts_with("tls://"), "{url}");
+    let ca = bus.ca().unwrap().to_str().unwrap();
+    // Without the CA the server's certificate is not trusted: one line, exit 1.
+    let out = env
+        .cmd(&[
+            "drive",
+            "me",
+            "--changes",
+            "--sink",
+            &url,
+            "--timeout",
+            "20s",
+        ])
+        .env("GRAPHWATCH_ACCESS_TOKEN", env.mint(common::ADELE))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("sink tls://127.0.0.1"), "{stderr}");
+    // With it: published, over TLS (the server accepts nothing else).
+    let w = Watcher::start(
+        &env,
+        &["drive", "me", "--changes", "--sink", &url, "--sink-ca", ca],
+    );
+    w.wait_stderr("watching drive:me");
+    let id = upload(&env, "Tls/t.txt");
+    let stored = bus.until(STREAM, all_created(std::slice::from_ref(&id)));
+    assert_eq!(created(&stored).get(&id), Some(&1));
+}
+
+#[test]
 fn bus_down_mid_burst_loses_nothing_and_commits_nothing_early() {
     let env = env();
     let state = env.config_dir().join("state.db");

@@ -286,6 +286,27 @@ impl Sink {
     }
 }
 
+/// A TLS refusal somewhere in the error's chain (an untrusted or wrong certificate,
+/// a failed handshake), also inside an `io::Error`: waiting will not fix it.
+pub(crate) fn tls_refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if inner.downcast_ref::<rustls::Error>().is_some() {
+                return true;
+            }
+        }
+        source = err.source();
+    }
+    false
+}
+
 /// The next wait: the backoff's, or longer when the far side asked for it.
 fn wait(backoff: &mut Backoff, e: &SinkError) -> Duration {
     let delay = backoff.next_delay();

@@ -76,15 +76,16 @@ impl Nats {
         if *tls {
             connect = connect.require_tls(true);
         }
-        let client = connect
-            .connect(server.as_str())
-            .await
-            .map_err(|e| match e.kind() {
+        let client = connect.connect(server.as_str()).await.map_err(|e| {
+            let refused = super::tls_refused(&e);
+            match e.kind() {
+                _ if refused => SinkError::permanent(format!("TLS refused ({e})")),
                 ConnectErrorKind::Io | ConnectErrorKind::TimedOut | ConnectErrorKind::Dns => {
                     SinkError::transient(format!("cannot connect ({e})"))
                 }
                 _ => SinkError::permanent(format!("cannot connect ({e})")),
-            })?;
+            }
+        })?;
         let js = jetstream::ContextBuilder::new()
             .ack_timeout(ACK_TIMEOUT)
             .build(client);

@@ -117,7 +117,7 @@ impl Webhook {
             request = request.header(ID_HEADER, id);
         }
         let answer = request.body(body).send().await.map_err(|e| {
-            if tls_refused(&e) {
+            if super::tls_refused(&e) {
                 SinkError::permanent(format!("TLS refused: {}", without_url(&e)))
             } else {
                 SinkError::transient(format!("no answer ({})", without_url(&e)))
@@ -153,18 +153,6 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
         out.push_str(&format!("{byte:02x}"));
     }
     out
-}
-
-/// A certificate the receiver's chain does not satisfy: waiting will not fix it.
-fn tls_refused(e: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if err.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        source = err.source();
-    }
-    false
 }
 
 /// The error's words without the URL (the sink's URL is shown redacted by the caller).

@@ -64,6 +64,9 @@ pub struct NatsServer {
     child: Option<Child>,
     pub port: u16,
     pub store: PathBuf,
+    /// TLS: the certificate and key files the server presents (clients trust the
+    /// certificate itself, self-signed).
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl NatsServer {
@@ -73,9 +76,35 @@ impl NatsServer {
             child: None,
             port: free_port(),
             store: store.to_path_buf(),
+            tls: None,
         };
         server.restart();
         server
+    }
+
+    /// A server that requires TLS, with a self-signed certificate for 127.0.0.1 made
+    /// here (rcgen); its PEM is `ca()`.
+    pub fn start_tls(store: &Path) -> NatsServer {
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+                .unwrap();
+        std::fs::create_dir_all(store).unwrap();
+        let (cert, key) = (store.join("server.pem"), store.join("server-key.pem"));
+        std::fs::write(&cert, certified.cert.pem()).unwrap();
+        std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+        let mut server = NatsServer {
+            child: None,
+            port: free_port(),
+            store: store.to_path_buf(),
+            tls: Some((cert, key)),
+        };
+        server.restart();
+        server
+    }
+
+    /// The certificate a client trusts (`--sink-ca`), with TLS.
+    pub fn ca(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|(cert, _)| cert.as_path())
     }
 
     /// (Re)start on the same port and store, and wait until it says it is ready.
@@ -91,6 +120,15 @@ impl NatsServer {
                 "-sd",
             ])
             .arg(&self.store)
+            .args(self.tls.iter().flat_map(|(cert, key)| {
+                [
+                    "--tls".into(),
+                    "--tlscert".into(),
+                    cert.clone().into_os_string(),
+                    "--tlskey".into(),
+                    key.clone().into_os_string(),
+                ]
+            }))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -120,7 +158,8 @@ impl NatsServer {
     }
 
     pub fn url(&self, subject: &str) -> String {
-        format!("nats://127.0.0.1:{}/{subject}", self.port)
+        let scheme = if self.tls.is_some() { "tls" } else { "nats" };
+        format!("{scheme}://127.0.0.1:{}/{subject}", self.port)
     }
 
     /// Every message the stream holds, in order: its `Nats-Msg-Id` and its JSON body.
@@ -131,10 +170,13 @@ impl NatsServer {
             .unwrap();
         let url = format!("127.0.0.1:{}", self.port);
         let stream = stream.to_string();
+        let ca = self.ca().map(Path::to_path_buf);
         rt.block_on(async move {
-            let client = async_nats::connect(url)
-                .await
-                .expect("connect to nats-server");
+            let mut options = async_nats::ConnectOptions::new();
+            if let Some(ca) = ca {
+                options = options.add_root_certificates(ca).require_tls(true);
+            }
+            let client = options.connect(url).await.expect("connect to nats-server");
             let js = async_nats::jetstream::new(client);
             let Ok(mut stream) = js.get_stream(&stream).await else {
                 return Vec::new();
