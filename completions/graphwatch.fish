@@ -169,6 +169,9 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l exclude 
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -s n -l count -d 'Exit 0 after N events were written' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l sink -d 'Deliver every event (as its JSON line, acknowledged before a --changes cursor moves): nats://HOST:PORT/SUBJECT or tls://… (JetStream, Nats-Msg-Id = the event\'s id), or https://… (a webhook; http:// on loopback only). stdout still gets the lines' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l sink-creds -d 'NATS credentials file (JWT and seed) for --sink nats://… ; the secret stays in the file' -r -F
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l sink-ca -d 'PEM certificates to trust for the sink\'s TLS besides the system\'s (a private CA)' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l backoff -d 'Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l start-wait -d 'At start, wait up to DURATION for Graph to answer (a network not up yet, Graph busy) before giving up with exit 1; 0 gives up at once, forever never does [default: 2m; forever under systemd]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l shard -d 'Watch only shard I of N of the targets (by a stable hash of each label): N processes given the same SPECs and --shard 1/N … N/N watch each target once' -r
@@ -200,6 +203,7 @@ debug\t''
 trace\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and `gap` lines: with --changes when changes may have been missed or come late, and with `dropped` when stdout was read too slowly to keep every notification'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l files-only -d 'Only files: leave out the lines of folders (--changes)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l sink-batch -d 'Webhook: POST each delivery (a round, a burst) as one JSON array instead of one POST per event. The HMAC key of X-Graphwatch-Signature-256 comes from GRAPHWATCH_SINK_SECRET (environment only)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l no-socket -d 'Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand drive" -l initial -d 'First write every current item once as an `existing` line, then watch'
@@ -224,6 +228,9 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l exclude -
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -s n -l count -d 'Exit 0 after N events were written' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l sink -d 'Deliver every event (as its JSON line, acknowledged before a --changes cursor moves): nats://HOST:PORT/SUBJECT or tls://… (JetStream, Nats-Msg-Id = the event\'s id), or https://… (a webhook; http:// on loopback only). stdout still gets the lines' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l sink-creds -d 'NATS credentials file (JWT and seed) for --sink nats://… ; the secret stays in the file' -r -F
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l sink-ca -d 'PEM certificates to trust for the sink\'s TLS besides the system\'s (a private CA)' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l backoff -d 'Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l start-wait -d 'At start, wait up to DURATION for Graph to answer (a network not up yet, Graph busy) before giving up with exit 1; 0 gives up at once, forever never does [default: 2m; forever under systemd]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l shard -d 'Watch only shard I of N of the targets (by a stable hash of each label): N processes given the same SPECs and --shard 1/N … N/N watch each target once' -r
@@ -255,6 +262,7 @@ debug\t''
 trace\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and `gap` lines: with --changes when changes may have been missed or come late, and with `dropped` when stdout was read too slowly to keep every notification'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l files-only -d 'Only files: leave out the lines of folders (--changes)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l sink-batch -d 'Webhook: POST each delivery (a round, a burst) as one JSON array instead of one POST per event. The HMAC key of X-Graphwatch-Signature-256 comes from GRAPHWATCH_SINK_SECRET (environment only)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l no-socket -d 'Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand list" -l initial -d 'First write every current item once as an `existing` line, then watch'
@@ -281,6 +289,9 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l exclude 
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -s n -l count -d 'Exit 0 after N events were written' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l timeout -d 'Stop after DURATION (30s, 5m, 1h30m); exit 124 if --count was given and not reached' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l exec -d 'Run CMD through the shell once per event: the event\'s JSON line on its stdin, GRAPHWATCH_* variables in its environment' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l sink -d 'Deliver every event (as its JSON line, acknowledged before a --changes cursor moves): nats://HOST:PORT/SUBJECT or tls://… (JetStream, Nats-Msg-Id = the event\'s id), or https://… (a webhook; http:// on loopback only). stdout still gets the lines' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l sink-creds -d 'NATS credentials file (JWT and seed) for --sink nats://… ; the secret stays in the file' -r -F
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l sink-ca -d 'PEM certificates to trust for the sink\'s TLS besides the system\'s (a private CA)' -r -F
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l backoff -d 'Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l start-wait -d 'At start, wait up to DURATION for Graph to answer (a network not up yet, Graph busy) before giving up with exit 1; 0 gives up at once, forever never does [default: 2m; forever under systemd]' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l shard -d 'Watch only shard I of N of the targets (by a stable hash of each label): N processes given the same SPECs and --shard 1/N … N/N watch each target once' -r
@@ -313,6 +324,7 @@ trace\t''"
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l followed-sites -d 'Every document library of the sites you follow (read again every --rescan)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l status-events -d 'Also write `status` lines (connected, disconnected, fallback, lost) and `gap` lines: with --changes when changes may have been missed or come late, and with `dropped` when stdout was read too slowly to keep every notification'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l files-only -d 'Only files: leave out the lines of folders (--changes)'
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l sink-batch -d 'Webhook: POST each delivery (a round, a burst) as one JSON array instead of one POST per event. The HMAC key of X-Graphwatch-Signature-256 comes from GRAPHWATCH_SINK_SECRET (environment only)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l changes -d 'On notifications, ask delta what changed and write one `change` line per changed item'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l no-socket -d 'Open no socket: find changes by polling delta every --poll INTERVAL (implies --changes)'
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand watch" -l initial -d 'First write every current item once as an `existing` line, then watch'

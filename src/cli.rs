@@ -410,6 +410,41 @@ pub struct WatchArgs {
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
 
+    /// Deliver every event (as its JSON line, acknowledged before a --changes cursor
+    /// moves): nats://HOST:PORT/SUBJECT or tls://… (JetStream, Nats-Msg-Id = the event's
+    /// id), or https://… (a webhook; http:// on loopback only). stdout still gets the lines
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "GRAPHWATCH_SINK",
+        help_heading = "Sink"
+    )]
+    pub sink: Option<String>,
+
+    /// NATS credentials file (JWT and seed) for --sink nats://… ; the secret stays in the file
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "GRAPHWATCH_SINK_CREDS",
+        help_heading = "Sink"
+    )]
+    pub sink_creds: Option<std::path::PathBuf>,
+
+    /// PEM certificates to trust for the sink's TLS besides the system's (a private CA)
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "GRAPHWATCH_SINK_CA",
+        help_heading = "Sink"
+    )]
+    pub sink_ca: Option<std::path::PathBuf>,
+
+    /// Webhook: POST each delivery (a round, a burst) as one JSON array instead of one
+    /// POST per event. The HMAC key of X-Graphwatch-Signature-256 comes from
+    /// GRAPHWATCH_SINK_SECRET (environment only)
+    #[arg(long, help_heading = "Sink")]
+    pub sink_batch: bool,
+
     /// Wait FIRST after a lost link, doubling up to MAX, e.g. 1s..60s [default: 1s..60s]
     #[arg(
         hide_short_help = true,

@@ -13,6 +13,7 @@
 //! - `signin`: device-code sign-in
 //! - `graph`: the Graph client; `tokens`: where its bearer token comes from
 //! - `settings`: option precedence and validation
+//! - `sink`: `--sink`, events delivered to NATS JetStream or a webhook, acknowledged
 //! - `output`: the only writer of stdout (JSON, pretty, template, `--exec`)
 //! - `event`: the stream's vocabulary, shared by everyone
 //! - leaves: [`cli`], [`error`], [`exit`], `term`, `util`, `logging`
@@ -35,6 +36,7 @@ mod logging;
 mod output;
 mod settings;
 mod signin;
+mod sink;
 mod target;
 mod term;
 #[doc(hidden)]

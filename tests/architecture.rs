@@ -16,6 +16,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("term", 2),
     ("settings", 2),
     ("output", 3),
+    ("sink", 3),
     ("tokens", 3),
     ("graph", 4),
     ("exit", 5),

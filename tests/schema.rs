@@ -35,8 +35,14 @@ fn breaks(line: Value) -> bool {
 #[test]
 fn lines_that_break_the_contract_are_rejected() {
     let time = "2026-11-26T10:00:00.123Z";
-    let good = json!({"type":"change","time":time,"target":"drive:me","change":"created","item":{"id":"1"}});
+    let good = json!({"type":"change","id":"0123456789abcdef0123456789abcdef","time":time,"target":"drive:me","change":"created","item":{"id":"1"}});
     assert!(!breaks(good.clone()));
+    let mut without_id = good.clone();
+    without_id.as_object_mut().unwrap().remove("id");
+    assert!(breaks(without_id));
+    let mut odd_id = good.clone();
+    odd_id["id"] = json!("not-hex");
+    assert!(breaks(odd_id));
     let mut without_item = good.clone();
     without_item.as_object_mut().unwrap().remove("item");
     assert!(breaks(without_item));

@@ -51,8 +51,12 @@ fn assert_notification(line: &Value, target: &str) {
     ] {
         assert!(line["data"][field].is_string(), "{field} in {line}");
     }
+    assert!(
+        line["id"].as_str().is_some_and(|id| id.len() == 32),
+        "a stable id: {line}"
+    );
     let keys: Vec<&String> = line.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 5, "{line}");
+    assert_eq!(keys.len(), 6, "{line}");
 }
 
 fn live_sockets(env: &Env) -> u64 {

@@ -153,6 +153,12 @@ pub fn existing(label: &str, items: Vec<Change>, view: &View<'_>, rules: &Rules)
                 return None;
             }
             let detail = ChangeDetail {
+                id: Some(change_id(
+                    view.resource(),
+                    &c.id,
+                    ChangeKind::Existing,
+                    &c.node,
+                )),
                 path,
                 ..ChangeDetail::default()
             };
@@ -207,12 +213,42 @@ fn line(
     } else {
         new_path
     };
+    // A deletion is of the item's last known version; anything else of the new one.
+    let version = if kind == ChangeKind::Deleted {
+        old.as_ref()
+    } else {
+        new.as_ref()
+    };
+    let id = change_id(
+        before.resource(),
+        id,
+        kind,
+        version.unwrap_or(&Node::default()),
+    );
     let detail = ChangeDetail {
+        id: Some(id),
         path,
         previous,
         fields: fields.map(|f| raw_json(&Value::Object(f))),
     };
     Some(Event::change(label, kind, detail, item))
+}
+
+/// The stable id of `kind` happening to item `id` of `resource`, at `version`
+/// ([`crate::event::id::change`]: its eTag and cTag, else its name, parent and fields).
+fn change_id(resource: &str, id: &str, kind: ChangeKind, version: &Node) -> String {
+    crate::event::id::change(
+        resource,
+        id,
+        kind,
+        version.etag.as_deref(),
+        version.ctag.as_deref(),
+        &[
+            version.name.as_deref(),
+            version.parent.as_deref(),
+            version.fields.as_deref(),
+        ],
+    )
 }
 
 /// With `--path`, whether any of the paths is inside the folder (not the folder itself).

@@ -454,6 +454,12 @@ pub struct View<'a> {
 const MAX_DEPTH: usize = 1024;
 
 impl<'a> View<'a> {
+    /// What the target resolved to (`drive:{id}`, `list:{site}/{list}`): the part of an
+    /// event id that is the same for every label naming the resource.
+    pub fn resource(&self) -> &str {
+        &self.index.resource
+    }
+
     /// This view with `updates` over it.
     pub fn with(&self, updates: &'a HashMap<String, Option<Node>>) -> View<'a> {
         let mut layers = vec![Layer::Map(updates)];

@@ -141,6 +141,7 @@ mod tests {
             "drive:me",
             kind,
             ChangeDetail {
+                id: None,
                 path: Some(path.into()),
                 previous: previous.map(|p| Previous {
                     name: p.rsplit('/').next().map(str::to_string),

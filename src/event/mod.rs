@@ -10,6 +10,7 @@
 //! `docs/decisions.md`, "output layer").
 
 pub mod filter;
+pub mod id;
 pub mod report;
 pub mod schema;
 
@@ -69,6 +70,9 @@ pub fn is_deleted(deleted_facet: Option<&Value>) -> bool {
 /// (list items) which fields changed.
 #[derive(Debug, Clone, Default)]
 pub struct ChangeDetail {
+    /// The line's stable `id` ([`id::change`]), from the resource and the versions the
+    /// index knows; `None` only until [`Event::change`] fills it from the item alone.
+    pub id: Option<String>,
     /// `/Folder/name` from the drive's root (driveItems whose folders are known).
     pub path: Option<String>,
     /// `renamed` and `moved`: the name and path before.
@@ -98,6 +102,8 @@ pub enum Event {
         /// The element's `subscriptionId`, if it has a string one; `null` otherwise.
         subscription_id: Option<String>,
         data: Box<RawValue>,
+        /// [`id::notification`] of the subscription and `data`.
+        id: String,
     },
     /// One changed item, from delta (`--changes`).
     Change {
@@ -161,27 +167,45 @@ impl Event {
     pub fn notification(target: impl Into<String>, data: Box<RawValue>) -> Event {
         let data = compact(data);
         let subscription_id = subscription_id(&data);
+        let id = id::notification(subscription_id.as_deref(), data.get());
         Event::Notification {
             time: Utc::now(),
             target: target.into(),
             subscription_id,
             data,
+            id,
         }
     }
 
-    /// A `change` event now, of the kind and detail the item index found.
+    /// A `change` event now, of the kind and detail the item index found. A detail
+    /// without an id (an item seen without an index: tests, fuzzing) gets one from the
+    /// item's own `id`, `eTag` and `cTag`, with the target standing for the resource.
     pub fn change(
         target: impl Into<String>,
         change: ChangeKind,
-        detail: ChangeDetail,
+        mut detail: ChangeDetail,
         item: Box<RawValue>,
     ) -> Event {
+        let target = target.into();
+        let item = compact(item);
+        if detail.id.is_none() {
+            let parsed = parse(&item);
+            let text = |key: &str| parsed.get(key).and_then(Value::as_str);
+            detail.id = Some(id::change(
+                &target,
+                text("id").unwrap_or_default(),
+                change,
+                text("eTag"),
+                text("cTag"),
+                &[Some(item.get())],
+            ));
+        }
         Event::Change {
             time: Utc::now(),
-            target: target.into(),
+            target,
             change,
             detail,
-            item: compact(item),
+            item,
         }
     }
 
@@ -275,6 +299,17 @@ impl Event {
             | Event::Resync { target, .. }
             | Event::Status { target, .. }
             | Event::Gap { target, .. } => target,
+        }
+    }
+
+    /// The line's stable `id` (docs/contract.md, "Event ids"): `change` and
+    /// `notification` lines have one; `resync`, `status` and `gap` say what one process
+    /// saw of its own link and cursor, and have none.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Event::Notification { id, .. } => Some(id),
+            Event::Change { detail, .. } => detail.id.as_deref(),
+            _ => None,
         }
     }
 
@@ -518,6 +553,7 @@ impl TimeText {
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Line<'a> {
     Notification {
+        id: &'a str,
         time: String,
         target: &'a str,
         #[serde(rename = "subscriptionId")]
@@ -525,6 +561,8 @@ pub enum Line<'a> {
         data: &'a RawValue,
     },
     Change {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a str>,
         time: String,
         target: &'a str,
         change: &'static str,
@@ -564,7 +602,9 @@ impl<'a> From<&'a Event> for Line<'a> {
                 target,
                 subscription_id,
                 data,
+                id,
             } => Line::Notification {
+                id,
                 time: format_time(*time),
                 target,
                 subscription_id: subscription_id.as_deref(),
@@ -577,6 +617,7 @@ impl<'a> From<&'a Event> for Line<'a> {
                 detail,
                 item,
             } => Line::Change {
+                id: detail.id.as_deref(),
                 time: format_time(*time),
                 target,
                 change: change.as_str(),

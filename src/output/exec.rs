@@ -93,13 +93,17 @@ impl std::fmt::Debug for ExecRunner {
 /// Changes: `GRAPHWATCH_CHANGE`, `GRAPHWATCH_ITEM_ID`, `GRAPHWATCH_ITEM_NAME`,
 /// `GRAPHWATCH_ITEM_PATH`, `GRAPHWATCH_PREVIOUS_PATH` (empty when unknown: a deleted item
 /// without a name, a list item's path, the previous path of a `modified` line). Resyncs and gaps: `GRAPHWATCH_REASON`.
-/// Statuses: `GRAPHWATCH_STATE` and `GRAPHWATCH_REASON`.
+/// Statuses: `GRAPHWATCH_STATE` and `GRAPHWATCH_REASON`. Changes and notifications:
+/// `GRAPHWATCH_EVENT_ID`, the line's stable `id`.
 pub fn event_env(event: &Event) -> Vec<(&'static str, String)> {
     let mut env = vec![
         ("GRAPHWATCH_EVENT_TYPE", event.kind().to_string()),
         ("GRAPHWATCH_TARGET", event.target().to_string()),
         ("GRAPHWATCH_TIME", format_time(event.time())),
     ];
+    if let Some(id) = event.id() {
+        env.push(("GRAPHWATCH_EVENT_ID", id.to_string()));
+    }
     match event {
         Event::Notification {
             subscription_id, ..
@@ -481,6 +485,7 @@ mod tests {
             "drive:me",
             crate::event::ChangeKind::Moved,
             crate::event::ChangeDetail {
+                id: None,
                 path: Some("/Archive/x.txt".into()),
                 previous: Some(crate::event::Previous {
                     name: Some("x.txt".into()),

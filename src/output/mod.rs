@@ -64,8 +64,12 @@ fn write_notification<W: Write>(
     target: &str,
     subscription_id: Option<&str>,
     data: &serde_json::value::RawValue,
+    id: &str,
 ) -> io::Result<()> {
-    sink.write_all(b"{\"type\":\"notification\",\"time\":\"")?;
+    // The id is hex digits: nothing in it to escape.
+    sink.write_all(b"{\"type\":\"notification\",\"id\":\"")?;
+    sink.write_all(id.as_bytes())?;
+    sink.write_all(b"\",\"time\":\"")?;
     sink.write_all(crate::event::TimeText::of(time).as_str().as_bytes())?;
     sink.write_all(b"\",\"target\":")?;
     serde_json::to_writer(&mut *sink, target).map_err(io::Error::from)?;
@@ -244,6 +248,7 @@ impl<W: Write> Output<W> {
                     target,
                     subscription_id,
                     data,
+                    id,
                 } = event
                 {
                     write_notification(
@@ -252,6 +257,7 @@ impl<W: Write> Output<W> {
                         target,
                         subscription_id.as_deref(),
                         data,
+                        id,
                     )?;
                     return Ok(1);
                 }
@@ -390,11 +396,11 @@ mod tests {
         assert_eq!(
             text,
             concat!(
-                r#"{"type":"notification","time":"2026-11-26T10:00:00.123Z","target":"drive:me","subscriptionId":"5554a2f6-1111-2222-3333-444455556666","data":{"subscriptionId":"5554a2f6-1111-2222-3333-444455556666","clientState":"system-managed:8082D436","resource":"b8a61df7-aaaa-bbbb","siteUrl":"/personal/adele"}}"#,
+                r#"{"type":"notification","id":"e92a2fc0e498646f15a7f723039cfcdd","time":"2026-11-26T10:00:00.123Z","target":"drive:me","subscriptionId":"5554a2f6-1111-2222-3333-444455556666","data":{"subscriptionId":"5554a2f6-1111-2222-3333-444455556666","clientState":"system-managed:8082D436","resource":"b8a61df7-aaaa-bbbb","siteUrl":"/personal/adele"}}"#,
                 "\n",
-                r#"{"type":"change","time":"2026-11-26T10:00:00.123Z","target":"drive:b!x","change":"modified","item":{"id":"01BYE5RZ6QN3ZWBTUFOFD3GSPGOHDJD36K","name":"report.docx","parentReference":{"driveId":"b!x","path":"/drive/root:/Documents"},"size":12}}"#,
+                r#"{"type":"change","id":"87480032f7cca3d5cd415da45017f0db","time":"2026-11-26T10:00:00.123Z","target":"drive:b!x","change":"modified","item":{"id":"01BYE5RZ6QN3ZWBTUFOFD3GSPGOHDJD36K","name":"report.docx","parentReference":{"driveId":"b!x","path":"/drive/root:/Documents"},"size":12}}"#,
                 "\n",
-                r#"{"type":"change","time":"2026-11-26T10:00:00.123Z","target":"drive:b!x","change":"deleted","item":{"id":"7","deleted":{"state":"deleted"}}}"#,
+                r#"{"type":"change","id":"bcb6da7fe5ef172d0dcd263950652569","time":"2026-11-26T10:00:00.123Z","target":"drive:b!x","change":"deleted","item":{"id":"7","deleted":{"state":"deleted"}}}"#,
                 "\n",
                 r#"{"type":"resync","time":"2026-11-26T10:00:00.123Z","target":"list:site-eng/list-issues","reason":"resyncRequired"}"#,
                 "\n",
@@ -536,7 +542,7 @@ mod tests {
         }
         assert_eq!(
             event.to_json_line(),
-            r#"{"type":"notification","time":"2026-11-26T10:00:00.123Z","target":"drive:me","subscriptionId":null,"data":42}"#
+            r#"{"type":"notification","id":"40b4dd0fc550be25052c2648b69d2685","time":"2026-11-26T10:00:00.123Z","target":"drive:me","subscriptionId":null,"data":42}"#
         );
     }
 
@@ -640,6 +646,7 @@ mod tests {
                 "drive:me",
                 kind,
                 ChangeDetail {
+                    id: None,
                     path: (!path.is_empty()).then(|| path.to_string()),
                     previous: previous.map(|(name, path)| Previous {
                         name: Some(name.into()),

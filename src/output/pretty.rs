@@ -538,6 +538,7 @@ mod tests {
                     label,
                     kind,
                     ChangeDetail {
+                        id: None,
                         path: path.map(str::to_string),
                         previous: previous.map(|(name, path)| Previous {
                             name: Some(name.into()),

@@ -150,6 +150,7 @@ fn field(event: &Event, path: &[String], out: &mut String) {
     match (first.as_str(), event) {
         ("type", _) => scalar(event.kind(), out),
         ("time", _) => scalar(&format_time(event.time()), out),
+        ("id", _) => scalar(event.id().unwrap_or_default(), out),
         ("target", _) => scalar(event.target(), out),
         (
             "subscriptionId",

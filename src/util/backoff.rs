@@ -55,6 +55,20 @@ impl Backoff {
         base.mul_f64(factor).min(self.max)
     }
 
+    /// The wait before attempt `attempt` (1 is the first retry) of a fresh backoff: for
+    /// a client library that counts its reconnects itself (the NATS sink's), so that its
+    /// waits follow this policy too.
+    pub fn delay_for_attempt(&self, attempt: usize) -> Duration {
+        let mut fresh = self.clone();
+        fresh.reset();
+        let mut delay = fresh.next_delay();
+        // Past 64 doublings every delay is `max` anyway.
+        for _ in 1..attempt.min(64) {
+            delay = fresh.next_delay();
+        }
+        delay
+    }
+
     /// Start again from `first` (after a link that stayed up).
     pub fn reset(&mut self) {
         self.next = self.first;

@@ -55,6 +55,7 @@ use crate::graph::GraphClient;
 use crate::link::supervisor::{Supervisor, ToLoop};
 use crate::output::exec::{ExecOptions, ExecRunner};
 use crate::output::{Output, OutputError, Render};
+use crate::sink::Sink;
 use crate::target::{self, Target, TargetSpec};
 use crate::term::Term;
 use crate::util::backoff::Backoff;
@@ -159,6 +160,19 @@ pub async fn run(
         // Each target's entry has one owner: a second process on it stops here (exit 2).
         state.claim(&labels)?;
     }
+    // The sink before any task: a watch whose events cannot be delivered has not begun.
+    let sink = match &options.sink {
+        Some(sink) => {
+            status.spin(&format!("connecting to the sink {}", sink.spec.display()));
+            tokio::select! {
+                sink = Sink::connect(sink) => Some(sink?),
+                _ = signals.next() => return Ok(()),
+                _ = until(deadline) => return timed_out(&options, 0),
+                _ = stopped(&mut stop) => return Ok(()),
+            }
+        }
+        None => None,
+    };
     let connecting = match labels.len() {
         0..=3 => format!("connecting to {}", labels.join(", ")),
         n => format!("connecting to {n} targets"),
@@ -209,6 +223,7 @@ pub async fn run(
         fold,
         progress: Progress::default(),
         hooks: &hooks,
+        sink,
     };
     emitter.output.targets(&labels);
     let changes_mode = options.changes.is_some();
@@ -225,7 +240,25 @@ pub async fn run(
         tick
     });
     let mut last_error: Option<anyhow::Error> = None;
+    // The sink's acknowledgement of what was written, awaited where stdout is flushed;
+    // Ctrl-C, --timeout and a stop still end the watch while the sink is down (what was
+    // not acknowledged is not committed: it comes again).
+    macro_rules! delivered {
+        ($label:lifetime) => {
+            tokio::select! {
+                done = emitter.deliver() => done?,
+                _ = signals.next() => break $label End::Interrupted,
+                _ = until(deadline) => break $label End::Timeout,
+                _ = stopped(&mut stop) => break $label End::Stopped,
+            }
+        };
+    }
     let end = 'stream: loop {
+        // What the sink holds is delivered once no report is queued (a burst is then one
+        // wait for acknowledgements, not one per event); stdout has a writer of its own.
+        if reports.is_empty() {
+            delivered!('stream);
+        }
         tokio::select! {
             report = reports.recv() => match report {
                 // A delta round: every line written and flushed, then (and only then,
@@ -253,6 +286,9 @@ pub async fn run(
                             break 'stream End::Count;
                         }
                     }
+                    // The sink acknowledged the round, then the writer flushed it: only
+                    // then is the task told (queue.rs answers `written` after the flush).
+                    delivered!('stream);
                     emitter.lines.ack(written);
                     // The wake-up for a gap may have been taken by the wait for room.
                     if emitter.lines.gap_can_close() && emitter.close_gap(&status)? {
@@ -366,6 +402,15 @@ pub async fn run(
     // queued line is written (a second Ctrl-C does not wait for a reader that never reads).
     if emitter.lines.dropping() {
         emitter.close_gap(&status)?;
+    }
+    // What the sink holds is delivered — unless Ctrl-C or --timeout ended the watch, which
+    // do not wait for a sink that is down (a round not acknowledged was not committed:
+    // it comes again).
+    if !matches!(end, End::Interrupted | End::Timeout) {
+        tokio::select! {
+            done = emitter.deliver() => done?,
+            _ = signals.next() => {}
+        }
     }
     let written = emitter.progress.written;
     let Emitter { lines, exec, .. } = emitter;
@@ -527,6 +572,9 @@ struct Emitter<'h> {
     fold: Option<Fold>,
     progress: Progress,
     hooks: &'h Hooks,
+    /// `--sink`: gets every event the filters keep, as its contract JSON line (`--jq`,
+    /// `--template` and `-o` shape stdout only).
+    sink: Option<Sink>,
 }
 
 impl Emitter<'_> {
@@ -541,6 +589,9 @@ impl Emitter<'_> {
             if fold.repeats(event, std::time::Instant::now()) {
                 return Ok(false);
             }
+        }
+        if let Some(sink) = &mut self.sink {
+            sink.push(event);
         }
         // A notification's key: the same target and the same bytes of `data` is the
         // same poke (`--coalesce`'s rule too). Decided before rendering: a dropped
@@ -601,6 +652,14 @@ impl Emitter<'_> {
             }
         }
         Ok(false)
+    }
+
+    /// Wait until the sink acknowledged everything pushed (at once without a sink).
+    async fn deliver(&mut self) -> anyhow::Result<()> {
+        match &mut self.sink {
+            Some(sink) => sink.deliver().await,
+            None => Ok(()),
+        }
     }
 
     fn publish(&self) {

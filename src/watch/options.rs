@@ -14,6 +14,7 @@ use crate::event::filter::Filter;
 use crate::event::ChangeKind;
 use crate::link::supervisor::SupervisorOptions;
 use crate::output::{JqFilter, LineFormat, Template};
+use crate::sink::{SinkOptions, SinkSpec};
 use crate::target::Shard;
 use crate::util::duration::parse_duration;
 use regex::Regex;
@@ -89,6 +90,8 @@ pub struct WatchOptions {
     /// `--rescan`: how often `SITE/*` and `--followed-sites` are expanded again; `None`
     /// for [`DEFAULT_RESCAN`].
     pub rescan: Option<Duration>,
+    /// `--sink` and its companions.
+    pub sink: Option<SinkOptions>,
 }
 
 /// How often expanded SPECs are read again by default. Graph tells nobody that a library
@@ -170,7 +173,9 @@ impl WatchOptions {
                     .hint("add --changes (notifications carry no item to filter)"),
             );
         }
+        let sink = sink_options(args, &supervisor)?;
         Ok(WatchOptions {
+            sink,
             filter,
             count: args.count,
             timeout,
@@ -198,6 +203,56 @@ impl WatchOptions {
             },
         })
     }
+}
+
+/// `--sink` checked: its URL, and companions that need it (or the webhook) given
+/// only with it. The webhook's secret is read from the environment only.
+fn sink_options(
+    args: &WatchArgs,
+    supervisor: &SupervisorOptions,
+) -> Result<Option<SinkOptions>, Error> {
+    let Some(text) = &args.sink else {
+        let flag = [
+            ("--sink-creds", args.sink_creds.is_some()),
+            ("--sink-ca", args.sink_ca.is_some()),
+            ("--sink-batch", args.sink_batch),
+        ]
+        .into_iter()
+        .find(|(_, given)| *given);
+        return match flag {
+            Some((flag, _)) => Err(Error::usage(format!("{flag} is for --sink"))
+                .hint("add --sink URL, or leave it out")),
+            None => Ok(None),
+        };
+    };
+    let spec = SinkSpec::parse(text)?;
+    match &spec {
+        SinkSpec::Webhook { .. } if args.sink_creds.is_some() => {
+            return Err(Error::usage(
+                "--sink-creds is a NATS credentials file; the sink is a webhook",
+            )
+            .hint("a webhook is signed with GRAPHWATCH_SINK_SECRET instead"))
+        }
+        SinkSpec::Nats { .. } if args.sink_batch => {
+            return Err(Error::usage(
+                "--sink-batch is for webhooks: NATS gets one message per event",
+            )
+            .hint("leave out --sink-batch"))
+        }
+        _ => {}
+    }
+    let secret = std::env::var("GRAPHWATCH_SINK_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty());
+    Ok(Some(SinkOptions {
+        spec,
+        creds: args.sink_creds.clone(),
+        ca: args.sink_ca.clone(),
+        batch: args.sink_batch,
+        secret,
+        first_backoff: supervisor.first_backoff,
+        max_backoff: supervisor.max_backoff,
+    }))
 }
 
 /// The filters, checked: a bad glob or regex is a usage error naming it.

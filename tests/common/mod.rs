@@ -9,6 +9,7 @@ use graphwatch_emulator::{EmulatorArgs, Running};
 
 #[cfg(unix)]
 pub mod browser;
+pub mod nats;
 pub mod peer;
 pub mod schema;
 pub mod watcher;
