@@ -163,6 +163,47 @@ fn a_burst_of_20_uploads_is_each_file_once_in_at_most_3_delta_rounds() {
     );
 }
 
+/// Killed after a round's lines were written but before the round was saved (another
+/// connection holds the state file's write lock, so the commit cannot happen): the
+/// file was written as created, then deleted while graphwatch was down. The restart's
+/// catch-up round does not know the file (its index never saved it), and still writes
+/// the deletion: the reader saw "created", so it must see "deleted" (classify.rs,
+/// `Rules::resumed`). This was a loss under load, when kill -9 landed in that window.
+#[test]
+fn a_file_written_but_not_saved_before_kill_9_then_deleted_is_written_deleted() {
+    let env = env();
+    let state = env.config_dir().join("state.db");
+    let state_arg = state.to_str().unwrap();
+    let args = [
+        "drive",
+        "me",
+        "--changes",
+        "--state",
+        state_arg,
+        "-o",
+        "json",
+    ];
+    let first = Watcher::start(&env, &args);
+    first.wait_stderr("watching drive:me");
+    let blocker = rusqlite::Connection::open(&state).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let a = upload(&env, "Unsaved/a.txt");
+    first.until(|seen| has(seen, &a, "created"));
+    let status = std::process::Command::new("kill")
+        .args(["-9", &first.pid()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    drop(first);
+    blocker.execute_batch("ROLLBACK").unwrap();
+    drop(blocker);
+
+    delete(&env, &a);
+    let second = Watcher::start(&env, &args);
+    let seen = second.until(|seen| has(seen, &a, "deleted"));
+    assert!(has(&seen, &a, "deleted"));
+}
+
 #[test]
 fn state_resumes_after_kill_9_with_nothing_lost_and_holds_no_secret() {
     let env = env();

@@ -46,6 +46,11 @@ pub struct Rules {
     /// deletion of an item the index never had may be one it should have had. Both are
     /// written (`modified`, `deleted`) rather than lost.
     pub blind: bool,
+    /// The first round from a saved cursor: the process before may have written lines of
+    /// a round it did not live to save (killed between the two), so an item it wrote as
+    /// created can be one the index never had. A deletion of such an item is written
+    /// (docs/changes.md, "After a restart"): a `deleted` too many, never one lost.
+    pub resumed: bool,
 }
 
 /// A round classified: its lines, and what it teaches the index.
@@ -180,7 +185,7 @@ fn line(
     rules: &Rules,
 ) -> Option<Event> {
     let kind = match (&old, &new) {
-        (None, None) if rules.blind => ChangeKind::Deleted,
+        (None, None) if rules.blind || rules.resumed => ChangeKind::Deleted,
         (None, None) => return None,
         (Some(_), None) => ChangeKind::Deleted,
         (None, Some(_)) => ChangeKind::Created,
@@ -191,7 +196,10 @@ fn line(
         (Some(o), Some(n)) if unchanged(o, n) && !rules.blind => return None,
         (Some(_), Some(_)) => ChangeKind::Modified,
     };
-    let node = new.as_ref().or(old.as_ref())?;
+    // A deletion of an item the index never had (blind or resumed) has no node: what is
+    // known of it is its id and delta's tombstone.
+    let unknown = Node::default();
+    let node = new.as_ref().or(old.as_ref()).unwrap_or(&unknown);
     if (node.folder || node.root) && kind == ChangeKind::Modified && !rules.folders {
         return None;
     }
@@ -468,6 +476,23 @@ mod tests {
         );
         // Created and deleted between two rounds: nothing to say.
         assert!(run(&ix, vec![change("zz", None)], &rules).events.is_empty());
+        // Unless this is the first round from a saved cursor (or blind): the process
+        // before may have written zz's creation and been killed before saving it.
+        for after_a_restart in [
+            Rules {
+                resumed: true,
+                ..Rules::default()
+            },
+            Rules {
+                blind: true,
+                ..Rules::default()
+            },
+        ] {
+            assert_eq!(
+                summary(&run(&ix, vec![change("zz", None)], &after_a_restart)),
+                vec!["deleted - -"]
+            );
+        }
         // --folders: the ancestor is written too.
         let folders = Rules {
             folders: true,

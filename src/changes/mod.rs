@@ -215,7 +215,10 @@ impl ChangesTask {
         let mut backoff = Backoff::new(self.supervisor.first_backoff, self.supervisor.max_backoff);
         loop {
             let started = match &resume {
-                Resume::Cursor(_) => Ok(()),
+                Resume::Cursor(_) => {
+                    rules.resumed = true;
+                    Ok(())
+                }
                 Resume::Fresh => self.list(&mut feed, self.options.initial, false).await,
                 Resume::CursorWithoutIndex(_) => {
                     // The index is newer than the cursor: the first round cannot tell an
@@ -303,6 +306,7 @@ impl ChangesTask {
                             self.index.apply(classified.updates);
                             self.commit(&round.cursor);
                             rules.blind = false;
+                            rules.resumed = false;
                             co.finished(empty);
                             Ok(())
                         }
@@ -314,6 +318,7 @@ impl ChangesTask {
                     if result.is_ok() {
                         self.commit(&cursor);
                         rules.blind = false;
+                        rules.resumed = false;
                     }
                     co.finished(false);
                     result

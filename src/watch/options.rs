@@ -384,6 +384,7 @@ fn changes_options(args: &WatchArgs) -> Result<Option<ChangesOptions>, Error> {
             folders: args.folders,
             scope,
             blind: false,
+            resumed: false,
         },
         path_given: args.path.is_some(),
         initial: args.initial,
