@@ -67,15 +67,31 @@ fn digest(tag: &str, fields: &[Option<&str>]) -> String {
     }
     let digest = hash.finalize();
     let mut out = String::with_capacity(ID_HEX_LEN);
-    for byte in &digest[..ID_HEX_LEN / 2] {
-        out.push_str(&format!("{byte:02x}"));
-    }
+    push_hex(&mut out, &digest[..ID_HEX_LEN / 2]);
     out
+}
+
+/// `bytes` as lowercase hex digits, appended to `out`: event ids, and the webhook
+/// sink's signatures; one or two per event, so no string is made per byte.
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_hex_is_lowercase_two_digits_a_byte() {
+        let mut out = String::from("x=");
+        push_hex(&mut out, &[0x00, 0x0f, 0xa5, 0xff]);
+        assert_eq!(out, "x=000fa5ff");
+    }
 
     #[test]
     fn same_change_same_id_and_each_part_counts() {

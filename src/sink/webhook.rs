@@ -149,9 +149,7 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
     let mut mac = <Hmac<Sha256>>::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(body);
     let mut out = String::from("sha256=");
-    for byte in mac.finalize().into_bytes() {
-        out.push_str(&format!("{byte:02x}"));
-    }
+    crate::event::id::push_hex(&mut out, &mac.finalize().into_bytes());
     out
 }
 
