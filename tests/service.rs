@@ -122,19 +122,23 @@ fn ready_after_the_link_is_up_then_watchdog_pings_then_stopping() {
         .env("WATCHDOG_USEC", "400000");
     let mut w = Watcher::spawn_cmd(cmd);
 
+    // "connecting" is sent before the first attempt; the test's reader thread may
+    // forward it later than stderr says "cannot connect", so it is awaited, not drained.
+    let mut before = Vec::new();
+    while !before
+        .iter()
+        .filter_map(|m: &String| status_of(m))
+        .any(|s| s.starts_with("connecting to drive:me"))
+    {
+        before.push(notify.recv(&w));
+        assert!(before.len() < 100, "no STATUS=connecting: {before:?}");
+    }
     w.wait_stderr("cannot connect");
-    // The retry is under way: whatever was sent so far is queued, and is not READY.
-    let before = notify.drain();
+    // The retry is under way: whatever was sent so far is not READY.
+    before.extend(notify.drain());
     assert!(
         !has_state(&before, "READY=1"),
         "READY=1 before the link was up: {before:?}"
-    );
-    assert!(
-        before
-            .iter()
-            .filter_map(|m| status_of(m))
-            .any(|s| s.starts_with("connecting to drive:me")),
-        "{before:?}"
     );
 
     let ready = notify.until(&w, "READY=1");
