@@ -167,7 +167,7 @@ impl Render {
 }
 
 impl Output<Vec<u8>> {
-    /// Events rendered into memory, taken line by line with [`Output::take`];
+    /// Events rendered into memory, read with [`Output::rendered`] line by line;
     /// `terminal`: stdout is one, so pretty lines may ask its width.
     pub fn in_memory(render: Render, terminal: bool) -> Output<Vec<u8>> {
         let mut output = Output::new(Vec::new(), render);
@@ -175,11 +175,14 @@ impl Output<Vec<u8>> {
         output
     }
 
-    /// What was rendered since the last call (the next line gets a buffer of the same
-    /// size, so that rendering it does not grow one byte by byte).
-    pub fn take(&mut self) -> Vec<u8> {
-        let size = self.sink.len();
-        std::mem::replace(&mut self.sink, Vec::with_capacity(size))
+    /// What was rendered since the last [`Output::clear`].
+    pub fn rendered(&self) -> &[u8] {
+        &self.sink
+    }
+
+    /// Forget what was rendered, keeping the buffer (no allocation per line).
+    pub fn clear(&mut self) {
+        self.sink.clear();
     }
 }
 
