@@ -8,6 +8,7 @@ use crate::common;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,8 @@ struct Receiver {
     addr: SocketAddr,
     ca: PathBuf,
     got: Arc<Mutex<Vec<Got>>>,
+    /// Once the script is played: 503 while this is set, 200 otherwise.
+    down: Arc<AtomicBool>,
     _rt: tokio::runtime::Runtime,
 }
 
@@ -79,16 +82,19 @@ impl Receiver {
         let got: Arc<Mutex<Vec<Got>>> = Arc::default();
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
         let (got2, state) = (got.clone(), Arc::new(state));
+        let down = Arc::new(AtomicBool::new(false));
+        let down2 = down.clone();
         rt.spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
                     continue;
                 };
-                let (acceptor, got, script, state) = (
+                let (acceptor, got, script, state, down) = (
                     acceptor.clone(),
                     got2.clone(),
                     script.clone(),
                     state.clone(),
+                    down2.clone(),
                 );
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
@@ -96,7 +102,8 @@ impl Receiver {
                     };
                     let service = hyper::service::service_fn(
                         move |request: hyper::Request<hyper::body::Incoming>| {
-                            let (got, script, state) = (got.clone(), script.clone(), state.clone());
+                            let (got, script, state, down) =
+                                (got.clone(), script.clone(), state.clone(), down.clone());
                             async move {
                                 let header = |name: &str| {
                                     request
@@ -125,8 +132,13 @@ impl Receiver {
                                             })
                                     })
                                 });
+                                let after_script = if down.load(Ordering::SeqCst) {
+                                    (503, None)
+                                } else {
+                                    (200, None)
+                                };
                                 let (status, retry_after) =
-                                    script.lock().unwrap().pop_front().unwrap_or((200, None));
+                                    script.lock().unwrap().pop_front().unwrap_or(after_script);
                                 got.lock().unwrap().push(Got {
                                     at: Instant::now(),
                                     status,
@@ -153,6 +165,7 @@ impl Receiver {
             addr,
             ca,
             got,
+            down,
             _rt: rt,
         }
     }
@@ -307,4 +320,77 @@ fn sink_batch_posts_each_round_as_one_signed_array() {
             .count();
         assert_eq!(n, 1, "{id} once");
     }
+}
+
+/// Without `--changes`, a sink that is down for a whole burst does not stop the watch:
+/// stdout gets every notification while it is down (the loop does not wait for the
+/// sink), at most `MAX_WAITING` (4,096) wait for it, and once it is back it gets those
+/// and a `gap` event with the count of the rest; stderr says so once.
+#[test]
+fn a_sink_down_through_a_burst_keeps_stdout_going_and_bounds_what_waits_for_it() {
+    const BURST: usize = 6000;
+    const MAX_WAITING: usize = 4096;
+    let env = env();
+    let receiver = Receiver::start(&env.config_dir(), vec![], None);
+    receiver.down.store(true, Ordering::SeqCst);
+    let url = receiver.url();
+    let mut cmd = env.std_cmd(&[
+        "drive",
+        "me",
+        "--sink",
+        &url,
+        "--sink-ca",
+        receiver.ca.to_str().unwrap(),
+        "--sink-batch",
+        "--backoff",
+        "200ms..500ms",
+    ]);
+    cmd.env("GRAPHWATCH_ACCESS_TOKEN", env.mint(common::ADELE));
+    let w = Watcher::spawn_cmd(cmd);
+    w.wait_stderr("watching drive:me");
+
+    env.post("/_emulator/burst", serde_json::json!({ "count": BURST }));
+    let seen = w.until(|seen| seen.len() >= BURST);
+    assert!(seen.iter().all(|l| l["type"] == "notification"));
+    // Every line reached stdout while the sink refused everything.
+    assert!(
+        receiver.got.lock().unwrap().iter().all(|g| g.status == 503),
+        "the sink was down throughout"
+    );
+    w.wait_stderr("holding");
+
+    receiver.down.store(false, Ordering::SeqCst);
+    let lines = |got: &[Got]| -> Vec<Value> {
+        got.iter()
+            .filter(|g| g.status == 200)
+            .flat_map(|g| serde_json::from_str::<Vec<Value>>(&g.body).unwrap())
+            .collect()
+    };
+    let got = receiver.until(|got| lines(got).iter().any(|l| l["type"] == "gap"));
+    let delivered = lines(&got);
+    let notifications = delivered
+        .iter()
+        .filter(|l| l["type"] == "notification")
+        .count();
+    let gap = delivered.iter().find(|l| l["type"] == "gap").unwrap();
+    assert_eq!(notifications, MAX_WAITING, "what could wait was delivered");
+    assert_eq!(
+        gap["dropped"].as_u64(),
+        Some((BURST - MAX_WAITING) as u64),
+        "the rest counted: {gap}"
+    );
+    assert_eq!(gap["target"], "drive:me");
+    // Each notification is delivered once, those that waited in the order they came.
+    let mut ids: Vec<&str> = delivered.iter().filter_map(|l| l["id"].as_str()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), MAX_WAITING);
+    w.wait_stderr("did not take notifications fast enough");
+    assert_eq!(
+        w.stderr()
+            .matches("did not take notifications fast enough")
+            .count(),
+        1,
+        "{}",
+        w.stderr()
+    );
 }

@@ -262,6 +262,20 @@ impl Event {
         }
     }
 
+    /// A `gap` event for the sink only: `dropped` notifications of `target` were not
+    /// delivered because the sink fell behind (sink/outbox.rs).
+    pub fn dropped_by_sink(target: impl Into<String>, dropped: u64) -> Event {
+        Event::Gap {
+            time: Utc::now(),
+            target: target.into(),
+            reason: format!(
+                "the sink did not take notifications fast enough: {dropped} notification{} not delivered here",
+                if dropped == 1 { " was" } else { "s were" }
+            ),
+            dropped: Some(dropped),
+        }
+    }
+
     /// A `resync` event now.
     pub fn resync(target: impl Into<String>, reason: impl Into<String>) -> Event {
         Event::Resync {

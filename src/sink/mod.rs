@@ -4,9 +4,9 @@
 //! only after the bus or the receiver has it (at-least-once end to end; the stable `id`
 //! lets the far side drop repeats: docs/contract.md, "Event ids").
 //!
-//! The loop pushes each event ([`Sink::push`]) while it writes the line to stdout and
-//! awaits [`Sink::deliver`] where it flushes stdout: after a round's lines and at the
-//! end of each burst. Delivery waits out whatever may pass (the bus down, a 5xx, a
+//! The loop hands each event to [`outbox::Outbox`] while it queues the line for stdout;
+//! the outbox's task delivers what was handed over ([`Sink::deliver`]) while the loop
+//! goes on, and answers a round's receipt once the sink acknowledged it. Delivery waits out whatever may pass (the bus down, a 5xx, a
 //! 429's `Retry-After`) with the one backoff ([`crate::util::backoff`]) and says so
 //! once on stderr; nothing is dropped meanwhile. What will not pass (a 4xx, a refused
 //! sign-in) ends the watch with exit 1, the cursor where it was. Which failures are
@@ -14,6 +14,7 @@
 //! "The sink is down").
 
 pub mod nats;
+pub mod outbox;
 pub mod webhook;
 
 use std::path::PathBuf;
@@ -22,7 +23,6 @@ use std::time::Duration;
 use url::Url;
 
 use crate::error::Error;
-use crate::event::Event;
 use crate::util::backoff::Backoff;
 use crate::util::duration::human;
 use crate::util::redact;
@@ -189,6 +189,7 @@ enum Kind {
 pub struct Sink {
     kind: Kind,
     name: String,
+    /// Handed over by the outbox's task, delivered by [`Sink::deliver`].
     pending: Vec<Message>,
     backoff: Backoff,
     /// Why the sink is down, said once until it takes events again.
@@ -233,14 +234,6 @@ impl Sink {
             backoff,
             down: None,
         })
-    }
-
-    /// Queue one event for the next [`Sink::deliver`].
-    pub fn push(&mut self, event: &Event) {
-        self.pending.push(Message {
-            id: event.id().map(str::to_string),
-            body: event.to_json_line(),
-        });
     }
 
     /// Deliver everything queued and wait for the acknowledgements; while the sink is

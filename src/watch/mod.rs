@@ -37,6 +37,7 @@ mod signals;
 mod status_events;
 mod status_line;
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::sync::watch as latest;
@@ -55,6 +56,7 @@ use crate::graph::GraphClient;
 use crate::link::supervisor::{Supervisor, ToLoop};
 use crate::output::exec::{ExecOptions, ExecRunner};
 use crate::output::{Output, OutputError, Render};
+use crate::sink::outbox::{Outbox, Receipt};
 use crate::sink::Sink;
 use crate::target::{self, Target, TargetSpec};
 use crate::term::Term;
@@ -223,7 +225,7 @@ pub async fn run(
         fold,
         progress: Progress::default(),
         hooks: &hooks,
-        sink,
+        sink: sink.map(Outbox::start),
     };
     emitter.output.targets(&labels);
     let changes_mode = options.changes.is_some();
@@ -240,24 +242,14 @@ pub async fn run(
         tick
     });
     let mut last_error: Option<anyhow::Error> = None;
-    // The sink's acknowledgement of what was written, awaited where stdout is flushed;
-    // Ctrl-C, --timeout and a stop still end the watch while the sink is down (what was
-    // not acknowledged is not committed: it comes again).
-    macro_rules! delivered {
-        ($label:lifetime) => {
-            tokio::select! {
-                done = emitter.deliver() => done?,
-                _ = signals.next() => break $label End::Interrupted,
-                _ = until(deadline) => break $label End::Timeout,
-                _ = stopped(&mut stop) => break $label End::Stopped,
-            }
-        };
-    }
+    // Rounds whose lines are queued, waiting for the sink's receipt before their
+    // acknowledgement goes to the writer (sink/outbox.rs); answered in order.
+    let mut receipts: VecDeque<(Receipt, oneshot::Sender<()>)> = VecDeque::new();
     let end = 'stream: loop {
-        // What the sink holds is delivered once no report is queued (a burst is then one
-        // wait for acknowledgements, not one per event); stdout has a writer of its own.
         if reports.is_empty() {
-            delivered!('stream);
+            // The loop is about to wait: what it queued goes to the writer (one hand-off
+            // per burst, queue.rs "Batches").
+            emitter.lines.hand_off();
         }
         tokio::select! {
             report = reports.recv() => match report {
@@ -286,10 +278,12 @@ pub async fn run(
                             break 'stream End::Count;
                         }
                     }
-                    // The sink acknowledged the round, then the writer flushed it: only
+                    // The sink acknowledges the round, then the writer flushes it: only
                     // then is the task told (queue.rs answers `written` after the flush).
-                    delivered!('stream);
-                    emitter.lines.ack(written);
+                    match &mut emitter.sink {
+                        Some(sink) => receipts.push_back((sink.receipt(), written)),
+                        None => emitter.lines.ack(written),
+                    }
                     // The wake-up for a gap may have been taken by the wait for room.
                     if emitter.lines.gap_can_close() && emitter.close_gap(&status)? {
                         break End::Count;
@@ -341,6 +335,24 @@ pub async fn run(
                 }
                 None => break End::AllLost,
             },
+            (receipt, written) = next_receipt(&mut receipts) => {
+                // Not received: the sink failed for good (the arm below says why) and
+                // the round is not committed.
+                if receipt.is_ok() {
+                    emitter.lines.ack(written);
+                }
+            }
+            // The sink acknowledged a delivery (a gap can close) or stopped for good.
+            _ = delivered(&emitter.sink) => {
+                if let Some(sink) = &mut emitter.sink {
+                    if sink.ended() {
+                        sink.finish().await?;
+                    }
+                    if let Some(line) = sink.close_gap(false) {
+                        status.error(line);
+                    }
+                }
+            }
             // The writer made room (a gap can close) or failed.
             _ = emitter.lines.woken() => {
                 if let Some(e) = emitter.lines.failure() {
@@ -406,10 +418,21 @@ pub async fn run(
     // What the sink holds is delivered — unless Ctrl-C or --timeout ended the watch, which
     // do not wait for a sink that is down (a round not acknowledged was not committed:
     // it comes again).
-    if !matches!(end, End::Interrupted | End::Timeout) {
-        tokio::select! {
-            done = emitter.deliver() => done?,
-            _ = signals.next() => {}
+    if let Some(sink) = &mut emitter.sink {
+        if let Some(line) = sink.close_gap(true) {
+            status.error(line);
+        }
+        if !matches!(end, End::Interrupted | End::Timeout) {
+            let delivered = tokio::select! {
+                done = sink.finish() => { done?; true }
+                _ = signals.next() => false,
+            };
+            // Rounds the sink took at the end are committed too (their receipts are in).
+            while let Some((receipt, written)) = receipts.pop_front() {
+                if delivered && receipt.await.is_ok() {
+                    emitter.lines.ack(written);
+                }
+            }
         }
     }
     let written = emitter.progress.written;
@@ -574,7 +597,7 @@ struct Emitter<'h> {
     hooks: &'h Hooks,
     /// `--sink`: gets every event the filters keep, as its contract JSON line (`--jq`,
     /// `--template` and `-o` shape stdout only).
-    sink: Option<Sink>,
+    sink: Option<Outbox>,
 }
 
 impl Emitter<'_> {
@@ -597,8 +620,8 @@ impl Emitter<'_> {
         // same poke (`--coalesce`'s rule too). Decided before rendering: a dropped
         // notification costs no render.
         let key = match event {
-            Event::Notification { target, data, .. } => {
-                let key = self.lines.key(target, data.get());
+            Event::Notification { target, id, .. } => {
+                let key = self.lines.key(target, id);
                 match self.lines.offer(key) {
                     Offer::Queued => Some(key),
                     Offer::Coalesced => return Ok(false),
@@ -613,7 +636,8 @@ impl Emitter<'_> {
         if self.output.write_buffered(event)? == 0 {
             return Ok(false);
         }
-        self.lines.push(self.output.take(), key)?;
+        self.lines.push(self.output.rendered(), key)?;
+        self.output.clear();
         if let Some(exec) = &self.exec {
             exec.submit(event);
         }
@@ -652,14 +676,6 @@ impl Emitter<'_> {
             }
         }
         Ok(false)
-    }
-
-    /// Wait until the sink acknowledged everything pushed (at once without a sink).
-    async fn deliver(&mut self) -> anyhow::Result<()> {
-        match &mut self.sink {
-            Some(sink) => sink.deliver().await,
-            None => Ok(()),
-        }
     }
 
     fn publish(&self) {
@@ -938,6 +954,27 @@ async fn stopped(stop: &mut Option<oneshot::Receiver<()>>) {
             let _ = rx.await;
             *stop = None;
         }
+        None => std::future::pending().await,
+    }
+}
+
+/// The front round's receipt from the sink, with the round's acknowledgement to pass
+/// on; never, while no round waits. Cancel-safe: the receipt is polled in place.
+async fn next_receipt(
+    receipts: &mut VecDeque<(Receipt, oneshot::Sender<()>)>,
+) -> (Result<(), oneshot::error::RecvError>, oneshot::Sender<()>) {
+    let Some((receipt, _)) = receipts.front_mut() else {
+        return std::future::pending().await;
+    };
+    let received = receipt.await;
+    let (_, written) = receipts.pop_front().expect("the front was there");
+    (received, written)
+}
+
+/// The sink acknowledged a delivery or stopped; never without a sink.
+async fn delivered(sink: &Option<Outbox>) {
+    match sink {
+        Some(sink) => sink.delivered().await,
         None => std::future::pending().await,
     }
 }
