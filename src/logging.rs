@@ -228,7 +228,15 @@ fn level_directives(level: LogLevel) -> String {
         LogLevel::Warn | LogLevel::Info => "info",
         LogLevel::Debug | LogLevel::Trace => ours,
     };
-    format!("{others},graphwatch={ours},graphwatch_emulator={ours},{STATUS_TARGET}={status}")
+    // The NATS client logs each failed connection at `error`; graphwatch says the same
+    // in one line of its own (sink/mod.rs), so the client is heard from only at -vv.
+    let nats = match level {
+        LogLevel::Debug | LogLevel::Trace => ours,
+        _ => "off",
+    };
+    format!(
+        "{others},graphwatch={ours},graphwatch_emulator={ours},async_nats={nats},{STATUS_TARGET}={status}"
+    )
 }
 
 fn format_layer(config: LogConfig) -> FormatLayer {

