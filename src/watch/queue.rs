@@ -38,7 +38,8 @@
 //! and before an ack, a wait for room or the end. The thread is woken only when it
 //! sleeps. Handing lines over one by one cost a lock, a futex wake and, with the thread
 //! keeping up, a `write` per line: 8.1 µs per event in a burst against 2.7–3.1 µs
-//! before the thread (docs/performance.md, "After the merges of 2026-12-01").
+//! before the thread (docs/performance.md, "After the merges of 2026-12-01: the
+//! regression and its fix").
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
