@@ -339,7 +339,7 @@ _graphwatch() {
             return 0
             ;;
         graphwatch__subcmd__emulator)
-            opts="-v -q -h -V --port --ping-interval-ms --ping-timeout-ms --persist --approve-after-polls --device-code-blocked --authorize-auto-approve --auth-code-lifetime-secs --device-code-interval-secs --device-code-lifetime-secs --token-lifetime-secs --subscription-lifetime-secs --notify-delay-ms --notify-duplicates --delta-page-size --delta-lag-ms --clock-skew-secs --verbose --quiet --color --log-format --log-level --help --version"
+            opts="-v -q -h -V --port --ping-interval-ms --ping-timeout-ms --persist --approve-after-polls --device-code-blocked --authorize-auto-approve --auth-code-lifetime-secs --device-code-interval-secs --device-code-lifetime-secs --token-lifetime-secs --subscription-lifetime-secs --notify-delay-ms --notify-duplicates --delta-page-size --delta-lag-ms --graph-latency-ms --clock-skew-secs --verbose --quiet --color --log-format --log-level --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -398,6 +398,10 @@ _graphwatch() {
                     return 0
                     ;;
                 --delta-lag-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --graph-latency-ms)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -314,6 +314,7 @@ set edit:completion:arg-completer[graphwatch] = {|@words|
             cand --notify-duplicates 'How many times each notification is sent (the live service often sends two)'
             cand --delta-page-size 'Items per delta page'
             cand --delta-lag-ms 'A change becomes visible to delta only this many milliseconds after it is made'
+            cand --graph-latency-ms 'Every Graph request (lookups, socketIo, delta) is answered this many milliseconds late: the round trip to the live service, tens to hundreds of ms'
             cand --clock-skew-secs 'The emulator''s clock runs this many seconds ahead of the machine''s (negative: behind); its Date headers and subscriptions'' expirationDateTime follow it'
             cand --color 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]'
             cand --log-format 'How stderr is written: text for people, json (a JSON object a line) or journald (<N> syslog priorities) [default: journald when stderr is the journal, else text]'

@@ -348,6 +348,7 @@ complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l notif
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l notify-duplicates -d 'How many times each notification is sent (the live service often sends two)' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l delta-page-size -d 'Items per delta page' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l delta-lag-ms -d 'A change becomes visible to delta only this many milliseconds after it is made' -r
+complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l graph-latency-ms -d 'Every Graph request (lookups, socketIo, delta) is answered this many milliseconds late: the round trip to the live service, tens to hundreds of ms' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l clock-skew-secs -d 'The emulator\'s clock runs this many seconds ahead of the machine\'s (negative: behind); its Date headers and subscriptions\' expirationDateTime follow it' -r
 complete -c graphwatch -n "__fish_graphwatch_using_subcommand emulator" -l color -d 'When to use colours on the terminal [default: auto; NO_COLOR=1 means never]' -r -f -a "auto\t''
 always\t''

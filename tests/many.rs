@@ -189,3 +189,26 @@ fn shards_partition_the_targets_by_the_documented_hash() {
     }
     assert_eq!(seen, all);
 }
+
+/// Explicit SPECs are looked up at once, not one after another: 40 library URLs with
+/// Graph answering 50 ms late have many lookups in flight together (sequential, one),
+/// and every target joins.
+#[test]
+fn explicit_specs_are_looked_up_at_once() {
+    let env = Env::start_with(|args| args.settings.graph_latency_ms = 50);
+    env.post(
+        "/_emulator/sites",
+        json!({"count": 40, "prefix": "named", "follow": false}),
+    );
+    let specs: Vec<String> = (0..40)
+        .map(|n| format!("https://contoso.sharepoint.com/sites/named-{n:04}/Shared%20Documents"))
+        .collect();
+    let mut args: Vec<&str> = vec!["watch", "--status-events", "-o", "json"];
+    for spec in &specs {
+        args.extend(["--drive", spec.as_str()]);
+    }
+    let w = Watcher::start(&env, &args);
+    joined_until(&w, |j| j.len() == 40);
+    let peak = env.counter("requests.graph.peakInFlight");
+    assert!(peak >= 8, "lookups in flight at once: {peak}");
+}

@@ -132,6 +132,15 @@ pub struct Settings {
     #[arg(long, env = "GRAPHWATCH_EMULATOR_DELTA_LAG_MS", default_value_t = 0)]
     pub delta_lag_ms: u64,
 
+    /// Every Graph request (lookups, socketIo, delta) is answered this many milliseconds
+    /// late: the round trip to the live service, tens to hundreds of ms
+    #[arg(
+        long,
+        env = "GRAPHWATCH_EMULATOR_GRAPH_LATENCY_MS",
+        default_value_t = 0
+    )]
+    pub graph_latency_ms: u64,
+
     /// The emulator's clock runs this many seconds ahead of the machine's (negative:
     /// behind); its Date headers and subscriptions' expirationDateTime follow it
     #[arg(
@@ -158,6 +167,7 @@ impl Default for Settings {
             notify_duplicates: 2,
             delta_page_size: 200,
             delta_lag_ms: 0,
+            graph_latency_ms: 0,
             clock_skew_secs: 0,
         }
     }
@@ -203,6 +213,7 @@ impl EmulatorArgs {
             notify_duplicates,
             delta_page_size,
             delta_lag_ms,
+            graph_latency_ms,
             clock_skew_secs,
         } = settings;
         let mut args: Vec<std::ffi::OsString> = Vec::new();
@@ -234,6 +245,7 @@ impl EmulatorArgs {
         value("notify-duplicates", notify_duplicates.to_string());
         value("delta-page-size", delta_page_size.to_string());
         value("delta-lag-ms", delta_lag_ms.to_string());
+        value("graph-latency-ms", graph_latency_ms.to_string());
         value("clock-skew-secs", clock_skew_secs.to_string());
         for (flag, on) in [
             ("device-code-blocked", device_code_blocked),
@@ -297,6 +309,7 @@ mod tests {
                 notify_duplicates: 10,
                 delta_page_size: 11,
                 delta_lag_ms: 12,
+                graph_latency_ms: 14,
                 clock_skew_secs: -13,
             },
         };

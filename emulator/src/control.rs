@@ -5,6 +5,7 @@
 //! client make", "when did the emulator stop pinging and when did the client come back".
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use axum::body::Bytes;
@@ -206,6 +207,9 @@ pub struct Control {
     pages: Mutex<(Option<PageFault>, u64)>,
     counters: Mutex<BTreeMap<String, u64>>,
     log: Mutex<(u64, VecDeque<LogEntry>)>,
+    /// Graph, socketIo and delta requests being answered now
+    /// (`requests.{class}.peakInFlight` keeps the most of each).
+    in_flight: [AtomicU64; 3],
 }
 
 impl Default for Control {
@@ -222,6 +226,7 @@ impl Control {
             pages: Mutex::new((None, 0)),
             counters: Mutex::new(BTreeMap::new()),
             log: Mutex::new((0, VecDeque::new())),
+            in_flight: Default::default(),
         }
     }
 
@@ -233,6 +238,21 @@ impl Control {
     pub fn add(&self, key: &str, n: u64) {
         let mut counters = self.counters.lock().unwrap();
         *counters.entry(key.to_string()).or_insert(0) += n;
+    }
+
+    fn in_flight(&self, route: RouteClass) -> &AtomicU64 {
+        &self.in_flight[match route {
+            RouteClass::Socketio => 1,
+            RouteClass::Delta => 2,
+            _ => 0,
+        }]
+    }
+
+    /// Keep `key` at the highest `value` seen (a peak rather than a count).
+    pub fn peak(&self, key: &str, value: u64) {
+        let mut counters = self.counters.lock().unwrap();
+        let peak = counters.entry(key.to_string()).or_insert(0);
+        *peak = (*peak).max(value);
     }
 
     pub fn counter(&self, key: &str) -> u64 {
@@ -506,7 +526,36 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
                 _ => GraphError::injected(fault.status, fault.retry_after).into_response(),
             }
         }
-        (None, None) => next.run(request).await,
+        (None, None) => {
+            let graph = matches!(
+                route,
+                RouteClass::Graph | RouteClass::Socketio | RouteClass::Delta
+            );
+            if graph {
+                // How many requests of the class are answered at once: what a client's
+                // concurrency (or its pace) comes to.
+                let now = state
+                    .control
+                    .in_flight(route)
+                    .fetch_add(1, Ordering::SeqCst)
+                    + 1;
+                state
+                    .control
+                    .peak(&format!("requests.{}.peakInFlight", route.name()), now);
+                let latency = state.settings().graph_latency_ms;
+                if latency > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+                }
+            }
+            let response = next.run(request).await;
+            if graph {
+                state
+                    .control
+                    .in_flight(route)
+                    .fetch_sub(1, Ordering::SeqCst);
+            }
+            response
+        }
     };
     // The service's clock, as every live answer carries it (RFC 9110 §6.6.1); clients
     // may time subscriptions by it rather than by their own clock.

@@ -41,7 +41,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Requests of one process in flight at once, whatever the number of targets: 500
 /// targets starting, or a rescan of every followed site, queue here instead of opening
 /// 500 connections and being throttled by Graph as one burst (docs/scale.md, "Pacing").
-const MAX_IN_FLIGHT: usize = 16;
+pub(crate) const MAX_IN_FLIGHT: usize = 16;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a request carries.

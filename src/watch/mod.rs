@@ -715,8 +715,37 @@ async fn resolve_all(
     let mut found_by_expansion: Vec<bool> = Vec::with_capacity(specs.len());
     let mut lost: Vec<(String, anyhow::Error)> = Vec::new();
     let mut left_to_other_shards = 0;
+    // The SPECs' first lookups at once, as many in flight as the Graph client lets go
+    // (graph/mod.rs, MAX_IN_FLIGHT), answers taken in order: one after another, 500
+    // drive ids were 500 round trips to Graph before the first link. At the first
+    // failure the rest go one at a time again, by the start-up wait's rules, so that an
+    // outage is waited out on one SPEC rather than on 500 at once.
+    let mut lookups = Some(futures_util::StreamExt::buffered(
+        futures_util::stream::iter(specs.iter().map(|spec| target::targets(client, spec))),
+        crate::graph::MAX_IN_FLIGHT,
+    ));
     for spec in specs {
+        let mut first = match &mut lookups {
+            Some(lookups) => futures_util::StreamExt::next(lookups).await,
+            None => None,
+        };
+        if first.as_ref().is_some_and(Result::is_err) {
+            lookups = None;
+        }
         let resolved = loop {
+            if let Some(result) = first.take() {
+                match result {
+                    Ok(found) => break Some(found),
+                    Err(err) => match wait.failed(err, status, service).await {
+                        Ok(()) => continue,
+                        Err(err) if specs.len() > 1 && exit::exit_code(&err) == Code::Target => {
+                            lost.push((lose(spec, &err, status), err));
+                            break None;
+                        }
+                        Err(err) => return Err(err),
+                    },
+                }
+            }
             let attempt = target::targets(client, spec);
             let result = match wait.give_up {
                 // After a failure, an attempt still in flight at the end of the wait is
@@ -736,12 +765,7 @@ async fn resolve_all(
                     // One of several targets not there or not readable: the others are
                     // watched (as a target lost later is), and the exit says so.
                     Err(err) if specs.len() > 1 && exit::exit_code(&err) == Code::Target => {
-                        let label = spec.label();
-                        status.error(format!(
-                            "graphwatch: {label}: stopped watching: {}",
-                            exit::one_line(&err)
-                        ));
-                        lost.push((label, err));
+                        lost.push((lose(spec, &err, status), err));
                         break None;
                     }
                     Err(err) => return Err(err),
@@ -956,6 +980,16 @@ async fn stopped(stop: &mut Option<oneshot::Receiver<()>>) {
         }
         None => std::future::pending().await,
     }
+}
+
+/// One of several SPECs is not there or not readable: said, and its label for the exit.
+fn lose(spec: &TargetSpec, err: &anyhow::Error, status: &StatusLine) -> String {
+    let label = spec.label();
+    status.error(format!(
+        "graphwatch: {label}: stopped watching: {}",
+        exit::one_line(err)
+    ));
+    label
 }
 
 /// The front round's receipt from the sink, with the round's acknowledgement to pass
