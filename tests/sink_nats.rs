@@ -55,6 +55,26 @@ fn committed(state: &std::path::Path) -> HashSet<String> {
         .unwrap_or_default()
 }
 
+/// A watch into `url` that the sink refuses for good: it ends with exit 1; its stderr.
+fn refused(env: &Env, url: &str) -> String {
+    let out = env
+        .cmd(&[
+            "drive",
+            "me",
+            "--changes",
+            "--sink",
+            url,
+            "--timeout",
+            "20s",
+        ])
+        .env("GRAPHWATCH_ACCESS_TOKEN", env.mint(common::ADELE))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    stderr
+}
+
 #[test]
 fn every_event_is_published_once_with_its_id_as_nats_msg_id() {
     let env = env();
@@ -86,21 +106,7 @@ fn tls_url_with_sink_ca_publishes_over_tls() {
     assert!(url.starts_with("tls://"), "{url}");
     let ca = bus.ca().unwrap().to_str().unwrap();
     // Without the CA the server's certificate is not trusted: one line, exit 1.
-    let out = env
-        .cmd(&[
-            "drive",
-            "me",
-            "--changes",
-            "--sink",
-            &url,
-            "--timeout",
-            "20s",
-        ])
-        .env("GRAPHWATCH_ACCESS_TOKEN", env.mint(common::ADELE))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = refused(&env, &url);
     assert!(stderr.contains("sink tls://127.0.0.1"), "{stderr}");
     // With it: published, over TLS (the server accepts nothing else).
     let w = Watcher::start(
@@ -123,21 +129,7 @@ fn sink_creds_sign_in_to_a_bus_with_accounts_and_without_them_exit_1() {
     let bus = NatsServer::start_with_accounts(&env.config_dir().join("js"));
     let url = bus.url("graph.changes");
     let creds = bus.creds().unwrap();
-    let out = env
-        .cmd(&[
-            "drive",
-            "me",
-            "--changes",
-            "--sink",
-            &url,
-            "--timeout",
-            "20s",
-        ])
-        .env("GRAPHWATCH_ACCESS_TOKEN", env.mint(common::ADELE))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = refused(&env, &url);
     assert!(stderr.contains("sink nats://127.0.0.1"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 

@@ -251,25 +251,32 @@ impl Event {
     /// A `gap` event now: `dropped` notifications of `target` were not written because
     /// the reader of stdout fell behind.
     pub fn dropped(target: impl Into<String>, dropped: u64) -> Event {
-        Event::Gap {
-            time: Utc::now(),
-            target: target.into(),
-            reason: format!(
-                "stdout was not read fast enough: {dropped} notification{} dropped here",
-                if dropped == 1 { " was" } else { "s were" }
-            ),
-            dropped: Some(dropped),
-        }
+        Event::gap_of(
+            target,
+            dropped,
+            "stdout was not read fast enough",
+            "dropped",
+        )
     }
 
     /// A `gap` event for the sink only: `dropped` notifications of `target` were not
     /// delivered because the sink fell behind (sink/outbox.rs).
     pub fn dropped_by_sink(target: impl Into<String>, dropped: u64) -> Event {
+        Event::gap_of(
+            target,
+            dropped,
+            "the sink did not take notifications fast enough",
+            "not delivered",
+        )
+    }
+
+    /// `{why}: N notifications were {what} here`, with `dropped` = N.
+    fn gap_of(target: impl Into<String>, dropped: u64, why: &str, what: &str) -> Event {
         Event::Gap {
             time: Utc::now(),
             target: target.into(),
             reason: format!(
-                "the sink did not take notifications fast enough: {dropped} notification{} not delivered here",
+                "{why}: {dropped} notification{} {what} here",
                 if dropped == 1 { " was" } else { "s were" }
             ),
             dropped: Some(dropped),

@@ -101,9 +101,7 @@ impl Outbox {
         if let Event::Notification { target, id, .. } = event {
             let key = u128::from_str_radix(id, 16).unwrap_or_default();
             if self.dropping || self.waiting() >= MAX_WAITING {
-                if !self.dropping {
-                    self.dropping = true;
-                }
+                self.dropping = true;
                 if !self.keys.contains(&key) {
                     *self.dropped.entry(target.clone()).or_default() += 1;
                 }

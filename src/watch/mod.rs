@@ -733,30 +733,23 @@ async fn resolve_all(
             lookups = None;
         }
         let resolved = loop {
-            if let Some(result) = first.take() {
-                match result {
-                    Ok(found) => break Some(found),
-                    Err(err) => match wait.failed(err, status, service).await {
-                        Ok(()) => continue,
-                        Err(err) if specs.len() > 1 && exit::exit_code(&err) == Code::Target => {
-                            lost.push((lose(spec, &err, status), err));
-                            break None;
+            let result = match first.take() {
+                Some(result) => result,
+                None => {
+                    let attempt = target::targets(client, spec);
+                    match wait.give_up {
+                        // After a failure, an attempt still in flight at the end of the
+                        // wait is cut short (a black-holed network takes minutes per
+                        // attempt).
+                        Some(at) if wait.last.is_some() => {
+                            match tokio::time::timeout_at(at, attempt).await {
+                                Ok(result) => result,
+                                Err(_) => return Err(wait.gave_up()),
+                            }
                         }
-                        Err(err) => return Err(err),
-                    },
-                }
-            }
-            let attempt = target::targets(client, spec);
-            let result = match wait.give_up {
-                // After a failure, an attempt still in flight at the end of the wait is
-                // cut short (a black-holed network takes minutes per attempt).
-                Some(at) if wait.last.is_some() => {
-                    match tokio::time::timeout_at(at, attempt).await {
-                        Ok(result) => result,
-                        Err(_) => return Err(wait.gave_up()),
+                        _ => attempt.await,
                     }
                 }
-                _ => attempt.await,
             };
             match result {
                 Ok(found) => break Some(found),
@@ -765,7 +758,12 @@ async fn resolve_all(
                     // One of several targets not there or not readable: the others are
                     // watched (as a target lost later is), and the exit says so.
                     Err(err) if specs.len() > 1 && exit::exit_code(&err) == Code::Target => {
-                        lost.push((lose(spec, &err, status), err));
+                        let label = spec.label();
+                        status.error(format!(
+                            "graphwatch: {label}: stopped watching: {}",
+                            exit::one_line(&err)
+                        ));
+                        lost.push((label, err));
                         break None;
                     }
                     Err(err) => return Err(err),
@@ -980,16 +978,6 @@ async fn stopped(stop: &mut Option<oneshot::Receiver<()>>) {
         }
         None => std::future::pending().await,
     }
-}
-
-/// One of several SPECs is not there or not readable: said, and its label for the exit.
-fn lose(spec: &TargetSpec, err: &anyhow::Error, status: &StatusLine) -> String {
-    let label = spec.label();
-    status.error(format!(
-        "graphwatch: {label}: stopped watching: {}",
-        exit::one_line(err)
-    ));
-    label
 }
 
 /// The front round's receipt from the sink, with the round's acknowledgement to pass

@@ -161,9 +161,6 @@ pub struct Lines {
     keys: RandomState,
     /// Lines not yet handed over (see the module docs, "Batches").
     open: Batch,
-    /// The loop's copy of `State::dropping` (only the loop sets and clears it), so that
-    /// a notification is offered without a lock while there is room.
-    dropping: bool,
 }
 
 impl Lines {
@@ -183,7 +180,6 @@ impl Lines {
             thread: Some(thread),
             keys: RandomState::new(),
             open: Batch::default(),
-            dropping: false,
         })
     }
 
@@ -208,21 +204,21 @@ impl Lines {
     pub fn offer(&mut self, key: u64) -> Offer {
         let mut state = self.shared.lock();
         let (lines, bytes) = self.waiting(&state);
-        if !self.dropping && !full(lines, bytes) {
+        if !state.dropping && !full(lines, bytes) {
             // A reader that keeps up sees every notification, duplicates too (the
             // contract: one line per element; `--coalesce` folds them on request).
             return Offer::Queued;
         }
-        if !self.dropping {
+        if !state.dropping {
             // The writer wakes the loop when the queue is down to half: the gap closes.
-            self.dropping = true;
             state.dropping = true;
             state.half_told = false;
             // What is open goes to the thread: it is what will make room, and its keys
             // are then all in `pending`.
             hand_over(&self.shared, &mut self.open, &mut state);
         }
-        let coalesced = state.pending.contains_key(&key) || self.open.keys.contains(&key);
+        // (The open batch holds no notification now: none is pushed while dropping.)
+        let coalesced = state.pending.contains_key(&key);
         drop(state);
         if coalesced {
             Offer::Coalesced
@@ -310,21 +306,17 @@ impl Lines {
 
     /// Since the queue was full, notifications are being dropped.
     pub fn dropping(&self) -> bool {
-        self.dropping
+        self.shared.lock().dropping
     }
 
     /// If notifications were being dropped and the queue is down to half: stop
     /// dropping, and `true` (the loop writes the gap). The writer wakes the loop
     /// ([`Lines::woken`]) when it is.
     pub fn gap_can_close(&mut self) -> bool {
-        if !self.dropping {
-            return false;
-        }
         let mut state = self.shared.lock();
         let (lines, bytes) = self.waiting(&state);
-        if at_most(lines, bytes, MAX_LINES / 2) {
+        if state.dropping && at_most(lines, bytes, MAX_LINES / 2) {
             state.dropping = false;
-            self.dropping = false;
             return true;
         }
         false
